@@ -1,0 +1,1 @@
+"""Collector: OTLP traces and CloudEvents in, the read API out."""

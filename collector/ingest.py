@@ -1,0 +1,277 @@
+"""POST /v1/events (CloudEvents structured, binary, batch) and POST /v1/traces (OTLP/HTTP protobuf and JSON).
+
+Event batch answers (documented in docs/events.md):
+    200  every event accepted or a duplicate of one already stored
+    207  some rejected: {"accepted", "duplicates", "rejected", "results": [{index, id, status, reason?, field?, detail?}]}
+    422  every event rejected (nothing stored); single events: 422 with the reason
+    400  the body is not JSON / not UTF-8 / a batch that is not a list; 413 too large; 415 wrong media type
+    429  over the token's rate limit; 503 queue full or warehouse and spool unavailable (both with Retry-After)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, Response
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from collector.bodies import media_type, read_body
+from collector.dedup import DedupIndex
+from collector.events import EventColumns
+from collector.rejections import Rejection
+from collector.service import Service
+from collector.traces import SpanColumns, TraceDecodeError
+from collector.writer import QueueFull, WriteFailed
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_STRUCTURED = "application/cloudevents+json"
+_BATCH = "application/cloudevents-batch+json"
+_PROTOBUF = "application/x-protobuf"
+_JSON = "application/json"
+_RETRY_AFTER_S = "2"
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=_JSON, headers=headers)
+
+
+async def _store(
+    service: Service,
+    signal: str,
+    table: str,
+    columns: dict[str, list[Any]],
+    keys: list[int],
+    dedup: DedupIndex,
+    quarantined: list[tuple[Rejection, Any]],
+    token: str,
+) -> set[int]:
+    """Write accepted rows (minus duplicates) and quarantined items; return positions that were duplicates.
+
+    Returns only once everything is durable; raises HTTPException(503) when it cannot be made so.
+    """
+    new, waits = dedup.classify(keys)
+    duplicates: set[int] = set()
+    if len(new) < len(keys):
+        wanted = set(new)
+        duplicates = {i for i in range(len(keys)) if i not in wanted}
+        columns = {name: [values[i] for i in new] for name, values in columns.items()}
+    futures: list[asyncio.Future[None]] = []
+    try:
+        if quarantined:
+            qcols = service.quarantine_columns(signal, token, quarantined)
+            futures.append(service.writers["quarantine"].enqueue(qcols, len(quarantined)))
+        if new:
+            future = service.writers[table].enqueue(columns, len(new))
+            new_keys = [keys[i] for i in new]
+            dedup.reserve(new_keys, future)
+            future.add_done_callback(
+                lambda f: dedup.settle(new_keys, durable=not f.cancelled() and f.exception() is None)
+            )
+            futures.append(future)
+    except QueueFull as exc:
+        service.metrics.throttled.labels("queue_full").inc()
+        raise HTTPException(
+            503, f"ingest queue is full ({exc}); retry later", headers={"Retry-After": _RETRY_AFTER_S}
+        ) from exc
+    try:
+        await asyncio.gather(*futures, *waits)
+    except WriteFailed as exc:
+        raise HTTPException(
+            503, "warehouse and spool both unavailable; nothing was stored", headers={"Retry-After": _RETRY_AFTER_S}
+        ) from exc
+    metrics = service.metrics
+    metrics.received.labels(signal).inc(len(keys) + len(quarantined))
+    metrics.accepted.labels(signal).inc(len(new))
+    if duplicates:
+        metrics.deduplicated.labels(signal).inc(len(duplicates))
+    for rejection, _ in quarantined:
+        metrics.rejected.labels(signal, rejection.reason).inc()
+    return duplicates
+
+
+async def _quarantine_body(service: Service, signal: str, token: str, rejection: Rejection, body: bytes) -> None:
+    await _store(service, signal, "quarantine", {}, [], service.event_dedup, [(rejection, body)], token)
+
+
+# -- CloudEvents ---------------------------------------------------------------------------------------------
+@router.post("/v1/events", tags=["ingest"], summary="CloudEvents 1.0: structured, binary or batch")
+async def ingest_events(request: Request) -> Response:
+    service = _service(request)
+    token = service.auth.require(request, "ingest").name
+    kind = media_type(request)
+    is_binary = "ce-specversion" in request.headers
+    if kind not in (_STRUCTURED, _BATCH) and not is_binary:
+        raise HTTPException(
+            415,
+            f"Content-Type {kind or '(none)'!r} is not a CloudEvents mode: use {_STRUCTURED}, {_BATCH}, "
+            "or binary mode with ce-* headers",
+        )
+    body = await read_body(request, service.settings.max_body_bytes)
+    received_us = time.time_ns() // 1000
+
+    if is_binary and kind not in (_STRUCTURED, _BATCH):
+        raw_events: list[Any] = [_binary_event(request, body)]
+        single = True
+    else:
+        parsed = await _parse_json(service, token, body)
+        single = kind == _STRUCTURED
+        if single:
+            raw_events = [parsed]
+        elif isinstance(parsed, list):
+            raw_events = parsed
+        else:
+            rejection = Rejection("not_a_list", "", f"a {_BATCH} body must be a JSON array of events")
+            await _quarantine_body(service, "event", token, rejection, body)
+            raise HTTPException(400, rejection.message())
+
+    rows = EventColumns()
+    outcomes: list[Rejection | str] = []
+    quarantined: list[tuple[Rejection, Any]] = []
+    for event in raw_events:
+        outcome = rows.add(event, service.rules, received_us, token)
+        outcomes.append(outcome)
+        if isinstance(outcome, Rejection):
+            quarantined.append((outcome, event))
+    duplicates = await _store(
+        service, "event", "events", rows.columns, rows.keys, service.event_dedup, quarantined, token
+    )
+
+    results: list[dict[str, Any]] = []
+    accepted_position = 0
+    unknown = 0
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for index, (event, outcome) in enumerate(zip(raw_events, outcomes, strict=True)):
+        event_id = event.get("id") if isinstance(event, dict) else None
+        if isinstance(outcome, Rejection):
+            counts["rejected"] += 1
+            results.append({"index": index, "id": event_id, "status": "rejected", **outcome.as_dict()})
+            continue
+        status = "duplicate" if accepted_position in duplicates else "accepted"
+        accepted_position += 1
+        counts[status] += 1
+        result: dict[str, Any] = {"index": index, "id": event_id, "status": status}
+        if outcome == "":
+            unknown += 1
+            result["warning"] = "unknown_type: stored and flagged, not validated against the catalogue"
+        results.append(result)
+    if unknown:
+        service.metrics.unknown_types.inc(unknown)
+
+    if single:
+        only = results[0]
+        return _json(only, 422 if only["status"] == "rejected" else 200)
+    code = 200 if not counts["rejected"] else (422 if counts["rejected"] == len(results) and results else 207)
+    return _json(
+        {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+         "results": results},
+        code,
+    )  # fmt: skip
+
+
+async def _parse_json(service: Service, token: str, body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            rejection = Rejection("invalid_utf8", "", f"body is not valid UTF-8 at byte {bad.start}")
+        else:
+            reason = "too_deep" if "recursion" in str(exc).lower() else "invalid_json"
+            rejection = Rejection(reason, "", f"body is not valid JSON: {exc}")
+        await _quarantine_body(service, "event", token, rejection, body)
+        raise HTTPException(400, rejection.message()) from exc
+
+
+def _binary_event(request: Request, body: bytes) -> dict[str, Any]:
+    """Binary mode: attributes from ce-* headers (percent-decoded), Content-Type -> datacontenttype, body -> data."""
+    event: dict[str, Any] = {}
+    for name, value in request.headers.items():
+        if name.startswith("ce-") and len(name) > 3:
+            event[name[3:]] = unquote(value)
+    kind = request.headers.get("content-type")
+    if kind:
+        event["datacontenttype"] = kind
+    if body:
+        if kind is None or "json" in kind.lower():
+            try:
+                event["data"] = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                event["data_base64"] = base64.b64encode(body).decode()
+                event["datacontenttype"] = kind or _JSON
+        else:
+            event["data_base64"] = base64.b64encode(body).decode()
+    return event
+
+
+# -- OTLP traces -----------------------------------------------------------------------------------------------
+@router.post("/v1/traces", tags=["ingest"], summary="OTLP/HTTP traces, protobuf or JSON, optionally gzip")
+async def ingest_traces(request: Request) -> Response:
+    service = _service(request)
+    kind = media_type(request)
+    answer_json = kind == _JSON
+    try:
+        token = service.auth.require(request, "ingest").name
+        if kind not in (_PROTOBUF, _JSON):
+            raise HTTPException(415, f"Content-Type {kind or '(none)'!r}: OTLP/HTTP takes {_PROTOBUF} or {_JSON}")
+        body = await read_body(request, service.settings.max_body_bytes)
+        now_ns = time.time_ns()
+        window = (
+            now_ns - service.settings.max_event_age_days * 86_400 * 10**9,
+            now_ns + service.settings.max_future_skew_seconds * 10**9,
+        )
+        spans = SpanColumns()
+        try:
+            if answer_json:
+                spans.add_json(body, window)
+            else:
+                spans.add_protobuf(body, window)
+        except TraceDecodeError as exc:
+            await _quarantine_body(service, "span", token, Rejection("undecodable", "", str(exc)), body)
+            raise HTTPException(400, str(exc)) from exc
+        await _store(
+            service, "span", "otel_traces", spans.columns, spans.keys, service.span_dedup, spans.rejections, token
+        )
+    except HTTPException as exc:
+        return _otlp_error(exc, answer_json)
+
+    rejected = len(spans.rejections)
+    message = ""
+    if rejected:
+        first = spans.rejections[0][0]
+        message = f"{rejected} span(s) rejected; first: {first.message()}"
+    if answer_json:
+        payload = {"partialSuccess": {"rejectedSpans": rejected, "errorMessage": message}} if rejected else {}
+        return _json(payload)
+    response = ExportTraceServiceResponse()
+    if rejected:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    return Response(response.SerializeToString(), media_type=_PROTOBUF)
+
+
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+def _otlp_error(exc: HTTPException, answer_json: bool) -> Response:
+    """OTLP answers failures with a google.rpc.Status in the request's encoding."""
+    code = _GRPC_CODES.get(exc.status_code, 2)
+    headers = dict(exc.headers or {})
+    if answer_json:
+        return _json({"code": code, "message": str(exc.detail)}, exc.status_code, headers)
+    status = Status(code=code, message=str(exc.detail))
+    return Response(status.SerializeToString(), status_code=exc.status_code, media_type=_PROTOBUF, headers=headers)

@@ -1,0 +1,172 @@
+"""The collector's moving parts in one place: warehouse clients, writers, de-duplication, auth, metrics.
+
+Created by create_app's lifespan; routes reach it through `request.app.state.service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry
+
+from collector.auth import Authenticator, RateLimiter, TokenCache
+from collector.dedup import DedupIndex
+from collector.events import EVENT_COLUMNS, EventRules, event_key
+from collector.rejections import Rejection
+from collector.spool import Spool
+from collector.telemetry import CollectorMetrics
+from collector.traces import SPAN_COLUMNS, span_key
+from collector.writer import TableWriter
+from syncwatch.settings import Settings
+from syncwatch.tokens import list_tokens
+from syncwatch.warehouse import apply_migrations, connect
+
+__all__ = ["QUARANTINE_COLUMNS", "Service"]
+
+log = logging.getLogger("syncwatch.collector")
+
+QUARANTINE_COLUMNS = ("received_at", "signal", "token_name", "reason", "field", "detail", "source", "id", "payload",
+                      "payload_truncated")  # fmt: skip
+
+
+class Service:
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None):
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = CollectorMetrics(self.registry)
+        self.rules = EventRules(
+            settings.type_aliases,
+            settings.max_future_skew_seconds,
+            settings.max_event_age_days,
+            settings.max_json_depth,
+        )
+        self.tokens = TokenCache()
+        self.local_admin_secret = secrets.token_urlsafe(32)
+        self.auth = Authenticator(
+            self.tokens, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), self.local_admin_secret
+        )
+        self.event_dedup = DedupIndex(settings.dedup_cache_keys)
+        self.span_dedup = DedupIndex(settings.dedup_cache_keys)
+        self.spool = Spool(settings.spool_dir)
+        self.reader: Client | None = None
+        self.migrations_applied = False
+        self.writers: dict[str, TableWriter] = {}
+        self._refresh_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        settings = self.settings
+        self.reader = await asyncio.to_thread(connect, settings)
+        applied = await asyncio.to_thread(apply_migrations, self.reader, settings.retention_days)
+        if applied:
+            log.info("applied migrations %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
+        self.migrations_applied = True
+        await self.refresh_tokens()
+        await asyncio.to_thread(self._warm_dedup)
+        delay = settings.batch_max_delay_ms / 1000
+        for table, columns in (
+            ("events", EVENT_COLUMNS),
+            ("otel_traces", SPAN_COLUMNS),
+            ("quarantine", QUARANTINE_COLUMNS),
+        ):
+            writer = TableWriter(
+                table, columns, lambda: connect(settings, create_database=False), self.spool, self.metrics,
+                max_rows=settings.batch_max_rows, max_delay_s=delay, queue_max_rows=settings.queue_max_rows,
+                fsync=settings.fsync_inserts,
+            )  # fmt: skip
+            writer.start()
+            self.writers[table] = writer
+        self._refresh_task = asyncio.create_task(self._refresh_tokens_loop())
+        self._write_local_admin_file()
+
+    async def stop(self) -> None:
+        if self._refresh_task:
+            self._refresh_task.cancel()
+        for writer in self.writers.values():
+            await writer.stop()
+        self.settings.local_admin_file.unlink(missing_ok=True)
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+    async def refresh_tokens(self) -> None:
+        assert self.reader is not None
+        self.tokens.replace(await asyncio.to_thread(list_tokens, self.reader))
+
+    async def _refresh_tokens_loop(self) -> None:
+        # Other collector replicas (server mode) may create or revoke tokens; pick that up within 30 s.
+        while True:
+            await asyncio.sleep(30)
+            try:
+                await self.refresh_tokens()
+            except Exception as exc:
+                log.warning("token refresh failed: %s", exc)
+
+    def _write_local_admin_file(self) -> None:
+        """Lets `syncwatch token ...` reach this server while it holds the embedded warehouse (mode 0600)."""
+        path = self.settings.local_admin_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"url": f"http://{self.settings.host}:{self.settings.port}", "pid": os.getpid(),
+                   "admin_token": self.local_admin_secret}  # fmt: skip
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(orjson.dumps(payload))
+        os.replace(path.with_suffix(".tmp"), path)
+
+    # -- de-duplication warm-up -------------------------------------------------------------------------------
+    def _warm_dedup(self) -> None:
+        assert self.reader is not None
+        limit = self.settings.dedup_cache_keys
+        if not limit:
+            return
+        events = self.reader.query(
+            "SELECT source, id FROM events WHERE received_at >= now() - INTERVAL 2 DAY "
+            "ORDER BY received_at DESC LIMIT {limit:UInt64}",
+            parameters={"limit": limit},
+        ).result_rows
+        self.event_dedup.warm(event_key(s, i) for s, i in reversed(events))
+        spans = self.reader.query(
+            "SELECT TraceId, SpanId FROM otel_traces WHERE Timestamp >= now() - INTERVAL 2 DAY "
+            "ORDER BY Timestamp DESC LIMIT {limit:UInt64}",
+            parameters={"limit": limit},
+        ).result_rows
+        self.span_dedup.warm(span_key(t, s) for t, s in reversed(spans))
+        log.info("de-duplication index warmed with %d events and %d spans", len(events), len(spans))
+
+    # -- quarantine -----------------------------------------------------------------------------------------
+    def quarantine_columns(
+        self, signal: str, token: str, items: list[tuple[Rejection, Any]], received_ms: int | None = None
+    ) -> dict[str, list[Any]]:
+        cap = self.settings.quarantine_payload_bytes
+        cols: dict[str, list[Any]] = {name: [] for name in QUARANTINE_COLUMNS}
+        now_ms = received_ms if received_ms is not None else time.time_ns() // 1_000_000
+        for rejection, payload in items:
+            raw = payload if isinstance(payload, bytes) else _dump(payload)
+            cols["received_at"].append(now_ms)
+            cols["signal"].append(signal)
+            cols["token_name"].append(token)
+            cols["reason"].append(rejection.reason)
+            cols["field"].append(rejection.field)
+            cols["detail"].append(rejection.detail)
+            cols["source"].append(_attr(payload, "source"))
+            cols["id"].append(_attr(payload, "id") or _attr(payload, "spanId"))
+            cols["payload"].append(raw[:cap].decode("utf-8", "replace"))
+            cols["payload_truncated"].append(len(raw) > cap)
+        return cols
+
+
+def _dump(payload: Any) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return repr(payload).encode()
+
+
+def _attr(payload: Any, name: str) -> str:
+    value = payload.get(name) if isinstance(payload, dict) else None
+    return value if isinstance(value, str) else ""

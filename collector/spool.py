@@ -1,0 +1,69 @@
+"""On-disk spool: batches the warehouse could not take are written here, fsynced, before they are acknowledged.
+
+One file per batch, written to a temporary name, fsynced and renamed, so a crash leaves either a whole batch
+or none. Files are replayed oldest first and deleted only after the warehouse took them; each keeps the
+insert_deduplication_token of its batch, so a replay of a batch that did land after all is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = ["Spool", "SpooledBatch"]
+
+
+@dataclass(frozen=True)
+class SpooledBatch:
+    path: Path
+    table: str
+    token: str
+    columns: dict[str, list[Any]]
+
+
+class Spool:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob("*.tmp"):  # a crash mid-write: that batch was never acknowledged
+            leftover.unlink()
+        self._sequence = 0
+
+    def write(self, table: str, token: str, columns: dict[str, list[Any]]) -> Path:
+        self._sequence += 1
+        name = f"{time.time_ns():020d}-{self._sequence:06d}-{table}.json"
+        final = self.directory / name
+        temporary = final.with_suffix(".tmp")
+        payload = orjson.dumps({"table": table, "token": token, "columns": columns})
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        _fsync_dir(self.directory)
+        return final
+
+    def pending(self, table: str | None = None) -> list[Path]:
+        files = sorted(self.directory.glob("*.json"))
+        return [f for f in files if table is None or f.name.endswith(f"-{table}.json")]
+
+    def read(self, path: Path) -> SpooledBatch:
+        payload = orjson.loads(path.read_bytes())
+        return SpooledBatch(path, payload["table"], payload["token"], payload["columns"])
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,63 @@
+"""The collector's own metrics, on an explicit registry per app (tests build their own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["CollectorMetrics"]
+
+_ROWS_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class CollectorMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+        self.received = Counter(
+            "syncwatch_collector_received", "Items received (events or spans)", ["signal"], registry=registry
+        )
+        self.accepted = Counter(
+            "syncwatch_collector_accepted", "Items stored or spooled, acknowledged", ["signal"], registry=registry
+        )
+        self.rejected = Counter(
+            "syncwatch_collector_rejected", "Items refused and quarantined", ["signal", "reason"], registry=registry
+        )
+        self.deduplicated = Counter(
+            "syncwatch_collector_deduplicated", "Redelivered items counted once", ["signal"], registry=registry
+        )
+        self.unknown_types = Counter(
+            "syncwatch_collector_unknown_type_events",
+            "Events stored with a type outside the catalogue",
+            registry=registry,
+        )
+        self.throttled = Counter(
+            "syncwatch_collector_throttled_requests", "Requests answered 429 or 503", ["reason"], registry=registry
+        )
+        self.responses = Counter(
+            "syncwatch_collector_http_responses", "HTTP responses by endpoint and status", ["endpoint", "code"],
+            registry=registry,
+        )  # fmt: skip
+        self.batch_rows = Histogram(
+            "syncwatch_collector_batch_rows", "Rows per warehouse insert", ["table"], buckets=_ROWS_BUCKETS,
+            registry=registry,
+        )  # fmt: skip
+        self.insert_seconds = Histogram(
+            "syncwatch_collector_insert_duration_seconds", "Warehouse insert latency", ["table"],
+            buckets=_SECONDS_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.queue_rows = Gauge(
+            "syncwatch_collector_queue_rows", "Rows waiting for the batching writer", ["table"], registry=registry
+        )
+        self.spooled_batches = Gauge(
+            "syncwatch_collector_spooled_batches", "Batches on disk waiting for the warehouse", registry=registry
+        )
+        self.spool_writes = Counter(
+            "syncwatch_collector_spool_writes", "Batches written to the on-disk spool", ["table"], registry=registry
+        )
+        self.insert_failures = Counter(
+            "syncwatch_collector_insert_failures", "Warehouse inserts that failed", ["table"], registry=registry
+        )
+        self.warehouse_up = Gauge(
+            "syncwatch_collector_warehouse_up", "1 when the last warehouse insert or probe succeeded", registry=registry
+        )
+        self.warehouse_up.set(1)

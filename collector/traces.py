@@ -1,0 +1,278 @@
+"""OTLP/HTTP trace payloads (protobuf or JSON) -> rows of `otel_traces`, in the ClickHouse exporter's encoding.
+
+Protobuf goes through the C (upb) decoder; JSON is walked directly, because OTLP JSON differs from protobuf's
+JSON mapping (hex trace ids, integer enums, int64 as strings). Both end in the same per-column lists.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from collector.rejections import Rejection
+
+__all__ = ["SPAN_COLUMNS", "SpanColumns", "TraceDecodeError", "span_key"]
+
+SPAN_COLUMNS = (
+    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
+    "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration", "StatusCode", "StatusMessage",
+    "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId", "Links.SpanId", "Links.TraceState",
+    "Links.Attributes",
+)  # fmt: skip
+
+# The exporter's spellings (pdata traceutil.SpanKindStr / StatusCodeStr).
+_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
+_STATUS = ("Unset", "Ok", "Error")
+_JSON_KIND_NAMES = {f"SPAN_KIND_{k.upper()}": i for i, k in enumerate(_KINDS)}
+_JSON_STATUS_NAMES = {f"STATUS_CODE_{s.upper()}": i for i, s in enumerate(_STATUS)}
+
+
+class TraceDecodeError(ValueError):
+    """The body is not an OTLP trace request at all (answered 400 as a whole)."""
+
+
+def span_key(trace_id: str, span_id: str) -> int:
+    return hash((trace_id, span_id))
+
+
+class SpanColumns:
+    __slots__ = ("columns", "keys", "rejections", "rows")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in SPAN_COLUMNS}
+        self.keys: list[int] = []
+        self.rows = 0
+        self.rejections: list[tuple[Rejection, dict[str, Any]]] = []
+
+    def _add(
+        self,
+        window: tuple[int, int],
+        trace_id: str,
+        span_id: str,
+        start: int,
+        end: int,
+        fields: dict[str, Any],
+    ) -> None:
+        problem = _span_problem(trace_id, span_id, start, end, window)
+        if problem is not None:
+            self.rejections.append((problem, {"traceId": trace_id, "spanId": span_id, "name": fields["SpanName"]}))
+            return
+        cols = self.columns
+        cols["Timestamp"].append(start)
+        cols["TraceId"].append(trace_id)
+        cols["SpanId"].append(span_id)
+        cols["Duration"].append(end - start)
+        for name, value in fields.items():
+            cols[name].append(value)
+        self.keys.append(span_key(trace_id, span_id))
+        self.rows += 1
+
+    # -- protobuf ---------------------------------------------------------------------------------------------
+    def add_protobuf(self, body: bytes, window: tuple[int, int]) -> None:
+        request = ExportTraceServiceRequest()
+        try:
+            request.ParseFromString(body)
+        except DecodeError as exc:
+            raise TraceDecodeError(f"not an OTLP ExportTraceServiceRequest protobuf: {exc}") from exc
+        for resource_spans in request.resource_spans:
+            resource = _pb_attributes(resource_spans.resource.attributes)
+            service = resource.get("service.name", "")
+            for scope_spans in resource_spans.scope_spans:
+                scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version
+                for span in scope_spans.spans:
+                    self._add(
+                        window,
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        {
+                            "ParentSpanId": span.parent_span_id.hex(),
+                            "TraceState": span.trace_state,
+                            "SpanName": span.name,
+                            "SpanKind": _KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else "Unspecified",
+                            "ServiceName": service,
+                            "ResourceAttributes": resource,
+                            "ScopeName": scope_name,
+                            "ScopeVersion": scope_version,
+                            "SpanAttributes": _pb_attributes(span.attributes),
+                            "StatusCode": _STATUS[span.status.code] if 0 <= span.status.code < 3 else "Unset",
+                            "StatusMessage": span.status.message,
+                            "Events.Timestamp": [e.time_unix_nano for e in span.events],
+                            "Events.Name": [e.name for e in span.events],
+                            "Events.Attributes": [_pb_attributes(e.attributes) for e in span.events],
+                            "Links.TraceId": [link.trace_id.hex() for link in span.links],
+                            "Links.SpanId": [link.span_id.hex() for link in span.links],
+                            "Links.TraceState": [link.trace_state for link in span.links],
+                            "Links.Attributes": [_pb_attributes(link.attributes) for link in span.links],
+                        },
+                    )
+
+    # -- JSON -------------------------------------------------------------------------------------------------
+    def add_json(self, body: bytes, window: tuple[int, int]) -> None:
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise TraceDecodeError(f"malformed JSON: {exc}") from exc
+        if not isinstance(request, dict):
+            raise TraceDecodeError("an OTLP JSON request is an object with resourceSpans")
+        for resource_spans in _list(request, "resourceSpans"):
+            resource = _json_attributes(_dict(resource_spans, "resource").get("attributes"))
+            service = resource.get("service.name", "")
+            for scope_spans in _list(resource_spans, "scopeSpans"):
+                scope = _dict(scope_spans, "scope")
+                for span in _list(scope_spans, "spans"):
+                    if not isinstance(span, dict):
+                        raise TraceDecodeError("each span must be a JSON object")
+                    status = _dict(span, "status")
+                    events = [e for e in span.get("events") or [] if isinstance(e, dict)]
+                    links = [link for link in span.get("links") or [] if isinstance(link, dict)]
+                    self._add(
+                        window,
+                        _hex_id(span.get("traceId")),
+                        _hex_id(span.get("spanId")),
+                        _int(span.get("startTimeUnixNano")),
+                        _int(span.get("endTimeUnixNano")),
+                        {
+                            "ParentSpanId": _hex_id(span.get("parentSpanId")),
+                            "TraceState": str(span.get("traceState") or ""),
+                            "SpanName": str(span.get("name") or ""),
+                            "SpanKind": _KINDS[_enum(span.get("kind"), _JSON_KIND_NAMES, len(_KINDS))],
+                            "ServiceName": service,
+                            "ResourceAttributes": resource,
+                            "ScopeName": str(scope.get("name") or ""),
+                            "ScopeVersion": str(scope.get("version") or ""),
+                            "SpanAttributes": _json_attributes(span.get("attributes")),
+                            "StatusCode": _STATUS[_enum(status.get("code"), _JSON_STATUS_NAMES, 3)],
+                            "StatusMessage": str(status.get("message") or ""),
+                            "Events.Timestamp": [_int(e.get("timeUnixNano")) for e in events],
+                            "Events.Name": [str(e.get("name") or "") for e in events],
+                            "Events.Attributes": [_json_attributes(e.get("attributes")) for e in events],
+                            "Links.TraceId": [_hex_id(link.get("traceId")) for link in links],
+                            "Links.SpanId": [_hex_id(link.get("spanId")) for link in links],
+                            "Links.TraceState": [str(link.get("traceState") or "") for link in links],
+                            "Links.Attributes": [_json_attributes(link.get("attributes")) for link in links],
+                        },
+                    )
+
+
+def _span_problem(trace_id: str, span_id: str, start: int, end: int, window: tuple[int, int]) -> Rejection | None:
+    if len(trace_id) != 32 or trace_id == "0" * 32:
+        return Rejection("invalid_span", "traceId", "must be 16 bytes and not all zero")
+    if len(span_id) != 16 or span_id == "0" * 16:
+        return Rejection("invalid_span", "spanId", "must be 8 bytes and not all zero")
+    if start <= 0:
+        return Rejection("invalid_span", "startTimeUnixNano", "is missing or zero")
+    if end < start:
+        return Rejection("invalid_span", "endTimeUnixNano", "ends before it starts")
+    if not window[0] <= start <= window[1]:
+        return Rejection("time_out_of_range", "startTimeUnixNano", "outside the accepted time window")
+    return None
+
+
+# -- attribute encodings: every value becomes a string, as the ClickHouse exporter's AsString() does ------------
+def _pb_value(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_pb_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    return getattr(value, which)
+
+
+def _pb_attributes(attributes: Any) -> dict[str, str]:
+    out = {}
+    for kv in attributes:
+        which = kv.value.WhichOneof("value")
+        if which == "string_value":
+            out[kv.key] = kv.value.string_value
+        else:
+            out[kv.key] = _as_string(_pb_value(kv.value))
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if not isinstance(value, dict) or not value:
+        return None
+    kind, inner = next(iter(value.items()))
+    if kind == "arrayValue":
+        return [_json_value(v) for v in (inner or {}).get("values") or []]
+    if kind == "kvlistValue":
+        return {kv.get("key", ""): _json_value(kv.get("value")) for kv in (inner or {}).get("values") or []}
+    if kind == "intValue":
+        return _int(inner)
+    return inner
+
+
+def _json_attributes(attributes: Any) -> dict[str, str]:
+    if not isinstance(attributes, list):
+        return {}
+    out = {}
+    for kv in attributes:
+        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+            out[kv["key"]] = _as_string(_json_value(kv.get("value")))
+    return out
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _hex_id(value: Any) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str):
+        raise TraceDecodeError("trace and span ids must be hex strings in OTLP JSON")
+    try:
+        return bytes.fromhex(value).hex()
+    except ValueError as exc:
+        raise TraceDecodeError(f"{value[:40]!r} is not a hex id (OTLP JSON uses hex, not base64)") from exc
+
+
+def _int(value: Any) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise TraceDecodeError("expected an integer, got a boolean")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise TraceDecodeError(f"expected an integer (or a decimal string), got {str(value)[:40]!r}") from exc
+
+
+def _enum(value: Any, names: dict[str, int], size: int) -> int:
+    if isinstance(value, str) and value in names:
+        return names[value]
+    number = _int(value)
+    return number if 0 <= number < size else 0
+
+
+def _list(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TraceDecodeError(f"{key} must be a list")
+    return value
+
+
+def _dict(obj: Any, key: str) -> dict[str, Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}

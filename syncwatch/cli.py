@@ -1,0 +1,176 @@
+"""`syncwatch`: serve, migrate, token create|list|revoke (and the simulator's commands under `simulate`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from syncwatch.settings import Settings
+from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_migrations, connect
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, help="SyncWatch: integration health for professional-services firms.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens (scopes: ingest, read, admin).")
+app.add_typer(token_app, name="token")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve() -> None:
+    """Run the collector (OTLP on /v1/traces, CloudEvents on /v1/events, the read API) on SYNCWATCH_HOST:PORT."""
+    import uvicorn
+
+    from collector.app import create_app
+    from syncwatch.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    try:
+        connect(settings)  # fail here, with a plain message, rather than deep inside the server's start-up
+    except WarehouseLocked as exc:
+        _fail(f"{exc}. Only one process can own an embedded warehouse; stop the other one first.")
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending warehouse migrations (the collector also applies them at start)."""
+    settings = Settings()
+    try:
+        client = connect(settings)
+    except WarehouseLocked:
+        _fail("a running collector holds the embedded warehouse; it applied every migration when it started")
+        return
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+        return
+    applied = apply_migrations(client, settings.retention_days)
+    if applied:
+        for m in applied:
+            console.print(f"applied {m.version:04d}_{m.name}")
+    else:
+        console.print("warehouse is up to date")
+
+
+# -- tokens: directly in the warehouse, or through a running collector's admin API ----------------------------
+def _running_collector(settings: Settings) -> dict[str, Any] | None:
+    path = settings.local_admin_file
+    if not path.exists():
+        return None
+    info: dict[str, Any] = orjson.loads(path.read_bytes())
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
+def _admin_call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
+    info = _running_collector(settings)
+    if info is None:
+        return None
+    headers = {"Authorization": f"Bearer {info['admin_token']}"}
+    try:
+        response = httpx.request(method, info["url"] + path, json=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        _fail(f"the collector at {info['url']} (pid {info['pid']}) did not answer: {exc}")
+    if response.status_code >= 400:
+        _fail(response.json().get("error", response.text))
+    return response.json()
+
+
+def _direct(settings: Settings) -> Any:
+    try:
+        client = connect(settings)
+    except WarehouseLocked:
+        _fail(
+            "the embedded warehouse is held by a running collector, and its local admin file "
+            f"({settings.local_admin_file}) is missing; run this command from the collector's working directory "
+            "or stop the collector first"
+        )
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+    apply_migrations(client, settings.retention_days)
+    return client
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="unique name, e.g. psa-connector")],
+    scope: Annotated[list[str], typer.Option("--scope", help="ingest, read or admin; repeat for several")],
+) -> None:
+    """Create a token and print its secret once; only a hash is stored."""
+    from syncwatch.tokens import create_token
+
+    settings = Settings()
+    answer = _admin_call(settings, "POST", "/api/v1/admin/tokens", {"name": name, "scopes": scope})
+    if answer is None:
+        try:
+            record, secret = create_token(_direct(settings), name, scope)
+        except ValueError as exc:
+            _fail(str(exc))
+            return
+        answer = {**record.public(), "token": secret}
+    errors.print(f"token {answer['name']!r} with scopes {', '.join(answer['scopes'])}; shown once, store it now:")
+    print(answer["token"])  # noqa: T201 - the one place a secret is printed, alone on stdout for scripts
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (names, scopes, dates; never secrets)."""
+    from syncwatch.tokens import list_tokens
+
+    settings = Settings()
+    answer = _admin_call(settings, "GET", "/api/v1/admin/tokens")
+    tokens = answer if answer is not None else [t.public() for t in list_tokens(_direct(settings))]
+    table = Table("name", "scopes", "created", "revoked")
+    from datetime import UTC, datetime
+
+    def when(ts: float | None) -> str:
+        return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+    for t in tokens:
+        table.add_row(t["name"], ", ".join(t["scopes"]), when(t["created_at"]), when(t["revoked_at"]))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Option("--name")]) -> None:
+    """Revoke a token; requests with it get 401 from then on."""
+    from syncwatch.tokens import revoke_token
+
+    settings = Settings()
+    if _admin_call(settings, "DELETE", f"/api/v1/admin/tokens/{name}") is None:
+        try:
+            revoke_token(_direct(settings), name)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+    console.print(f"token {name!r} revoked")
+
+
+def _mount_optional() -> None:
+    try:
+        from simulator.cli import app as simulate_app
+    except ImportError:
+        return
+    app.add_typer(simulate_app, name="simulate", help="A simulated professional-services firm feeding SyncWatch.")
+
+
+def main() -> None:
+    _mount_optional()
+    app()

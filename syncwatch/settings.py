@@ -1,0 +1,76 @@
+"""The one Settings object: every SYNCWATCH_* variable, typed, documented in docs/configuration.md.
+
+Built by the caller (`Settings()` in the CLI, explicit values in tests) and passed down, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYNCWATCH_", extra="ignore", frozen=True)
+
+    # Warehouse
+    clickhouse_url: str = Field(
+        default="chdb://./var/warehouse",
+        description="chdb://./relative/path or chdb:///absolute/path (embedded, default) or http(s)://user:password@host:8123/database",
+    )
+    database: str = Field(default="syncwatch", description="ClickHouse database holding every table")
+    retention_days: int = Field(default=400, ge=1, description="Days of spans and events kept (TTL)")
+
+    # Collector
+    host: str = "127.0.0.1"
+    port: int = Field(default=4318, ge=1, le=65535)
+    var_dir: Path = Field(default=Path("./var"), description="Spool, local admin credential, logs")
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="Limit after decompression")
+    max_json_depth: int = Field(default=32, ge=4, description="Deepest JSON nesting accepted in a body")
+    max_future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead an event time may be")
+    max_event_age_days: int = Field(default=3650, ge=1, description="How old an event time may be")
+    type_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON map of incoming type -> canonical type, e.g. {"TimePosted": "time_entry.posted"}',
+    )
+    quarantine_payload_bytes: int = Field(default=65536, ge=256, description="Raw payload kept per rejection")
+
+    # Batching writer
+    batch_max_rows: int = Field(default=20000, ge=1, description="Flush when this many rows are queued")
+    batch_max_delay_ms: int = Field(default=200, ge=1, description="Flush at least this often")
+    queue_max_rows: int = Field(default=200000, ge=1, description="Above this, ingest answers 503")
+    dedup_cache_keys: int = Field(default=2_000_000, ge=0, description="Recent (source, id) keys kept in memory")
+    fsync_inserts: bool = Field(default=False, description="fsync each insert (survives power loss, slower)")
+
+    # Auth and limits
+    rate_limit_per_second: float = Field(default=200.0, gt=0, description="Requests per second per token")
+    rate_limit_burst: int = Field(default=400, ge=1)
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (e.g. inside a private network)"
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("must start with chdb://, http:// or https://")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.clickhouse_url.startswith("chdb://")
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.var_dir / "spool"
+
+    @property
+    def local_admin_file(self) -> Path:
+        """Where a running embedded collector leaves its URL and a one-run admin credential (mode 0600)."""
+        return self.var_dir / "collector.json"
