@@ -191,7 +191,7 @@ async def _parse_json(service: Service, token: str, body: bytes) -> Any:
         except UnicodeDecodeError as bad:
             rejection = Rejection("invalid_utf8", "", f"body is not valid UTF-8 at byte {bad.start}")
         else:
-            reason = "too_deep" if "recursion" in str(exc).lower() else "invalid_json"
+            reason = "too_deep" if "depth" in str(exc).lower() or "recursion" in str(exc).lower() else "invalid_json"
             rejection = Rejection(reason, "", f"body is not valid JSON: {exc}")
         await _quarantine_body(service, "event", token, rejection, body)
         raise HTTPException(400, rejection.message()) from exc
