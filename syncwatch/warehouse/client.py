@@ -7,6 +7,7 @@ Errors:
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,36 @@ def connect(settings: Settings, *, database: str | None = None, create_database:
         return _open(dsn, db)
     except ClickHouseError as exc:
         text = str(exc)
-        if "Cannot lock file" in text or "Another server instance" in text or "already initialized" in text:
+        if "Cannot lock file" in text or "already initialized" in text or _held_by_another_process(dsn):
             raise WarehouseLocked(
                 f"the embedded warehouse at {dsn} is in use by another process (a running `syncwatch serve`?)"
             ) from exc
         raise WarehouseUnavailable(f"cannot open the warehouse at {_redact(dsn)}: {text.splitlines()[0]}") from exc
     except OSError as exc:
         raise WarehouseUnavailable(f"cannot reach the warehouse at {_redact(dsn)}: {exc}") from exc
+
+
+def _held_by_another_process(dsn: str) -> bool:
+    """ClickHouse flock()s <path>/status while an engine owns the path; test that lock without waiting.
+
+    Only called after opening failed, so this process does not hold the engine itself.
+    """
+    if not dsn.startswith("chdb:///"):
+        return False
+    status = Path(dsn[len("chdb://") :]) / "status"
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _open(dsn: str, database: str | None) -> Client:
