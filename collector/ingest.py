@@ -2,7 +2,8 @@
 
 Event batch answers (documented in docs/events.md):
     200  every event accepted or a duplicate of one already stored
-    207  some rejected: {"accepted", "duplicates", "rejected", "results": [{index, id, status, reason?, field?, detail?}]}
+    207  some rejected: {"accepted", "duplicates", "rejected",
+                         "results": [{index, id, status, reason?, field?, detail?}]}
     422  every event rejected (nothing stored); single events: 422 with the reason
     400  the body is not JSON / not UTF-8 / a batch that is not a list; 413 too large; 415 wrong media type
     429  over the token's rate limit; 503 queue full or warehouse and spool unavailable (both with Retry-After)
@@ -23,10 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.bodies import media_type, read_body
 from collector.dedup import DedupIndex
-from collector.events import EventColumns
+from collector.parsing import parse_events, parse_spans
 from collector.rejections import Rejection
 from collector.service import Service
-from collector.traces import SpanColumns, TraceDecodeError
 from collector.writer import QueueFull, WriteFailed
 
 __all__ = ["router"]
@@ -53,29 +53,29 @@ async def _store(
     service: Service,
     signal: str,
     table: str,
-    columns: dict[str, list[Any]],
-    keys: list[int],
+    rows: list[bytes],
+    identities: list[tuple[str, str]],
     dedup: DedupIndex,
-    quarantined: list[tuple[Rejection, Any]],
+    quarantined: list[tuple[Rejection, bytes]],
     token: str,
 ) -> set[int]:
     """Write accepted rows (minus duplicates) and quarantined items; return positions that were duplicates.
 
     Returns only once everything is durable; raises HTTPException(503) when it cannot be made so.
     """
+    keys = [hash(identity) for identity in identities]
     new, waits = dedup.classify(keys)
     duplicates: set[int] = set()
     if len(new) < len(keys):
         wanted = set(new)
         duplicates = {i for i in range(len(keys)) if i not in wanted}
-        columns = {name: [values[i] for i in new] for name, values in columns.items()}
+        rows = [rows[i] for i in new]
     futures: list[asyncio.Future[None]] = []
     try:
         if quarantined:
-            qcols = service.quarantine_columns(signal, token, quarantined)
-            futures.append(service.writers["quarantine"].enqueue(qcols, len(quarantined)))
+            futures.append(service.writers["quarantine"].enqueue(service.quarantine_rows(signal, token, quarantined)))
         if new:
-            future = service.writers[table].enqueue(columns, len(new))
+            future = service.writers[table].enqueue(rows)
             new_keys = [keys[i] for i in new]
             dedup.reserve(new_keys, future)
             future.add_done_callback(
@@ -103,17 +103,13 @@ async def _store(
     return duplicates
 
 
-async def _quarantine_body(service: Service, signal: str, token: str, rejection: Rejection, body: bytes) -> None:
-    await _store(service, signal, "quarantine", {}, [], service.event_dedup, [(rejection, body)], token)
-
-
 # -- CloudEvents ---------------------------------------------------------------------------------------------
 @router.post("/v1/events", tags=["ingest"], summary="CloudEvents 1.0: structured, binary or batch")
 async def ingest_events(request: Request) -> Response:
     service = _service(request)
     token = service.auth.require(request, "ingest").name
     kind = media_type(request)
-    is_binary = "ce-specversion" in request.headers
+    is_binary = "ce-specversion" in request.headers and kind not in (_STRUCTURED, _BATCH)
     if kind not in (_STRUCTURED, _BATCH) and not is_binary:
         raise HTTPException(
             415,
@@ -122,79 +118,42 @@ async def ingest_events(request: Request) -> Response:
         )
     body = await read_body(request, service.settings.max_body_bytes)
     received_us = time.time_ns() // 1000
-
-    if is_binary and kind not in (_STRUCTURED, _BATCH):
-        raw_events: list[Any] = [_binary_event(request, body)]
-        single = True
+    single = kind != _BATCH
+    if is_binary:
+        parsed = parse_events(None, False, _binary_event(request, body), service.rules, received_us, token)
     else:
-        parsed = await _parse_json(service, token, body)
-        single = kind == _STRUCTURED
-        if single:
-            raw_events = [parsed]
-        elif isinstance(parsed, list):
-            raw_events = parsed
-        else:
-            rejection = Rejection("not_a_list", "", f"a {_BATCH} body must be a JSON array of events")
-            await _quarantine_body(service, "event", token, rejection, body)
-            raise HTTPException(400, rejection.message())
+        parsed = await service.parse(len(body), parse_events, body, not single, None, service.rules, received_us, token)
+    if parsed.body_error is not None:
+        await _store(service, "event", "quarantine", [], [], service.event_dedup, [(parsed.body_error, body)], token)
+        raise HTTPException(400, parsed.body_error.message())
 
-    rows = EventColumns()
-    outcomes: list[Rejection | str] = []
-    quarantined: list[tuple[Rejection, Any]] = []
-    for event in raw_events:
-        outcome = rows.add(event, service.rules, received_us, token)
-        outcomes.append(outcome)
-        if isinstance(outcome, Rejection):
-            quarantined.append((outcome, event))
+    quarantined = [(rejection, raw) for _, rejection, raw in parsed.rejected]
     duplicates = await _store(
-        service, "event", "events", rows.columns, rows.keys, service.event_dedup, quarantined, token
+        service, "event", "events", parsed.rows, parsed.identities, service.event_dedup, quarantined, token
     )
+    if parsed.unknown_index:
+        service.metrics.unknown_types.inc(len(parsed.unknown_index))
 
-    results: list[dict[str, Any]] = []
-    accepted_position = 0
-    unknown = 0
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    for index, (event, outcome) in enumerate(zip(raw_events, outcomes, strict=True)):
-        event_id = event.get("id") if isinstance(event, dict) else None
-        if isinstance(outcome, Rejection):
-            counts["rejected"] += 1
-            results.append({"index": index, "id": event_id, "status": "rejected", **outcome.as_dict()})
-            continue
-        status = "duplicate" if accepted_position in duplicates else "accepted"
-        accepted_position += 1
-        counts[status] += 1
-        result: dict[str, Any] = {"index": index, "id": event_id, "status": status}
-        if outcome == "":
-            unknown += 1
-            result["warning"] = "unknown_type: stored and flagged, not validated against the catalogue"
-        results.append(result)
-    if unknown:
-        service.metrics.unknown_types.inc(unknown)
+    results: list[dict[str, Any]] = [{}] * parsed.total
+    ids = parsed.ids
+    for position, index in enumerate(parsed.accepted_index):
+        results[index] = {"index": index, "id": ids[index],
+                          "status": "duplicate" if position in duplicates else "accepted"}  # fmt: skip
+    for index in parsed.unknown_index:
+        results[index]["warning"] = "unknown_type: stored and flagged, not validated against the catalogue"
+    for index, rejection, _ in parsed.rejected:
+        results[index] = {"index": index, "id": ids[index], "status": "rejected", **rejection.as_dict()}
 
     if single:
         only = results[0]
         return _json(only, 422 if only["status"] == "rejected" else 200)
-    code = 200 if not counts["rejected"] else (422 if counts["rejected"] == len(results) and results else 207)
+    rejected = len(parsed.rejected)
+    code = 200 if not rejected else (422 if rejected == parsed.total else 207)
     return _json(
-        {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+        {"accepted": len(parsed.rows) - len(duplicates), "duplicates": len(duplicates), "rejected": rejected,
          "results": results},
         code,
     )  # fmt: skip
-
-
-async def _parse_json(service: Service, token: str, body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            rejection = Rejection("invalid_utf8", "", f"body is not valid UTF-8 at byte {bad.start}")
-        else:
-            reason = "too_deep" if "depth" in str(exc).lower() or "recursion" in str(exc).lower() else "invalid_json"
-            rejection = Rejection(reason, "", f"body is not valid JSON: {exc}")
-        await _quarantine_body(service, "event", token, rejection, body)
-        raise HTTPException(400, rejection.message()) from exc
 
 
 def _binary_event(request: Request, body: bytes) -> dict[str, Any]:
@@ -234,25 +193,21 @@ async def ingest_traces(request: Request) -> Response:
             now_ns - service.settings.max_event_age_days * 86_400 * 10**9,
             now_ns + service.settings.max_future_skew_seconds * 10**9,
         )
-        spans = SpanColumns()
-        try:
-            if answer_json:
-                spans.add_json(body, window)
-            else:
-                spans.add_protobuf(body, window)
-        except TraceDecodeError as exc:
-            await _quarantine_body(service, "span", token, Rejection("undecodable", "", str(exc)), body)
-            raise HTTPException(400, str(exc)) from exc
+        spans = await service.parse(len(body), parse_spans, body, answer_json, window)
+        if spans.body_error is not None:
+            rejection = Rejection("undecodable", "", spans.body_error)
+            await _store(service, "span", "quarantine", [], [], service.span_dedup, [(rejection, body)], token)
+            raise HTTPException(400, spans.body_error)
         await _store(
-            service, "span", "otel_traces", spans.columns, spans.keys, service.span_dedup, spans.rejections, token
+            service, "span", "otel_traces", spans.rows, spans.identities, service.span_dedup, spans.rejected, token
         )
     except HTTPException as exc:
         return _otlp_error(exc, answer_json)
 
-    rejected = len(spans.rejections)
+    rejected = len(spans.rejected)
     message = ""
     if rejected:
-        first = spans.rejections[0][0]
+        first = spans.rejected[0][0]
         message = f"{rejected} span(s) rejected; first: {first.message()}"
     if answer_json:
         payload = {"partialSuccess": {"rejectedSpans": rejected, "errorMessage": message}} if rejected else {}

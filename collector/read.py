@@ -16,7 +16,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["read"])
 
-_KINDS = (*BUSINESS_KEY_KINDS, "subject")
+_KINDS = tuple(BUSINESS_KEY_KINDS)
 
 # Rows of record_keys for the key, then the events and spans themselves through their own sorting keys, plus
 # every span of the traces those events belong to (the hop that carried them).
@@ -46,6 +46,16 @@ WHERE (ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId)
 ORDER BY Timestamp
 LIMIT {limit:UInt32}
 """
+
+
+def _data(text: str) -> Any:
+    """Stored data is the JSON text the source sent; a non-JSON payload (data_base64 of text) comes back as-is."""
+    if not text:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
 
 
 def _iso(value: datetime) -> str:
@@ -79,7 +89,7 @@ def _journey(service: Service, key: str, kind: str, limit: int) -> dict[str, Any
             "at": _iso(r[0]), "signal": "event", "type": r[1], "received_type": r[2], "known_type": bool(r[3]),
             "source": r[4], "id": r[5], "subject": r[6], "source_system": r[7], "target_system": r[8],
             "tenant": r[9], "correlation_id": r[10], "causation_id": r[11], "trace_id": r[12],
-            "parent_span_id": r[13], "data": orjson.loads(r[14]) if r[14] else None, "received_at": _iso(r[15]),
+            "parent_span_id": r[13], "data": _data(r[14]), "received_at": _iso(r[15]),
         })  # fmt: skip
     for r in span_rows:
         items.append({

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import secrets
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 import orjson
 from clickhouse_connect.driver.client import Client
@@ -18,22 +21,20 @@ from prometheus_client import CollectorRegistry
 
 from collector.auth import Authenticator, RateLimiter, TokenCache
 from collector.dedup import DedupIndex
-from collector.events import EVENT_COLUMNS, EventRules, event_key
+from collector.events import EventRules
 from collector.rejections import Rejection
 from collector.spool import Spool
 from collector.telemetry import CollectorMetrics
-from collector.traces import SPAN_COLUMNS, span_key
 from collector.writer import TableWriter
 from syncwatch.settings import Settings
 from syncwatch.tokens import list_tokens
 from syncwatch.warehouse import apply_migrations, connect
 
-__all__ = ["QUARANTINE_COLUMNS", "Service"]
+__all__ = ["Service"]
 
 log = logging.getLogger("syncwatch.collector")
+T = TypeVar("T")
 
-QUARANTINE_COLUMNS = ("received_at", "signal", "token_name", "reason", "field", "detail", "source", "id", "payload",
-                      "payload_truncated")  # fmt: skip
 
 
 class Service:
@@ -59,6 +60,18 @@ class Service:
         self.migrations_applied = False
         self.writers: dict[str, TableWriter] = {}
         self._refresh_task: asyncio.Task[None] | None = None
+        # spawn, not fork: the server process runs chDB's threads, which a fork would copy half-alive
+        self._pool = (
+            ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            if settings.parse_workers
+            else None
+        )
+
+    async def parse(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """Run a parsing function in the worker pool for large bodies, inline for small ones (IPC costs more)."""
+        if self._pool is None or size < self.settings.parse_inline_below_bytes:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -71,13 +84,9 @@ class Service:
         await self.refresh_tokens()
         await asyncio.to_thread(self._warm_dedup)
         delay = settings.batch_max_delay_ms / 1000
-        for table, columns in (
-            ("events", EVENT_COLUMNS),
-            ("otel_traces", SPAN_COLUMNS),
-            ("quarantine", QUARANTINE_COLUMNS),
-        ):
+        for table in ("events", "otel_traces", "quarantine"):
             writer = TableWriter(
-                table, columns, lambda: connect(settings, create_database=False), self.spool, self.metrics,
+                table, lambda: connect(settings, create_database=False), self.spool, self.metrics,
                 max_rows=settings.batch_max_rows, max_delay_s=delay, queue_max_rows=settings.queue_max_rows,
                 fsync=settings.fsync_inserts,
             )  # fmt: skip
@@ -91,6 +100,8 @@ class Service:
             self._refresh_task.cancel()
         for writer in self.writers.values():
             await writer.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self.settings.local_admin_file.unlink(missing_ok=True)
 
     # -- tokens ---------------------------------------------------------------------------------------------
@@ -129,42 +140,41 @@ class Service:
             "ORDER BY received_at DESC LIMIT {limit:UInt64}",
             parameters={"limit": limit},
         ).result_rows
-        self.event_dedup.warm(event_key(s, i) for s, i in reversed(events))
+        self.event_dedup.warm(hash((s, i)) for s, i in reversed(events))
         spans = self.reader.query(
             "SELECT TraceId, SpanId FROM otel_traces WHERE Timestamp >= now() - INTERVAL 2 DAY "
             "ORDER BY Timestamp DESC LIMIT {limit:UInt64}",
             parameters={"limit": limit},
         ).result_rows
-        self.span_dedup.warm(span_key(t, s) for t, s in reversed(spans))
+        self.span_dedup.warm(hash((t, s)) for t, s in reversed(spans))
         log.info("de-duplication index warmed with %d events and %d spans", len(events), len(spans))
 
     # -- quarantine -----------------------------------------------------------------------------------------
-    def quarantine_columns(
-        self, signal: str, token: str, items: list[tuple[Rejection, Any]], received_ms: int | None = None
-    ) -> dict[str, list[Any]]:
+    def quarantine_rows(self, signal: str, token: str, items: list[tuple[Rejection, bytes]]) -> list[bytes]:
+        """JSON rows for the quarantine table: each rejection with its raw payload, capped in size."""
         cap = self.settings.quarantine_payload_bytes
-        cols: dict[str, list[Any]] = {name: [] for name in QUARANTINE_COLUMNS}
-        now_ms = received_ms if received_ms is not None else time.time_ns() // 1_000_000
-        for rejection, payload in items:
-            raw = payload if isinstance(payload, bytes) else _dump(payload)
-            cols["received_at"].append(now_ms)
-            cols["signal"].append(signal)
-            cols["token_name"].append(token)
-            cols["reason"].append(rejection.reason)
-            cols["field"].append(rejection.field)
-            cols["detail"].append(rejection.detail)
-            cols["source"].append(_attr(payload, "source"))
-            cols["id"].append(_attr(payload, "id") or _attr(payload, "spanId"))
-            cols["payload"].append(raw[:cap].decode("utf-8", "replace"))
-            cols["payload_truncated"].append(len(raw) > cap)
-        return cols
+        now_ns = time.time_ns()
+        received_at = f"{now_ns // 1_000_000_000}.{now_ns // 1_000_000 % 1000:03d}"
+        rows = []
+        for rejection, raw in items:
+            head = _head(raw)
+            rows.append(orjson.dumps({
+                "received_at": received_at, "signal": signal, "token_name": token, "reason": rejection.reason,
+                "field": rejection.field, "detail": rejection.detail, "source": _attr(head, "source"),
+                "id": _attr(head, "id") or _attr(head, "spanId"),
+                "payload": raw[:cap].decode("utf-8", "replace"), "payload_truncated": len(raw) > cap,
+            }))  # fmt: skip
+        return rows
 
 
-def _dump(payload: Any) -> bytes:
+def _head(raw: bytes) -> Any:
+    """The rejected item as JSON when it is small enough to be worth reading its source and id from."""
+    if len(raw) > 65536 or not raw.startswith(b"{"):
+        return None
     try:
-        return orjson.dumps(payload)
-    except TypeError:
-        return repr(payload).encode()
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _attr(payload: Any, name: str) -> str:

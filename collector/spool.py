@@ -1,8 +1,9 @@
 """On-disk spool: batches the warehouse could not take are written here, fsynced, before they are acknowledged.
 
-One file per batch, written to a temporary name, fsynced and renamed, so a crash leaves either a whole batch
-or none. Files are replayed oldest first and deleted only after the warehouse took them; each keeps the
-insert_deduplication_token of its batch, so a replay of a batch that did land after all is stored once.
+One file per batch (a JSON header line, then the JSON rows), written to a temporary name, fsynced and renamed,
+so a crash leaves either a whole batch or none. Files are replayed oldest first and deleted only after the
+warehouse took them; each keeps the insert_deduplication_token of its batch, so a replay of a batch that did land
+after all is stored once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -23,7 +23,7 @@ class SpooledBatch:
     path: Path
     table: str
     token: str
-    columns: dict[str, list[Any]]
+    rows: list[bytes]
 
 
 class Spool:
@@ -34,12 +34,12 @@ class Spool:
             leftover.unlink()
         self._sequence = 0
 
-    def write(self, table: str, token: str, columns: dict[str, list[Any]]) -> Path:
+    def write(self, table: str, token: str, rows: list[bytes]) -> Path:
         self._sequence += 1
         name = f"{time.time_ns():020d}-{self._sequence:06d}-{table}.json"
         final = self.directory / name
         temporary = final.with_suffix(".tmp")
-        payload = orjson.dumps({"table": table, "token": token, "columns": columns})
+        payload = b"\n".join([orjson.dumps({"table": table, "token": token}), *rows])
         with open(temporary, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -53,8 +53,9 @@ class Spool:
         return [f for f in files if table is None or f.name.endswith(f"-{table}.json")]
 
     def read(self, path: Path) -> SpooledBatch:
-        payload = orjson.loads(path.read_bytes())
-        return SpooledBatch(path, payload["table"], payload["token"], payload["columns"])
+        header, *rows = path.read_bytes().split(b"\n")
+        meta = orjson.loads(header)
+        return SpooledBatch(path, meta["table"], meta["token"], rows)
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)

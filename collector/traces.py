@@ -16,14 +16,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.rejections import Rejection
 
-__all__ = ["SPAN_COLUMNS", "SpanColumns", "TraceDecodeError", "span_key"]
+__all__ = ["SpanRows", "TraceDecodeError"]
 
-SPAN_COLUMNS = (
-    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
-    "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration", "StatusCode", "StatusMessage",
-    "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId", "Links.SpanId", "Links.TraceState",
-    "Links.Attributes",
-)  # fmt: skip
 
 # The exporter's spellings (pdata traceutil.SpanKindStr / StatusCodeStr).
 _KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -36,17 +30,15 @@ class TraceDecodeError(ValueError):
     """The body is not an OTLP trace request at all (answered 400 as a whole)."""
 
 
-def span_key(trace_id: str, span_id: str) -> int:
-    return hash((trace_id, span_id))
+class SpanRows:
+    """Accepted spans as row dicts in otel_traces column names; timestamps as 'seconds.nanoseconds' text, which
+    the engine reads exactly (a bare JSON integer would be taken as seconds)."""
 
-
-class SpanColumns:
-    __slots__ = ("columns", "keys", "rejections", "rows")
+    __slots__ = ("identities", "rejections", "rows")
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in SPAN_COLUMNS}
-        self.keys: list[int] = []
-        self.rows = 0
+        self.rows: list[dict[str, Any]] = []
+        self.identities: list[tuple[str, str]] = []  # (trace id, span id)
         self.rejections: list[tuple[Rejection, dict[str, Any]]] = []
 
     def _add(
@@ -62,15 +54,14 @@ class SpanColumns:
         if problem is not None:
             self.rejections.append((problem, {"traceId": trace_id, "spanId": span_id, "name": fields["SpanName"]}))
             return
-        cols = self.columns
-        cols["Timestamp"].append(start)
-        cols["TraceId"].append(trace_id)
-        cols["SpanId"].append(span_id)
-        cols["Duration"].append(end - start)
-        for name, value in fields.items():
-            cols[name].append(value)
-        self.keys.append(span_key(trace_id, span_id))
-        self.rows += 1
+        fields["Timestamp"] = _timestamp(start)
+        fields["TraceId"] = trace_id
+        fields["SpanId"] = span_id
+        fields["Duration"] = end - start
+        if fields["Events.Timestamp"]:
+            fields["Events.Timestamp"] = [_timestamp(t) for t in fields["Events.Timestamp"]]
+        self.rows.append(fields)
+        self.identities.append((trace_id, span_id))
 
     # -- protobuf ---------------------------------------------------------------------------------------------
     def add_protobuf(self, body: bytes, window: tuple[int, int]) -> None:
@@ -159,6 +150,10 @@ class SpanColumns:
                             "Links.Attributes": [_json_attributes(link.get("attributes")) for link in links],
                         },
                     )
+
+
+def _timestamp(nanos: int) -> str:
+    return f"{nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
 
 
 def _span_problem(trace_id: str, span_id: str, start: int, end: int, window: tuple[int, int]) -> Rejection | None:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,7 @@ class WriteFailed(RuntimeError):
 
 @dataclass
 class _Chunk:
-    columns: dict[str, list[Any]]
-    rows: int
+    rows: list[bytes]
     future: asyncio.Future[None]
 
 
@@ -59,7 +58,6 @@ class TableWriter:
     def __init__(
         self,
         table: str,
-        column_names: Sequence[str],
         client_factory: Callable[[], Client],
         spool: Spool,
         metrics: CollectorMetrics,
@@ -70,7 +68,6 @@ class TableWriter:
         fsync: bool = False,
     ):
         self.table = table
-        self.column_names = list(column_names)
         self._client_factory = client_factory
         self._client: Client | None = None
         self.spool = spool
@@ -78,7 +75,11 @@ class TableWriter:
         self.max_rows = max_rows
         self.max_delay_s = max_delay_s
         self.queue_max_rows = queue_max_rows
-        self._insert_settings: dict[str, Any] = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+        self._insert_settings: dict[str, Any] = {
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+            "input_format_json_read_objects_as_strings": 1,  # `data` arrives as an object, is stored as its text
+            "date_time_input_format": "best_effort",  # RFC 3339 with any offset
+        }
         if fsync:
             self._insert_settings["fsync_after_insert"] = 1
         self._queue = _Batch()
@@ -111,16 +112,16 @@ class TableWriter:
             except asyncio.CancelledError:
                 pass
 
-    def enqueue(self, columns: dict[str, list[Any]], rows: int) -> asyncio.Future[None]:
+    def enqueue(self, rows: list[bytes]) -> asyncio.Future[None]:
         """Queue rows; the future resolves once they are durable. Raises QueueFull without queuing anything."""
-        if rows and self.backlog_rows + rows > self.queue_max_rows:
+        if rows and self.backlog_rows + len(rows) > self.queue_max_rows:
             raise QueueFull(f"{self.table}: {self.backlog_rows} rows waiting")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if rows == 0:
+        if not rows:
             future.set_result(None)
             return future
-        self._queue.chunks.append(_Chunk(columns, rows, future))
-        self._queue.rows += rows
+        self._queue.chunks.append(_Chunk(rows, future))
+        self._queue.rows += len(rows)
         self.metrics.queue_rows.labels(self.table).set(self.backlog_rows)
         if self._queue.rows >= self.max_rows:
             self._wake.set()
@@ -146,12 +147,12 @@ class TableWriter:
                 return
 
     async def _flush(self, batch: _Batch) -> None:
-        columns = _concat(batch.chunks, self.column_names)
+        rows = _concat(batch.chunks)
         token = uuid.uuid4().hex
         error: BaseException | None = None
         if not self._warehouse_down:
             try:
-                await asyncio.to_thread(self._insert, columns, token, batch.rows)
+                await asyncio.to_thread(self._insert, rows, token)
             except Exception as exc:  # any failure: the batch goes to the spool below
                 error = exc
                 self._warehouse_down = True
@@ -160,7 +161,7 @@ class TableWriter:
                 log.warning("insert into %s failed, spooling: %s", self.table, _first_line(exc))
         if self._warehouse_down:
             try:
-                await asyncio.to_thread(self.spool.write, self.table, token, columns)
+                await asyncio.to_thread(self.spool.write, self.table, token, rows)
                 self.metrics.spool_writes.labels(self.table).inc()
                 self.metrics.spooled_batches.set(len(self.spool.pending()))
             except Exception as exc:
@@ -173,19 +174,19 @@ class TableWriter:
             if not chunk.future.done():
                 chunk.future.set_result(None)
 
-    def _insert(self, columns: dict[str, list[Any]], token: str, rows: int) -> None:
+    def _insert(self, rows: list[bytes], token: str) -> None:
         if self._client is None:
             self._client = self._client_factory()
         started = time.perf_counter()
-        self._client.insert(
+        # Rows arrive as JSON text; ClickHouse parses them, so no value is serialised again in Python.
+        self._client.raw_insert(
             self.table,
-            [columns[name] for name in self.column_names],
-            column_names=self.column_names,
-            column_oriented=True,
+            insert_block=b"\n".join(rows),
+            fmt="JSONEachRow",
             settings={**self._insert_settings, "insert_deduplication_token": token},
         )
         self.metrics.insert_seconds.labels(self.table).observe(time.perf_counter() - started)
-        self.metrics.batch_rows.labels(self.table).observe(rows)
+        self.metrics.batch_rows.labels(self.table).observe(len(rows))
 
     # -- spool replay ---------------------------------------------------------------------------------------
     async def _replay_loop(self) -> None:
@@ -199,8 +200,7 @@ class TableWriter:
         for path in self.spool.pending(self.table):
             try:
                 batch = await asyncio.to_thread(self.spool.read, path)
-                rows = len(batch.columns[self.column_names[0]])
-                await asyncio.to_thread(self._insert, batch.columns, batch.token, rows)
+                await asyncio.to_thread(self._insert, batch.rows, batch.token)
             except Exception as exc:
                 if not self._warehouse_down:
                     log.warning("spool replay into %s failed: %s", self.table, _first_line(exc))
@@ -217,13 +217,12 @@ class TableWriter:
         return done
 
 
-def _concat(chunks: list[_Chunk], names: list[str]) -> dict[str, list[Any]]:
+def _concat(chunks: list[_Chunk]) -> list[bytes]:
     if len(chunks) == 1:
-        return chunks[0].columns
-    out: dict[str, list[Any]] = {name: [] for name in names}
+        return chunks[0].rows
+    out: list[bytes] = []
     for chunk in chunks:
-        for name in names:
-            out[name].extend(chunk.columns[name])
+        out.extend(chunk.rows)
     return out
 
 

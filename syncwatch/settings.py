@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     batch_max_delay_ms: int = Field(default=200, ge=1, description="Flush at least this often")
     queue_max_rows: int = Field(default=200000, ge=1, description="Above this, ingest answers 503")
     dedup_cache_keys: int = Field(default=2_000_000, ge=0, description="Recent (source, id) keys kept in memory")
+    parse_workers: int = Field(default=2, ge=0, description="Processes that parse large bodies (0: parse inline)")
+    parse_inline_below_bytes: int = Field(default=32768, ge=0, description="Bodies smaller than this parse inline")
     fsync_inserts: bool = Field(default=False, description="fsync each insert (survives power loss, slower)")
 
     # Auth and limits

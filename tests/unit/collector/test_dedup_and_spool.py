@@ -33,10 +33,10 @@ def test_spool_round_trip_and_crash_leftovers(tmp_path: Path) -> None:
     (tmp_path / "spool" / "123-half-written.tmp").write_bytes(b"{")
     spool = Spool(tmp_path / "spool")
     assert not list((tmp_path / "spool").glob("*.tmp"))
-    first = spool.write("events", "tok-1", {"id": ["a", "b"], "time": [1, 2]})
-    spool.write("otel_traces", "tok-2", {"SpanId": ["x"]})
+    first = spool.write("events", "tok-1", [b'{"id":"a","data":{"x":1}}', b'{"id":"b"}'])
+    spool.write("otel_traces", "tok-2", [b'{"SpanId":"x"}'])
     assert spool.pending("events") == [first]
     batch = spool.read(first)
-    assert (batch.table, batch.token, batch.columns) == ("events", "tok-1", {"id": ["a", "b"], "time": [1, 2]})
+    assert (batch.table, batch.token, batch.rows) == ("events", "tok-1", [b'{"id":"a","data":{"x":1}}', b'{"id":"b"}'])
     spool.remove(first)
     assert spool.pending("events") == [] and len(spool.pending()) == 1

@@ -1,0 +1,112 @@
+"""Request body -> rows ready for the warehouse: the per-item Python work of ingest, in one picklable function
+per signal, so large bodies run in a worker process (the second core) while the event loop keeps serving.
+
+Nothing here touches the warehouse or shared state: de-duplication and writing stay in the server process.
+Each accepted row leaves as its JSON text (JSONEachRow), with the identity used to de-duplicate it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from collector.events import EventRows, EventRules
+from collector.rejections import Rejection
+from collector.traces import SpanRows, TraceDecodeError
+
+__all__ = ["ParsedEvents", "ParsedSpans", "parse_events", "parse_spans"]
+
+
+@dataclass
+class ParsedEvents:
+    total: int = 0
+    rows: list[bytes] = field(default_factory=list)
+    identities: list[tuple[str, str]] = field(default_factory=list)  # (source, id) of each row
+    accepted_index: list[int] = field(default_factory=list)  # input position of each row
+    unknown_index: list[int] = field(default_factory=list)  # input positions stored with an unknown type
+    rejected: list[tuple[int, Rejection, bytes]] = field(default_factory=list)  # position, why, raw event
+    ids: list[Any] = field(default_factory=list)  # the `id` attribute of every input event, for the answer
+    body_error: Rejection | None = None  # the body as a whole is unusable
+
+
+@dataclass
+class ParsedSpans:
+    rows: list[bytes] = field(default_factory=list)
+    identities: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each row
+    rejected: list[tuple[Rejection, bytes]] = field(default_factory=list)
+    body_error: str | None = None
+
+
+def parse_events(
+    body: bytes | None, batch: bool, event: dict[str, Any] | None, rules: EventRules, received_us: int, token: str
+) -> ParsedEvents:
+    """`body` holds one structured event or a batch; `event` is a binary-mode event already built from headers."""
+    out = ParsedEvents()
+    if event is not None:
+        events: list[Any] = [event]
+    else:
+        assert body is not None
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            out.body_error = _undecodable(body, exc)
+            return out
+        if not batch:
+            events = [decoded]
+        elif type(decoded) is list:
+            events = decoded
+        else:
+            out.body_error = Rejection("not_a_list", "", "a batch body must be a JSON array of events")
+            return out
+    rows = EventRows(rules, received_us, token)
+    dumps = orjson.dumps
+    out.total = len(events)
+    for index, raw in enumerate(events):
+        out.ids.append(raw.get("id") if type(raw) is dict else None)
+        outcome = rows.add(raw)
+        if type(outcome) is Rejection:
+            out.rejected.append((index, outcome, _dump(raw)))
+            continue
+        out.accepted_index.append(index)
+        if outcome == "":
+            out.unknown_index.append(index)
+    out.rows = [dumps(row) for row in rows.rows]
+    out.identities = rows.identities
+    return out
+
+
+def parse_spans(body: bytes, is_json: bool, window: tuple[int, int]) -> ParsedSpans:
+    out = ParsedSpans()
+    spans = SpanRows()
+    try:
+        if is_json:
+            spans.add_json(body, window)
+        else:
+            spans.add_protobuf(body, window)
+    except TraceDecodeError as exc:
+        out.body_error = str(exc)
+        return out
+    out.rows = [orjson.dumps(row) for row in spans.rows]
+    out.identities = spans.identities
+    out.rejected = [(rejection, _dump(payload)) for rejection, payload in spans.rejections]
+    return out
+
+
+def _undecodable(body: bytes, exc: orjson.JSONDecodeError) -> Rejection:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return Rejection("invalid_utf8", "", f"body is not valid UTF-8 at byte {bad.start}")
+    text = str(exc)
+    if "depth" in text.lower() or "recursion" in text.lower():
+        return Rejection("too_deep", "", f"body nests too deeply: {text}")
+    return Rejection("invalid_json", "", f"body is not valid JSON: {text}")
+
+
+def _dump(payload: Any) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return repr(payload).encode()
