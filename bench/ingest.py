@@ -42,17 +42,33 @@ def event_batches(total: int, size: int, seed: int = 7) -> list[bytes]:
         batch = []
         for i in range(b, min(b + size, total)):
             when = now - timedelta(seconds=rng.randrange(30 * 86400))
-            batch.append({
-                "specversion": "1.0", "id": f"evt-{i}", "source": f"/psa/kantata/entity-{i % 4}",
-                "type": "com.kantata.psa.time_entry.posted.v1", "subject": f"E-{i}",
-                "time": when.isoformat().replace("+00:00", "Z"), "correlationid": f"corr-{i // 8}",
-                "traceparent": f"00-{i:032x}-{i + 1:016x}-01", "tenantid": f"entity-{i % 4}", "sourcesystem": "psa",
-                "targetsystem": "erp",
-                "data": {"entry_id": f"E-{i}", "consultant_id": f"C-{i % 5000}", "project_code": f"P-{i % 3000}",
-                         "work_date": when.date().isoformat(), "hours": rng.choice([4, 6, 7.5, 8]),
-                         "amount": round(rng.uniform(400, 2000), 2), "currency": rng.choice(["USD", "EUR", "GBP"]),
-                         "attempt": 1, "idempotency_key": f"idem-{i}", "erp_document_id": f"JE-{i}"},
-            })  # fmt: skip
+            batch.append(
+                {
+                    "specversion": "1.0",
+                    "id": f"evt-{i}",
+                    "source": f"/psa/kantata/entity-{i % 4}",
+                    "type": "com.kantata.psa.time_entry.posted.v1",
+                    "subject": f"E-{i}",
+                    "time": when.isoformat().replace("+00:00", "Z"),
+                    "correlationid": f"corr-{i // 8}",
+                    "traceparent": f"00-{i:032x}-{i + 1:016x}-01",
+                    "tenantid": f"entity-{i % 4}",
+                    "sourcesystem": "psa",
+                    "targetsystem": "erp",
+                    "data": {
+                        "entry_id": f"E-{i}",
+                        "consultant_id": f"C-{i % 5000}",
+                        "project_code": f"P-{i % 3000}",
+                        "work_date": when.date().isoformat(),
+                        "hours": rng.choice([4, 6, 7.5, 8]),
+                        "amount": round(rng.uniform(400, 2000), 2),
+                        "currency": rng.choice(["USD", "EUR", "GBP"]),
+                        "attempt": 1,
+                        "idempotency_key": f"idem-{i}",
+                        "erp_document_id": f"JE-{i}",
+                    },
+                }
+            )
         batches.append(orjson.dumps(batch))
     return batches
 
@@ -76,15 +92,20 @@ def span_requests(total: int, size: int) -> list[bytes]:
             span.kind = 3
             span.start_time_unix_nano = now - 60_000_000_000 + i
             span.end_time_unix_nano = now - 60_000_000_000 + i + 25_000_000
-            for key, value in (("business.entry_id", f"E-{i}"), ("http.request.method", "POST"),
-                               ("http.response.status_code", "200")):  # fmt: skip
+            for key, value in (
+                ("business.entry_id", f"E-{i}"),
+                ("http.request.method", "POST"),
+                ("http.response.status_code", "200"),
+            ):
                 attr = span.attributes.add()
                 attr.key, attr.value.string_value = key, value
         requests.append(request.SerializeToString())
     return requests
 
 
-async def send(url: str, token: str, bodies: list[bytes], content_type: str, clients: int, label: str) -> tuple[float, int]:
+async def send(
+    url: str, token: str, bodies: list[bytes], content_type: str, clients: int, label: str
+) -> tuple[float, int]:
     """Send every body (retrying 429/503 after Retry-After); return elapsed seconds and acknowledged requests."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -99,8 +120,11 @@ async def send(url: str, token: str, bodies: list[bytes], content_type: str, cli
                 while not queue.empty():
                     body = queue.get_nowait()
                     while True:
-                        answer = await http.post(url, content=body, headers={"Authorization": f"Bearer {token}",
-                                                                             "Content-Type": content_type})  # fmt: skip
+                        answer = await http.post(
+                            url,
+                            content=body,
+                            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+                        )
                         if answer.status_code in (429, 503):
                             await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
                             continue
@@ -122,7 +146,9 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def query_in_fresh_process(workdir: Path, env: dict[str, str], code: str) -> object:
-    done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -159,11 +185,22 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="syncwatch-bench-"))
     port = 20000 + os.getpid() % 20000
-    env = {**os.environ, "SYNCWATCH_PORT": str(port), "SYNCWATCH_CLICKHOUSE_URL": "chdb://./var/warehouse",
-           "SYNCWATCH_RATE_LIMIT_PER_SECOND": "1000000", "SYNCWATCH_RATE_LIMIT_BURST": "1000000",
-           "SYNCWATCH_LOG_LEVEL": "WARNING"}  # fmt: skip
-    token = subprocess.run([SYNCWATCH, "token", "create", "--name", "bench", "--scope", "ingest"], cwd=workdir, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    env = {
+        **os.environ,
+        "SYNCWATCH_PORT": str(port),
+        "SYNCWATCH_CLICKHOUSE_URL": "chdb://./var/warehouse",
+        "SYNCWATCH_RATE_LIMIT_PER_SECOND": "1000000",
+        "SYNCWATCH_RATE_LIMIT_BURST": "1000000",
+        "SYNCWATCH_LOG_LEVEL": "WARNING",
+    }
+    token = subprocess.run(
+        [SYNCWATCH, "token", "create", "--name", "bench", "--scope", "ingest"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     server = subprocess.Popen([SYNCWATCH, "serve"], cwd=workdir, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -173,10 +210,12 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        event_s, event_acks = asyncio.run(send(f"{url}/v1/events", token, events, "application/cloudevents-batch+json",
-                                               args.clients, "events"))  # fmt: skip
-        span_s, span_acks = asyncio.run(send(f"{url}/v1/traces", token, spans, "application/x-protobuf", args.clients,
-                                             "spans"))  # fmt: skip
+        event_s, event_acks = asyncio.run(
+            send(f"{url}/v1/events", token, events, "application/cloudevents-batch+json", args.clients, "events")
+        )
+        span_s, span_acks = asyncio.run(
+            send(f"{url}/v1/traces", token, spans, "application/x-protobuf", args.clients, "spans")
+        )
         rss = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -189,14 +228,20 @@ def main() -> None:
     acked_spans = args.spans if span_acks == len(spans) else -1
     figures = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "events": args.events, "spans": args.spans, "batch": args.batch, "clients": args.clients,
-        "events_per_s": round(args.events / event_s), "spans_per_s": round(args.spans / span_s),
+        "events": args.events,
+        "spans": args.spans,
+        "batch": args.batch,
+        "clients": args.clients,
+        "events_per_s": round(args.events / event_s),
+        "spans_per_s": round(args.spans / span_s),
         "engine_events_per_s": round(stored_events / engine["events"]),
         "engine_spans_per_s": round(stored_spans / engine["otel_traces"]),
         "peak_rss_mib": round(rss, 1),
-        "events_lost": acked_events - unique_events, "events_duplicated": stored_events - unique_events,
-        "spans_lost": acked_spans - unique_spans, "spans_duplicated": stored_spans - unique_spans,
-    }  # fmt: skip
+        "events_lost": acked_events - unique_events,
+        "events_duplicated": stored_events - unique_events,
+        "spans_lost": acked_spans - unique_spans,
+        "spans_duplicated": stored_spans - unique_spans,
+    }
     figures["events_ratio_to_engine"] = round(figures["events_per_s"] / figures["engine_events_per_s"], 3)
     figures["spans_ratio_to_engine"] = round(figures["spans_per_s"] / figures["engine_spans_per_s"], 3)
 
@@ -209,7 +254,9 @@ def main() -> None:
         results.mkdir(exist_ok=True)
         with open(results / "ingest.jsonl", "a") as handle:
             handle.write(json.dumps(figures) + "\n")
-    lost = figures["events_lost"] or figures["events_duplicated"] or figures["spans_lost"] or figures["spans_duplicated"]
+    lost = (
+        figures["events_lost"] or figures["events_duplicated"] or figures["spans_lost"] or figures["spans_duplicated"]
+    )
     if lost:
         console.print("[bold red]zero-loss check failed[/]")
         sys.exit(1)

@@ -59,8 +59,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()]
-        return Response(orjson.dumps({"error": "invalid request", "problems": problems, "status": 422}),
-                        status_code=422, media_type="application/json")  # fmt: skip
+        return Response(
+            orjson.dumps({"error": "invalid request", "problems": problems, "status": 422}),
+            status_code=422,
+            media_type="application/json",
+        )
 
     @app.middleware("http")
     async def count_responses(request: Request, call_next: Any) -> Response:

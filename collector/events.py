@@ -36,9 +36,14 @@ __all__ = ["EventRows", "EventRules"]
 
 _OPTIONAL_ATTRIBUTES = ("subject", "datacontenttype", "dataschema")
 # extension attribute -> column; traceparent is split into trace_id and parent_span_id
-_EXTENSION_COLUMNS = (("tenantid", "tenant_id"), ("sourcesystem", "source_system"), ("targetsystem", "target_system"),
-                      ("correlationid", "correlation_id"), ("causationid", "causation_id"),
-                      ("traceparent", "traceparent"))  # fmt: skip
+_EXTENSION_COLUMNS = (
+    ("tenantid", "tenant_id"),
+    ("sourcesystem", "source_system"),
+    ("targetsystem", "target_system"),
+    ("correlationid", "correlation_id"),
+    ("causationid", "causation_id"),
+    ("traceparent", "traceparent"),
+)
 _HOURS_FIELDS = ("hours", "total_hours", "delta_hours", "planned_hours")
 
 _CONTEXT_ATTRIBUTES = frozenset(
@@ -50,11 +55,29 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 # Which key column an exception's object_type points at, so an exception shows up in that record's timeline.
-_OBJECT_KEY = {"time_entry": "entry_id", "entry": "entry_id", "timesheet": "timesheet_id", "invoice": "invoice_id",
-               "project": "project_code", "assignment": "assignment_id", "worker": "consultant_id",
-               "consultant": "consultant_id", "message": "message_id"}  # fmt: skip
-_KEY_FIELDS = ("entry_id", "timesheet_id", "invoice_id", "project_code", "consultant_id", "assignment_id",
-               "exception_id", "message_id", "opportunity_id", "change_id")  # fmt: skip
+_OBJECT_KEY = {
+    "time_entry": "entry_id",
+    "entry": "entry_id",
+    "timesheet": "timesheet_id",
+    "invoice": "invoice_id",
+    "project": "project_code",
+    "assignment": "assignment_id",
+    "worker": "consultant_id",
+    "consultant": "consultant_id",
+    "message": "message_id",
+}
+_KEY_FIELDS = (
+    "entry_id",
+    "timesheet_id",
+    "invoice_id",
+    "project_code",
+    "consultant_id",
+    "assignment_id",
+    "exception_id",
+    "message_id",
+    "opportunity_id",
+    "change_id",
+)
 
 
 class EventRules:
@@ -288,9 +311,15 @@ def _enum(allowed: frozenset[str], base: Callable[[Any], str]) -> Callable[[Any]
 
 
 _KIND_CHECKS: dict[str, Callable[[Any], str]] = {
-    STR: _string, NUM: _number, INT: _integer, BOOL: _boolean, CURRENCY: _currency, STR_LIST: _string_list,
-    DATE: _date, DATETIME: _datetime,
-}  # fmt: skip
+    STR: _string,
+    NUM: _number,
+    INT: _integer,
+    BOOL: _boolean,
+    CURRENCY: _currency,
+    STR_LIST: _string_list,
+    DATE: _date,
+    DATETIME: _datetime,
+}
 # canonical type -> ((field, check), ...), built once from the catalogue
 _CHECKS: dict[str, tuple[tuple[str, Callable[[Any], str]], ...]] = {
     ctype: tuple(

@@ -137,8 +137,11 @@ async def ingest_events(request: Request) -> Response:
     results: list[dict[str, Any]] = [{}] * parsed.total
     ids = parsed.ids
     for position, index in enumerate(parsed.accepted_index):
-        results[index] = {"index": index, "id": ids[index],
-                          "status": "duplicate" if position in duplicates else "accepted"}  # fmt: skip
+        results[index] = {
+            "index": index,
+            "id": ids[index],
+            "status": "duplicate" if position in duplicates else "accepted",
+        }
     for index in parsed.unknown_index:
         results[index]["warning"] = "unknown_type: stored and flagged, not validated against the catalogue"
     for index, rejection, _ in parsed.rejected:
@@ -150,10 +153,14 @@ async def ingest_events(request: Request) -> Response:
     rejected = len(parsed.rejected)
     code = 200 if not rejected else (422 if rejected == parsed.total else 207)
     return _json(
-        {"accepted": len(parsed.rows) - len(duplicates), "duplicates": len(duplicates), "rejected": rejected,
-         "results": results},
+        {
+            "accepted": len(parsed.rows) - len(duplicates),
+            "duplicates": len(duplicates),
+            "rejected": rejected,
+            "results": results,
+        },
         code,
-    )  # fmt: skip
+    )
 
 
 def _binary_event(request: Request, body: bytes) -> dict[str, Any]:

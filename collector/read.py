@@ -85,18 +85,44 @@ def _journey(service: Service, key: str, kind: str, limit: int) -> dict[str, Any
     span_rows = client.query(_SPANS_SQL, parameters={**params, "trace_ids": trace_ids}).result_rows
     items: list[dict[str, Any]] = []
     for r in event_rows:
-        items.append({
-            "at": _iso(r[0]), "signal": "event", "type": r[1], "received_type": r[2], "known_type": bool(r[3]),
-            "source": r[4], "id": r[5], "subject": r[6], "source_system": r[7], "target_system": r[8],
-            "tenant": r[9], "correlation_id": r[10], "causation_id": r[11], "trace_id": r[12],
-            "parent_span_id": r[13], "data": _data(r[14]), "received_at": _iso(r[15]),
-        })  # fmt: skip
+        items.append(
+            {
+                "at": _iso(r[0]),
+                "signal": "event",
+                "type": r[1],
+                "received_type": r[2],
+                "known_type": bool(r[3]),
+                "source": r[4],
+                "id": r[5],
+                "subject": r[6],
+                "source_system": r[7],
+                "target_system": r[8],
+                "tenant": r[9],
+                "correlation_id": r[10],
+                "causation_id": r[11],
+                "trace_id": r[12],
+                "parent_span_id": r[13],
+                "data": _data(r[14]),
+                "received_at": _iso(r[15]),
+            }
+        )
     for r in span_rows:
-        items.append({
-            "at": _iso(r[0]), "signal": "span", "trace_id": r[1], "span_id": r[2], "parent_span_id": r[3],
-            "name": r[4], "kind": r[5], "service": r[6], "duration_ms": r[7] / 1e6, "status": r[8],
-            "status_message": r[9], "attributes": r[10],
-        })  # fmt: skip
+        items.append(
+            {
+                "at": _iso(r[0]),
+                "signal": "span",
+                "trace_id": r[1],
+                "span_id": r[2],
+                "parent_span_id": r[3],
+                "name": r[4],
+                "kind": r[5],
+                "service": r[6],
+                "duration_ms": r[7] / 1e6,
+                "status": r[8],
+                "status_message": r[9],
+                "attributes": r[10],
+            }
+        )
     items.sort(key=lambda item: (item["at"], item["signal"]))
     events = [i for i in items if i["signal"] == "event"]
     return {

@@ -36,7 +36,6 @@ log = logging.getLogger("syncwatch.collector")
 T = TypeVar("T")
 
 
-
 class Service:
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None):
         self.settings = settings
@@ -86,10 +85,15 @@ class Service:
         delay = settings.batch_max_delay_ms / 1000
         for table in ("events", "otel_traces", "quarantine"):
             writer = TableWriter(
-                table, lambda: connect(settings, create_database=False), self.spool, self.metrics,
-                max_rows=settings.batch_max_rows, max_delay_s=delay, queue_max_rows=settings.queue_max_rows,
+                table,
+                lambda: connect(settings, create_database=False),
+                self.spool,
+                self.metrics,
+                max_rows=settings.batch_max_rows,
+                max_delay_s=delay,
+                queue_max_rows=settings.queue_max_rows,
                 fsync=settings.fsync_inserts,
-            )  # fmt: skip
+            )
             writer.start()
             self.writers[table] = writer
         self._refresh_task = asyncio.create_task(self._refresh_tokens_loop())
@@ -122,8 +126,11 @@ class Service:
         """Lets `syncwatch token ...` reach this server while it holds the embedded warehouse (mode 0600)."""
         path = self.settings.local_admin_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"url": f"http://{self.settings.host}:{self.settings.port}", "pid": os.getpid(),
-                   "admin_token": self.local_admin_secret}  # fmt: skip
+        payload = {
+            "url": f"http://{self.settings.host}:{self.settings.port}",
+            "pid": os.getpid(),
+            "admin_token": self.local_admin_secret,
+        }
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(orjson.dumps(payload))
@@ -158,12 +165,22 @@ class Service:
         rows = []
         for rejection, raw in items:
             head = _head(raw)
-            rows.append(orjson.dumps({
-                "received_at": received_at, "signal": signal, "token_name": token, "reason": rejection.reason,
-                "field": rejection.field, "detail": rejection.detail, "source": _attr(head, "source"),
-                "id": _attr(head, "id") or _attr(head, "spanId"),
-                "payload": raw[:cap].decode("utf-8", "replace"), "payload_truncated": len(raw) > cap,
-            }))  # fmt: skip
+            rows.append(
+                orjson.dumps(
+                    {
+                        "received_at": received_at,
+                        "signal": signal,
+                        "token_name": token,
+                        "reason": rejection.reason,
+                        "field": rejection.field,
+                        "detail": rejection.detail,
+                        "source": _attr(head, "source"),
+                        "id": _attr(head, "id") or _attr(head, "spanId"),
+                        "payload": raw[:cap].decode("utf-8", "replace"),
+                        "payload_truncated": len(raw) > cap,
+                    }
+                )
+            )
         return rows
 
 

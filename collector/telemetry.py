@@ -34,17 +34,25 @@ class CollectorMetrics:
             "syncwatch_collector_throttled_requests", "Requests answered 429 or 503", ["reason"], registry=registry
         )
         self.responses = Counter(
-            "syncwatch_collector_http_responses", "HTTP responses by endpoint and status", ["endpoint", "code"],
+            "syncwatch_collector_http_responses",
+            "HTTP responses by endpoint and status",
+            ["endpoint", "code"],
             registry=registry,
-        )  # fmt: skip
+        )
         self.batch_rows = Histogram(
-            "syncwatch_collector_batch_rows", "Rows per warehouse insert", ["table"], buckets=_ROWS_BUCKETS,
+            "syncwatch_collector_batch_rows",
+            "Rows per warehouse insert",
+            ["table"],
+            buckets=_ROWS_BUCKETS,
             registry=registry,
-        )  # fmt: skip
+        )
         self.insert_seconds = Histogram(
-            "syncwatch_collector_insert_duration_seconds", "Warehouse insert latency", ["table"],
-            buckets=_SECONDS_BUCKETS, registry=registry,
-        )  # fmt: skip
+            "syncwatch_collector_insert_duration_seconds",
+            "Warehouse insert latency",
+            ["table"],
+            buckets=_SECONDS_BUCKETS,
+            registry=registry,
+        )
         self.queue_rows = Gauge(
             "syncwatch_collector_queue_rows", "Rows waiting for the batching writer", ["table"], registry=registry
         )

@@ -1,25 +1,45 @@
 #!/usr/bin/env bash
-# `make run`: the collector on the embedded warehouse, with demo tokens kept in var/demo-tokens.env.
+# `make run`: the collector on the embedded warehouse, fed by a live simulated firm at demo speed.
+# Demo tokens are kept in var/demo-tokens.env (mode 0600) so repeated runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/syncwatch
+port=${SYNCWATCH_PORT:-4318}
+api_port=${SYNCWATCH_SIM_API_PORT:-8900}
 mkdir -p var
 tokens=var/demo-tokens.env
 if [ ! -s "$tokens" ]; then
-  umask 077
-  ingest=$($SW token create --name demo-ingest --scope ingest 2>/dev/null)
-  read=$($SW token create --name demo-read --scope read 2>/dev/null)
-  printf 'SYNCWATCH_INGEST_TOKEN=%s\nSYNCWATCH_READ_TOKEN=%s\n' "$ingest" "$read" > "$tokens"
+  ( umask 077
+    ingest=$($SW token create --name demo-ingest --scope ingest 2>/dev/null)
+    read=$($SW token create --name demo-read --scope read 2>/dev/null)
+    printf 'SYNCWATCH_INGEST_TOKEN=%s\nSYNCWATCH_READ_TOKEN=%s\n' "$ingest" "$read" > "$tokens" )
 fi
-port=${SYNCWATCH_PORT:-4318}
+# shellcheck disable=SC1090
+. "$tokens"
+
+$SW serve > var/collector.log 2>&1 &
+collector=$!
+trap 'kill $collector $sim 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+sim=""
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:${port}/readyz" >/dev/null && break
+  kill -0 $collector 2>/dev/null || { echo "collector failed to start; see var/collector.log" >&2; tail -5 var/collector.log >&2; exit 1; }
+  sleep 0.2
+done
+
 cat <<TXT
 
-  SyncWatch collector on http://127.0.0.1:${port}
-    OTLP traces      POST /v1/traces   (stock OTLP/HTTP exporters work with their default endpoint)
-    CloudEvents      POST /v1/events
-    Record journey   GET  /api/v1/records/{key}
-    API docs         http://127.0.0.1:${port}/docs
-  Demo tokens (ingest and read) are in ${tokens}. Stop with Ctrl-C.
+  SyncWatch is running (embedded warehouse in ./var/warehouse), fed by a simulated firm of 500 consultants at 60x.
+    Collector         http://127.0.0.1:${port}        (logs: var/collector.log)
+      API docs        http://127.0.0.1:${port}/docs
+      A record        curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/api/v1/records/TE-000000001
+      Rejections      curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/api/v1/quarantine
+      Own metrics     curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/metrics
+    Simulated systems http://127.0.0.1:${api_port}/docs   (faults: syncwatch simulate fault list)
+  Tokens: ${tokens}. Stop with Ctrl-C.
 
 TXT
-exec $SW serve
+$SW simulate live --consultants 500 --speed 60 --warmup-days 7 --base-url "http://127.0.0.1:${port}" \
+  --token "$SYNCWATCH_INGEST_TOKEN" --api-port "$api_port" &
+sim=$!
+wait $sim

@@ -48,13 +48,27 @@ def weekday(t: float) -> int:
     return (int(t // DAY) + _EPOCH_WEEKDAY) % 7
 
 
+_DATE_CACHE: dict[int, str] = {}
+_SECOND_CACHE: list[object] = [None, ""]
+
+
 def iso_date(t: float) -> str:
-    return to_date(t).isoformat()
+    day = int(t // DAY)
+    text = _DATE_CACHE.get(day)
+    if text is None:
+        text = _DATE_CACHE[day] = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+    return text
 
 
 def iso_time(t: float) -> str:
     """RFC 3339 in UTC with a Z and milliseconds."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
+    second = int(t)
+    day = second // 86400
+    if _SECOND_CACHE[0] != day:
+        _SECOND_CACHE[0] = day
+        _SECOND_CACHE[1] = iso_date(t) + "T"
+    rest = second - day * 86400
+    return f"{_SECOND_CACHE[1]}{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}.{int(t * 1000) % 1000:03d}Z"
 
 
 def month_period(d: date) -> str:

@@ -87,16 +87,20 @@ def lognormal_from_median_p90(rng: random.Random, median: float, p90: float) -> 
 
 def approval_delay_days(rng: random.Random) -> float:
     """Business days from submission to approval: lognormal, median 1, p90 4, tail cut at 14."""
-    return min(APPROVAL_DELAY_MAX_DAYS, lognormal_from_median_p90(rng, APPROVAL_DELAY_MEDIAN_DAYS, APPROVAL_DELAY_P90_DAYS))
+    days = lognormal_from_median_p90(rng, APPROVAL_DELAY_MEDIAN_DAYS, APPROVAL_DELAY_P90_DAYS)
+    return min(APPROVAL_DELAY_MAX_DAYS, days)
 
 
 def submission_time(rng: random.Random, week_start: float) -> tuple[float, bool]:
     """When a timesheet for the week starting at week_start (a Monday 00:00) is submitted, and whether late."""
     x = rng.random()
-    for _label, share, (d0, d1), (h0, h1), late in SUBMISSION_SHARES:
-        x -= share
+    chosen = SUBMISSION_SHARES[-1]
+    for row in SUBMISSION_SHARES:
+        x -= row[1]
         if x < 0:
+            chosen = row
             break
+    _label, _share, (d0, d1), (h0, h1), late = chosen
     day = rng.randint(d0, d1)
     return week_start + day * DAY + rng.uniform(h0, h1) * HOUR, late
 

@@ -158,7 +158,7 @@ class Core:
         event = {
             "specversion": "1.0",
             "id": event_id,
-            "source": f"/{system}/{_VENDORS[system]}/{tenant}" if system != "middleware" else f"/middleware/boomi/{flow}",
+            "source": self._source(system, tenant, flow),
             "type": _TYPE_STYLE[system](ctype),
             "subject": subject,
             "time": iso_time(stamped),
@@ -195,6 +195,10 @@ class Core:
         self.events_emitted += 1
         self.last_event_at[flow] = t
         return event_id, trace_id, span_id
+
+    @staticmethod
+    def _source(system: str, tenant: str, flow: str) -> str:
+        return f"/middleware/boomi/{flow}" if system == "middleware" else f"/{system}/{_VENDORS[system]}/{tenant}"
 
     # -- faults -----------------------------------------------------------------------------------------------
     def fault(self, name: str, t: float) -> bool:

@@ -141,7 +141,7 @@ _SPEC = re.compile(r"^(?P<name>[a-z_]+)(?:@(?P<start>\d+(?:\.\d+)?)(?:\+(?P<days
 
 
 def parse_fault_spec(spec: str, run_start: float, run_end: float) -> tuple[str, float, float | None]:
-    """"erp_outage@60+2" -> from day 60 of the run for 2 days; "slow_drift@30" -> day 30 to the end; bare name ->
+    """ "erp_outage@60+2" -> from day 60 of the run for 2 days; "slow_drift@30" -> day 30 to the end; bare name ->
     the whole run."""
     m = _SPEC.match(spec.strip().replace("-", "_"))
     if not m or m["name"] not in SCENARIOS:

@@ -283,6 +283,7 @@ class Firm:
     timesheets: dict[str, Timesheet] = field(default_factory=dict)
     entries: dict[str, Entry] = field(default_factory=dict)
     postings: list[Posting] = field(default_factory=list)
+    postings_by_entry: dict[str, list[Posting]] = field(default_factory=dict)
     invoices: dict[str, Invoice] = field(default_factory=dict)
     exceptions: dict[str, ExceptionRecord] = field(default_factory=dict)
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)
@@ -371,7 +372,9 @@ def build_firm(consultants: int, seed: int, start: float) -> Firm:
             cust = rng.choices(customers, weights=weights)[0]
             p = new_project(firm, rng, entity, cust, start_day - rng.uniform(1, 200) * DAY)
             p.end = start_day + rng.uniform(20, 300) * DAY
-        client_projects = [p for p in firm.projects.values() if p.tenant == entity.tenant and p.billing_type != "non_billable"]
+        client_projects = [
+            p for p in firm.projects.values() if p.tenant == entity.tenant and p.billing_type != "non_billable"
+        ]
         for c in people:
             for _ in range(1 if rng.random() < 0.55 else 2):
                 new_assignment(firm, rng, c, rng.choice(client_projects), start_day - rng.uniform(1, 60) * DAY)
@@ -383,7 +386,9 @@ def new_project(
 ) -> Project:
     number = firm.next_id("project")
     billing_type = billing_type or _choice(rng, {"time_and_materials": 0.75, "fixed_fee": 0.25})
-    cycle = _choice(rng, {"daily": 0.5, "weekly": 0.35, "monthly": 0.15}) if billing_type == "time_and_materials" else "monthly"
+    cycle = "monthly"
+    if billing_type == "time_and_materials":
+        cycle = _choice(rng, {"daily": 0.5, "weekly": 0.35, "monthly": 0.15})
     code = f"PRJ-{entity.tenant[-2:].upper()}-{number:06d}"
     p = Project(
         code=code, name=f"{customer.name} engagement {number}", customer_id=customer.id, tenant=entity.tenant,

@@ -20,7 +20,8 @@ class PipelineFlow(Core):
     def project_data(self, p: Project, view: str) -> dict[str, Any]:
         if view == "erp":
             data = {"project_code": p.erp_code, "customer_id": p.erp_customer_id, "status": p.erp_status,
-                    "billing_type": p.erp_billing_type, "currency": p.erp_currency, "erp_project_id": p.erp_id}  # fmt: skip
+                    "billing_type": p.erp_billing_type, "currency": p.erp_currency,
+                    "erp_project_id": p.erp_id}  # fmt: skip
         else:
             data = {"project_code": p.psa_code, "customer_id": p.customer_id, "status": p.status,
                     "billing_type": p.billing_type, "currency": p.currency, "psa_project_id": p.psa_id}  # fmt: skip
@@ -37,7 +38,7 @@ class PipelineFlow(Core):
                                     self.project_data(p, "psa"), t, corr)  # fmt: skip
             self.emit("erp", "project.created", "psa-to-erp-projects", p.tenant, p.code, self.project_data(p, "erp"),
                       t + 1, corr, eid, (tr, sp))  # fmt: skip
-            self.at(p.end + 17 * HOUR, self.close_project, p.code)
+            self.at(p.end + 21 * DAY + 17 * HOUR, self.close_project, p.code)
         for card in firm.rate_cards.values():
             self.emit_rate_card(card, t + 2)
             self.at(card.end - self.rng.uniform(5, 30) * DAY, self.renew_rate_card, card.id)
@@ -93,11 +94,12 @@ class PipelineFlow(Core):
         p.erp_created_at = None
         deal.project_code = p.code
         self.projects_by_tenant[p.tenant].append(p)
+        self.psa_codes[p.code] = p
         corr = f"deal-{opportunity_id}"
         eid, tr, sp = self.emit("psa", "project.created", "crm-to-psa-projects", p.tenant, p.code,
                                 self.project_data(p, "psa"), t, corr, cause, (trace, span))  # fmt: skip
         self.at(t + self.rng.uniform(5, 60) * MINUTE, self.create_erp_project, p.code, eid, tr, sp)
-        self.at(p.end + 17 * HOUR, self.close_project, p.code)
+        self.at(p.end + 21 * DAY + 17 * HOUR, self.close_project, p.code)
         # Staff it: people whose plan has room move onto the new work.
         pool = self.people_by_tenant[p.tenant]
         for _ in range(self.rng.randint(1, 5)):
@@ -202,4 +204,3 @@ class PipelineFlow(Core):
             open_projects = [p for p in recent if p.status == "active" and p.end > self.now + 14 * DAY]
             if open_projects:
                 self.assign(c, self.rng.choice(open_projects), self.now + self.rng.uniform(0, 5) * DAY)
-

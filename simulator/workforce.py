@@ -7,7 +7,7 @@ share of cases (the classic defect: a leaver still planned on work).
 from __future__ import annotations
 
 from simulator.calendar import DAY, HOUR, MINUTE, day_start, iso_date, iso_time, weekday
-from simulator.model import ENTITIES, Consultant
+from simulator.model import ENTITIES, Consultant, WorkerChange
 from simulator.pipeline import PipelineFlow
 
 __all__ = ["CHANGE_RATES_PER_YEAR", "WorkforceFlow"]
@@ -34,7 +34,6 @@ class WorkforceFlow(PipelineFlow):
     def hcm_change(self, tenant: str, change_type: str) -> None:
         t = self.now
         rng = self.rng
-        firm = self.firm
         if change_type == "hire":
             c = self.hire(tenant, t)
             effective = day_start(t) + rng.randint(3, 21) * DAY
@@ -79,9 +78,7 @@ class WorkforceFlow(PipelineFlow):
         self.headcount[tenant] += 1
         return c
 
-    def new_change(self, c: Consultant, change_type: str, effective: float, t: float):  # noqa: ANN201
-        from simulator.model import WorkerChange
-
+    def new_change(self, c: Consultant, change_type: str, effective: float, t: float) -> WorkerChange:
         change = WorkerChange(self.new_id("CHG"), c.id, change_type, effective, t, c.tenant)
         self.firm.worker_changes[change.change_id] = change
         return change
@@ -98,10 +95,10 @@ class WorkforceFlow(PipelineFlow):
             return
         c = self.firm.consultants[change.consultant_id]
         if attempt == 1 and self.rng.random() < SYNC_FAILURE_SHARE:
-            retry_at = self.dead_letter("psa-worker-sync", cause, "PSA rejected worker update: validation error",
-                                        change_id, c.tenant, f"worker-{change_id}", (trace, span), 3)  # fmt: skip
-            if retry_at is not None:
-                self.at(retry_at, self.sync_worker, change_id, cause, trace, span, attempt + 1)
+            self.dead_letter("psa-worker-sync", cause, "PSA rejected worker update: validation error", change_id,
+                             c.tenant, f"worker-{change_id}", (trace, span), 3,
+                             t + self.rng.uniform(2, 30) * HOUR,
+                             (self.sync_worker, (change_id, cause, trace, span, attempt + 1)))  # fmt: skip
             return
         # PSA takes HCM's current view of the worker.
         change.synced_at = t

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=400, ge=1, description="Days of spans and events kept (TTL)")
 
     # Collector
-    host: str = "127.0.0.1"
-    port: int = Field(default=4318, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address the collector listens on")
+    port: int = Field(default=4318, ge=1, le=65535, description="Port; 4318 is the OTLP/HTTP default")
     var_dir: Path = Field(default=Path("./var"), description="Spool, local admin credential, logs")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="Limit after decompression")
     max_json_depth: int = Field(default=32, ge=4, description="Deepest JSON nesting accepted in a body")
@@ -43,19 +43,19 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(default=20000, ge=1, description="Flush when this many rows are queued")
     batch_max_delay_ms: int = Field(default=200, ge=1, description="Flush at least this often")
     queue_max_rows: int = Field(default=200000, ge=1, description="Above this, ingest answers 503")
-    dedup_cache_keys: int = Field(default=2_000_000, ge=0, description="Recent (source, id) keys kept in memory")
+    dedup_cache_keys: int = Field(default=500_000, ge=0, description="Recent event and span identities kept in memory")
     parse_workers: int = Field(default=2, ge=0, description="Processes that parse large bodies (0: parse inline)")
     parse_inline_below_bytes: int = Field(default=32768, ge=0, description="Bodies smaller than this parse inline")
     fsync_inserts: bool = Field(default=False, description="fsync each insert (survives power loss, slower)")
 
     # Auth and limits
     rate_limit_per_second: float = Field(default=200.0, gt=0, description="Requests per second per token")
-    rate_limit_burst: int = Field(default=400, ge=1)
+    rate_limit_burst: int = Field(default=400, ge=1, description="Requests a token may send at once")
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (e.g. inside a private network)"
     )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="JSON logs on stderr")
 
     @field_validator("clickhouse_url")
     @classmethod

@@ -32,8 +32,12 @@ class TokenRecord:
         return self.revoked_at is None and (scope in self.scopes or "admin" in self.scopes)
 
     def public(self) -> dict[str, object]:
-        return {"name": self.name, "scopes": list(self.scopes), "created_at": self.created_at,
-                "revoked_at": self.revoked_at}  # fmt: skip
+        return {
+            "name": self.name,
+            "scopes": list(self.scopes),
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
 
 
 def new_secret() -> str:
@@ -91,7 +95,15 @@ def revoke_token(client: Client, name: str) -> TokenRecord:
 def _write(client: Client, record: TokenRecord) -> None:
     client.insert(
         "tokens",
-        [[record.name, list(record.scopes), record.secret_sha256, int(record.created_at * 1000),
-          None if record.revoked_at is None else int(record.revoked_at * 1000), time.time_ns()]],
+        [
+            [
+                record.name,
+                list(record.scopes),
+                record.secret_sha256,
+                int(record.created_at * 1000),
+                None if record.revoked_at is None else int(record.revoked_at * 1000),
+                time.time_ns(),
+            ]
+        ],
         column_names=["name", "scopes", "secret_sha256", "created_at", "revoked_at", "version"],
-    )  # fmt: skip
+    )

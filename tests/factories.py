@@ -29,7 +29,9 @@ def valid_data(ctype: str, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-def event(ctype: str = "time_entry.posted", *, data: Any = None, when: datetime | None = None, **attrs: Any) -> dict[str, Any]:
+def event(
+    ctype: str = "time_entry.posted", *, data: Any = None, when: datetime | None = None, **attrs: Any
+) -> dict[str, Any]:
     n = next(_counter)
     body: dict[str, Any] = {
         "specversion": "1.0",

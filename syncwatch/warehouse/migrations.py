@@ -93,7 +93,8 @@ def sync_retention(client: Client, retention_days: int) -> list[str]:
     """MODIFY TTL on every table whose TTL differs from the configured retention; returns the tables changed."""
     changed = []
     rows = client.query(
-        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
+        "SELECT name, create_table_query FROM system.tables "
+        "WHERE database = currentDatabase() AND name IN {names:Array(String)}",
         parameters={"names": list(RETENTION_TTL)},
     ).result_rows
     for name, create in rows:

@@ -25,8 +25,9 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
-def test_every_api_needs_a_token_with_its_scope(collector: ThreadedCollector, tokens: Tokens, http: httpx.Client,
-                                                method: str, path: str, scope: str) -> None:  # fmt: skip
+def test_every_api_needs_a_token_with_its_scope(
+    collector: ThreadedCollector, tokens: Tokens, http: httpx.Client, method: str, path: str, scope: str
+) -> None:
     url = collector.url + path
     headers = {"Content-Type": "application/json"} if path == "/v1/traces" else BATCH
     body = b"{}" if path == "/v1/traces" else b"[]"
@@ -48,16 +49,18 @@ def test_every_api_needs_a_token_with_its_scope(collector: ThreadedCollector, to
 
 def test_admin_api_creates_and_revokes_tokens(collector: ThreadedCollector, tokens: Tokens, http: httpx.Client) -> None:
     admin = auth(tokens["admin"])
-    created = http.post(f"{collector.url}/api/v1/admin/tokens", json={"name": "psa-connector", "scopes": ["ingest"]},
-                        headers=admin)  # fmt: skip
+    created = http.post(
+        f"{collector.url}/api/v1/admin/tokens", json={"name": "psa-connector", "scopes": ["ingest"]}, headers=admin
+    )
     assert created.status_code == 201
     secret = created.json()["token"]
     assert http.post(f"{collector.url}/v1/events", content=b"[]", headers={**auth(secret), **BATCH}).status_code == 200
     listed = http.get(f"{collector.url}/api/v1/admin/tokens", headers=admin).json()
     assert "psa-connector" in {t["name"] for t in listed}
     assert secret not in orjson.dumps(listed).decode()
-    duplicate = http.post(f"{collector.url}/api/v1/admin/tokens", json={"name": "psa-connector", "scopes": ["ingest"]},
-                          headers=admin)  # fmt: skip
+    duplicate = http.post(
+        f"{collector.url}/api/v1/admin/tokens", json={"name": "psa-connector", "scopes": ["ingest"]}, headers=admin
+    )
     assert duplicate.status_code == 422
     bad_scope = http.post(f"{collector.url}/api/v1/admin/tokens", json={"name": "x", "scopes": ["root"]}, headers=admin)
     assert bad_scope.status_code == 422 and "root" in bad_scope.text
@@ -69,8 +72,10 @@ def test_admin_api_creates_and_revokes_tokens(collector: ThreadedCollector, toke
 def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, warehouse: Client, tokens: Tokens) -> None:
     s = make_settings(tmp_path, database=warehouse.database, rate_limit_per_second=1, rate_limit_burst=3)
     with ThreadedCollector(s) as collector, httpx.Client() as http:
-        codes = [http.post(f"{collector.url}/v1/events", content=b"[]",
-                           headers={**auth(tokens["ingest"]), **BATCH}) for _ in range(5)]  # fmt: skip
+        codes = [
+            http.post(f"{collector.url}/v1/events", content=b"[]", headers={**auth(tokens["ingest"]), **BATCH})
+            for _ in range(5)
+        ]
         assert [c.status_code for c in codes[:3]] == [200, 200, 200]
         assert codes[3].status_code == 429 and int(codes[3].headers["Retry-After"]) >= 1
         # another token has its own budget
@@ -80,11 +85,17 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, warehouse: Clie
 def test_full_queue_answers_503_and_keeps_nothing(tmp_path: Path, warehouse: Client, tokens: Tokens) -> None:
     s = make_settings(tmp_path, database=warehouse.database, queue_max_rows=5)
     with ThreadedCollector(s) as collector, httpx.Client() as http:
-        answer = http.post(f"{collector.url}/v1/events", content=orjson.dumps([event() for _ in range(6)]),
-                           headers={**auth(tokens["ingest"]), **BATCH})  # fmt: skip
+        answer = http.post(
+            f"{collector.url}/v1/events",
+            content=orjson.dumps([event() for _ in range(6)]),
+            headers={**auth(tokens["ingest"]), **BATCH},
+        )
         assert answer.status_code == 503 and answer.headers["Retry-After"]
-        ok = http.post(f"{collector.url}/v1/events", content=orjson.dumps([event() for _ in range(5)]),
-                       headers={**auth(tokens["ingest"]), **BATCH})  # fmt: skip
+        ok = http.post(
+            f"{collector.url}/v1/events",
+            content=orjson.dumps([event() for _ in range(5)]),
+            headers={**auth(tokens["ingest"]), **BATCH},
+        )
         assert ok.status_code == 200
     assert warehouse.query("SELECT count() FROM events").result_rows[0][0] == 5
 
@@ -107,16 +118,18 @@ def test_failed_inserts_are_spooled_acknowledged_and_replayed_once(
         monkeypatch.setattr(writer, "_insert", flaky_insert)
         sent = [event() for _ in range(50)]
         for chunk in (sent[:25], sent[25:]):
-            answer = http.post(f"{collector.url}/v1/events", content=orjson.dumps(chunk),
-                               headers={**auth(tokens["ingest"]), **BATCH})  # fmt: skip
+            answer = http.post(
+                f"{collector.url}/v1/events", content=orjson.dumps(chunk), headers={**auth(tokens["ingest"]), **BATCH}
+            )
             assert answer.status_code == 200
         assert len(collector.service.spool.pending("events")) >= 1
         assert warehouse.query("SELECT count() FROM events").result_rows[0][0] == 0
         ready = http.get(f"{collector.url}/readyz").json()
         assert ready["spooled_batches"] >= 1
         # a redelivery during the outage is still recognised as a duplicate
-        again = http.post(f"{collector.url}/v1/events", content=orjson.dumps(sent[:3]),
-                          headers={**auth(tokens["ingest"]), **BATCH})  # fmt: skip
+        again = http.post(
+            f"{collector.url}/v1/events", content=orjson.dumps(sent[:3]), headers={**auth(tokens["ingest"]), **BATCH}
+        )
         assert again.json()["duplicates"] == 3
         outage["on"] = False
         deadline = time.monotonic() + 15

@@ -29,30 +29,42 @@ def post_batch(http: httpx.Client, collector: ThreadedCollector, token: str, eve
     return http.post(f"{collector.url}/v1/events", content=body, headers={**auth(token), "Content-Type": BATCH})
 
 
-def test_sdk_structured_and_binary_events_are_stored(collector: ThreadedCollector, tokens: Tokens, warehouse: Client,
-                                                     http: httpx.Client) -> None:  # fmt: skip
+def test_sdk_structured_and_binary_events_are_stored(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client
+) -> None:
     now = datetime.now(UTC)
     for n, bind in enumerate((to_structured_event, to_binary_event)):
         ce = CloudEvent(
-            attributes={"type": "com.kantata.psa.timesheet.approved.v1", "source": "/psa/kantata/acme", "id": f"sdk-{n}",
-                        "time": now, "subject": f"TS-{n}", "correlationid": "corr-7", "tenantid": "acme-us"},
+            attributes={
+                "type": "com.kantata.psa.timesheet.approved.v1",
+                "source": "/psa/kantata/acme",
+                "id": f"sdk-{n}",
+                "time": now,
+                "subject": f"TS-{n}",
+                "correlationid": "corr-7",
+                "tenantid": "acme-us",
+            },
             data=valid_data("timesheet.approved", timesheet_id=f"TS-{n}", entry_ids=["E-1", "E-2"], total_hours=16),
-        )  # fmt: skip
+        )
         message = bind(ce)
-        answer = http.post(f"{collector.url}/v1/events", content=message.body,
-                           headers={**auth(tokens["ingest"]), **message.headers})  # fmt: skip
+        answer = http.post(
+            f"{collector.url}/v1/events", content=message.body, headers={**auth(tokens["ingest"]), **message.headers}
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"index": 0, "id": f"sdk-{n}", "status": "accepted"}
-    rows = warehouse.query("SELECT id, canonical_type, timesheet_id, entry_ids, hours, correlation_id, tenant_id, "
-                           "token_name FROM events ORDER BY id").result_rows  # fmt: skip
+    rows = warehouse.query(
+        "SELECT id, canonical_type, timesheet_id, entry_ids, hours, correlation_id, tenant_id, "
+        "token_name FROM events ORDER BY id"
+    ).result_rows
     assert rows == [
         ("sdk-0", "timesheet.approved", "TS-0", ["E-1", "E-2"], 16.0, "corr-7", "acme-us", "test-ingest"),
         ("sdk-1", "timesheet.approved", "TS-1", ["E-1", "E-2"], 16.0, "corr-7", "acme-us", "test-ingest"),
     ]
 
 
-def test_duplicates_within_and_across_batches_count_once(collector: ThreadedCollector, tokens: Tokens,
-                                                         warehouse: Client, http: httpx.Client) -> None:  # fmt: skip
+def test_duplicates_within_and_across_batches_count_once(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client
+) -> None:
     a, b, c = event(), event(), event()
     first = post_batch(http, collector, tokens["ingest"], [a, b, a, a])
     assert first.status_code == 200
@@ -72,8 +84,9 @@ def test_empty_batch_is_valid(collector: ThreadedCollector, tokens: Tokens, http
     assert answer.status_code == 200 and answer.json()["results"] == []
 
 
-def test_a_batch_stores_good_members_and_quarantines_bad_ones(collector: ThreadedCollector, tokens: Tokens,
-                                                              warehouse: Client, http: httpx.Client) -> None:  # fmt: skip
+def test_a_batch_stores_good_members_and_quarantines_bad_ones(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client
+) -> None:
     good1, good2 = event("invoice.ready"), event("deal.closed_won")
     missing = event()
     missing.pop("source")
@@ -86,17 +99,26 @@ def test_a_batch_stores_good_members_and_quarantines_bad_ones(collector: Threade
     body = answer.json()
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (3, 0, 3)
     results = body["results"]
-    assert results[1] == {"index": 1, "id": missing["id"], "status": "rejected", "reason": "missing_attribute",
-                          "field": "source", "detail": "required context attribute is missing"}  # fmt: skip
+    assert results[1] == {
+        "index": 1,
+        "id": missing["id"],
+        "status": "rejected",
+        "reason": "missing_attribute",
+        "field": "source",
+        "detail": "required context attribute is missing",
+    }
     assert (results[2]["reason"], results[2]["field"]) == ("invalid_field", "data.hours")
     assert (results[4]["reason"], results[4]["field"]) == ("time_out_of_range", "time")
     assert results[5]["status"] == "accepted" and results[5]["warning"].startswith("unknown_type")
     assert sorted(r[0] for r in warehouse.query("SELECT id FROM events").result_rows) == sorted(
         [good1["id"], good2["id"], unknown["id"]]
     )
-    assert warehouse.query("SELECT known_type FROM events WHERE id = {i:String}",
-                           parameters={"i": unknown["id"]}).result_rows == [(False,)]  # fmt: skip
-    quarantined = warehouse.query("SELECT reason, field, id, token_name, payload FROM quarantine ORDER BY field").result_rows
+    assert warehouse.query(
+        "SELECT known_type FROM events WHERE id = {i:String}", parameters={"i": unknown["id"]}
+    ).result_rows == [(False,)]
+    quarantined = warehouse.query(
+        "SELECT reason, field, id, token_name, payload FROM quarantine ORDER BY field"
+    ).result_rows
     assert [(r[0], r[1]) for r in quarantined] == [
         ("invalid_field", "data.hours"),
         ("missing_attribute", "source"),
@@ -107,17 +129,23 @@ def test_a_batch_stores_good_members_and_quarantines_bad_ones(collector: Threade
     # the operator's view of the same
     read = http.get(f"{collector.url}/api/v1/quarantine", headers=auth(tokens["read"])).json()
     assert read["counts_by_reason"] == {"invalid_field": 1, "missing_attribute": 1, "time_out_of_range": 1}
-    only = http.get(f"{collector.url}/api/v1/quarantine", params={"reason": "invalid_field"}, headers=auth(tokens["read"]))
+    only = http.get(
+        f"{collector.url}/api/v1/quarantine", params={"reason": "invalid_field"}, headers=auth(tokens["read"])
+    )
     assert [i["field"] for i in only.json()["items"]] == ["data.hours"]
 
 
-def test_all_rejected_is_422_and_single_bad_event_is_422(collector: ThreadedCollector, tokens: Tokens,
-                                                          http: httpx.Client) -> None:  # fmt: skip
+def test_all_rejected_is_422_and_single_bad_event_is_422(
+    collector: ThreadedCollector, tokens: Tokens, http: httpx.Client
+) -> None:
     bad = event()
     bad["data"].pop("entry_id")
     assert post_batch(http, collector, tokens["ingest"], [bad]).status_code == 422
-    single = http.post(f"{collector.url}/v1/events", content=orjson.dumps(bad),
-                       headers={**auth(tokens["ingest"]), "Content-Type": "application/cloudevents+json"})  # fmt: skip
+    single = http.post(
+        f"{collector.url}/v1/events",
+        content=orjson.dumps(bad),
+        headers={**auth(tokens["ingest"]), "Content-Type": "application/cloudevents+json"},
+    )
     assert single.status_code == 422
     assert single.json()["field"] == "data.entry_id" and single.json()["reason"] == "missing_field"
 
@@ -134,19 +162,27 @@ def test_all_rejected_is_422_and_single_bad_event_is_422(collector: ThreadedColl
     ],
 )
 def test_undecodable_bodies_get_a_specific_4xx_and_are_quarantined(
-    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client,
-    body: bytes, content_type: str, status: int, reason: str | None,
-) -> None:  # fmt: skip
-    answer = http.post(f"{collector.url}/v1/events", content=body,
-                       headers={**auth(tokens["ingest"]), "Content-Type": content_type})  # fmt: skip
+    collector: ThreadedCollector,
+    tokens: Tokens,
+    warehouse: Client,
+    http: httpx.Client,
+    body: bytes,
+    content_type: str,
+    status: int,
+    reason: str | None,
+) -> None:
+    answer = http.post(
+        f"{collector.url}/v1/events", content=body, headers={**auth(tokens["ingest"]), "Content-Type": content_type}
+    )
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]
     reasons = [r[0] for r in warehouse.query("SELECT reason FROM quarantine").result_rows]
     assert reasons == ([reason] if reason else [])
 
 
-def test_oversized_bodies_are_413_before_and_after_gzip(collector: ThreadedCollector, tokens: Tokens,
-                                                         http: httpx.Client) -> None:  # fmt: skip
+def test_oversized_bodies_are_413_before_and_after_gzip(
+    collector: ThreadedCollector, tokens: Tokens, http: httpx.Client
+) -> None:
     limit = collector.settings.max_body_bytes
     huge = orjson.dumps([event(data=valid_data("time_entry.posted", pad="x" * (limit + 1)))])
     h = {**auth(tokens["ingest"]), "Content-Type": BATCH}
@@ -155,10 +191,16 @@ def test_oversized_bodies_are_413_before_and_after_gzip(collector: ThreadedColle
     assert len(zipped) < limit
     answer = http.post(f"{collector.url}/v1/events", content=zipped, headers={**h, "Content-Encoding": "gzip"})
     assert answer.status_code == 413
-    ok = http.post(f"{collector.url}/v1/events", content=gzip.compress(orjson.dumps([event()])),
-                   headers={**h, "Content-Encoding": "gzip"})  # fmt: skip
+    ok = http.post(
+        f"{collector.url}/v1/events",
+        content=gzip.compress(orjson.dumps([event()])),
+        headers={**h, "Content-Encoding": "gzip"},
+    )
     assert ok.status_code == 200
-    assert http.post(f"{collector.url}/v1/events", content=b"[]", headers={**h, "Content-Encoding": "br"}).status_code == 415
+    assert (
+        http.post(f"{collector.url}/v1/events", content=b"[]", headers={**h, "Content-Encoding": "br"}).status_code
+        == 415
+    )
 
 
 def test_deeply_nested_data_within_the_parser_limit_is_rejected_per_event(
@@ -167,6 +209,8 @@ def test_deeply_nested_data_within_the_parser_limit_is_rejected_per_event(
     nested: Any = "leaf"
     for _ in range(60):
         nested = {"n": nested}
-    answer = post_batch(http, collector, tokens["ingest"], [event(data=valid_data("time_entry.posted", x=nested)), event()])
+    answer = post_batch(
+        http, collector, tokens["ingest"], [event(data=valid_data("time_entry.posted", x=nested)), event()]
+    )
     assert answer.status_code == 207
     assert answer.json()["results"][0]["reason"] == "too_deep"

@@ -29,8 +29,12 @@ def wait_rows(warehouse: Client, sql: str, want: int, timeout: float = 10) -> in
         time.sleep(0.05)
 
 
-def test_sdk_protobuf_exporter_spans_arrive_intact(collector: ThreadedCollector, tokens: Tokens, warehouse: Client) -> None:
-    provider = TracerProvider(resource=Resource.create({"service.name": "psa-erp-connector", "deployment.environment": "test"}))
+def test_sdk_protobuf_exporter_spans_arrive_intact(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client
+) -> None:
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "psa-erp-connector", "deployment.environment": "test"})
+    )
     exporter = OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces", headers=auth(tokens["ingest"]))
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -62,8 +66,12 @@ def test_sdk_protobuf_exporter_spans_arrive_intact(collector: ThreadedCollector,
     assert (child_row[8], child_row[9]) == ("Error", "ERP said 429")
     assert child_row[10] == ["throttled"] and (child_row[11], child_row[12]) == ("tests.otlp", "9.9")
     # the trace-id lookup table is filled by its materialized view, as in the exporter's schema
-    assert warehouse.query("SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = {t:String}",
-                           parameters={"t": child_row[1]}).result_rows[0][0] >= 1  # fmt: skip
+    assert (
+        warehouse.query(
+            "SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = {t:String}", parameters={"t": child_row[1]}
+        ).result_rows[0][0]
+        >= 1
+    )
     # a client retry re-sends the same spans: stored once, in plain reads too (not only after merges)
     again = OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces", headers=auth(tokens["ingest"]))
     assert again.export(memory.get_finished_spans()) == SpanExportResult.SUCCESS
@@ -73,27 +81,34 @@ def test_sdk_protobuf_exporter_spans_arrive_intact(collector: ThreadedCollector,
     assert deduplicated == 4
 
 
-def test_json_and_gzip_bodies(collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client) -> None:
+def test_json_and_gzip_bodies(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, http: httpx.Client
+) -> None:
     headers = {**auth(tokens["ingest"]), "Content-Type": "application/json"}
     plain = http.post(f"{collector.url}/v1/traces", content=otlp_json(), headers=headers)
     assert plain.status_code == 200 and plain.headers["content-type"].startswith("application/json")
     assert plain.json() == {}
     zipped = otlp_json(spanId="eee19b7ec3c1b175")
-    answer = http.post(f"{collector.url}/v1/traces", content=gzip.compress(zipped),
-                       headers={**headers, "Content-Encoding": "gzip"})  # fmt: skip
+    answer = http.post(
+        f"{collector.url}/v1/traces", content=gzip.compress(zipped), headers={**headers, "Content-Encoding": "gzip"}
+    )
     assert answer.status_code == 200
     assert wait_rows(warehouse, "SELECT count() FROM otel_traces", 2) == 2
     attrs = warehouse.query("SELECT SpanAttributes FROM otel_traces LIMIT 1").result_rows[0][0]
     assert attrs["http.response.status_code"] == "503"
 
 
-def test_partial_success_in_the_request_encoding(collector: ThreadedCollector, tokens: Tokens, http: httpx.Client,
-                                                  warehouse: Client) -> None:  # fmt: skip
+def test_partial_success_in_the_request_encoding(
+    collector: ThreadedCollector, tokens: Tokens, http: httpx.Client, warehouse: Client
+) -> None:
     good = orjson.loads(otlp_json())
     bad = orjson.loads(otlp_json(spanId="0000000000000000"))
     good["resourceSpans"][0]["scopeSpans"][0]["spans"].append(bad["resourceSpans"][0]["scopeSpans"][0]["spans"][0])
-    answer = http.post(f"{collector.url}/v1/traces", content=orjson.dumps(good),
-                       headers={**auth(tokens["ingest"]), "Content-Type": "application/json"})  # fmt: skip
+    answer = http.post(
+        f"{collector.url}/v1/traces",
+        content=orjson.dumps(good),
+        headers={**auth(tokens["ingest"]), "Content-Type": "application/json"},
+    )
     assert answer.status_code == 200
     assert answer.json()["partialSuccess"]["rejectedSpans"] == 1
     assert "spanId" in answer.json()["partialSuccess"]["errorMessage"]
@@ -103,10 +118,14 @@ def test_partial_success_in_the_request_encoding(collector: ThreadedCollector, t
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     proto = ExportTraceServiceRequest()
-    proto.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\x01" * 16, span_id=b"\x00" * 8, name="x",
-                                                           start_time_unix_nano=time.time_ns())  # fmt: skip
-    answer = http.post(f"{collector.url}/v1/traces", content=proto.SerializeToString(),
-                       headers={**auth(tokens["ingest"]), "Content-Type": "application/x-protobuf"})  # fmt: skip
+    proto.resource_spans.add().scope_spans.add().spans.add(
+        trace_id=b"\x01" * 16, span_id=b"\x00" * 8, name="x", start_time_unix_nano=time.time_ns()
+    )
+    answer = http.post(
+        f"{collector.url}/v1/traces",
+        content=proto.SerializeToString(),
+        headers={**auth(tokens["ingest"]), "Content-Type": "application/x-protobuf"},
+    )
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-protobuf"
     parsed = ExportTraceServiceResponse.FromString(answer.content)
     assert parsed.partial_success.rejected_spans == 1
@@ -122,7 +141,9 @@ def test_limits_and_media_types(collector: ThreadedCollector, tokens: Tokens, ht
 
     assert RpcStatus.FromString(undecodable.content).message
     bomb = gzip.compress(b"{" + b" " * (collector.settings.max_body_bytes + 10) + b"}")
-    too_big = http.post(url, content=bomb, headers={**h, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    too_big = http.post(
+        url, content=bomb, headers={**h, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
     assert too_big.status_code == 413 and too_big.json()["message"]
     bad_json = http.post(url, content=b"{", headers={**h, "Content-Type": "application/json"})
     assert bad_json.status_code == 400 and bad_json.json()["code"] == 3

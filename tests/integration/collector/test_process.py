@@ -26,15 +26,21 @@ class Process:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.port = free_port()
-        self.env = {**os.environ, "SYNCWATCH_PORT": str(self.port), "SYNCWATCH_CLICKHOUSE_URL": "chdb://./var/warehouse",
-                    "SYNCWATCH_BATCH_MAX_DELAY_MS": "50", "SYNCWATCH_RATE_LIMIT_PER_SECOND": "100000",
-                    "SYNCWATCH_RATE_LIMIT_BURST": "100000"}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "SYNCWATCH_PORT": str(self.port),
+            "SYNCWATCH_CLICKHOUSE_URL": "chdb://./var/warehouse",
+            "SYNCWATCH_BATCH_MAX_DELAY_MS": "50",
+            "SYNCWATCH_RATE_LIMIT_PER_SECOND": "100000",
+            "SYNCWATCH_RATE_LIMIT_BURST": "100000",
+        }
         self.url = f"http://127.0.0.1:{self.port}"
         self.server: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([SYNCWATCH, *args], cwd=self.workdir, env=self.env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [SYNCWATCH, *args], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"syncwatch {' '.join(args)} failed: {done.stderr}")
         return done
@@ -60,10 +66,19 @@ class Process:
 
     def query(self, sql: str) -> list[list[object]]:
         """Read the warehouse from a fresh process once the server has stopped (chDB: one engine per path)."""
-        code = ("import json, sys; from syncwatch.settings import Settings; from syncwatch.warehouse import connect; "
-                "c = connect(Settings()); print(json.dumps(c.query(sys.argv[1]).result_rows, default=str))")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", code, sql], cwd=self.workdir, env=self.env, capture_output=True,
-                              text=True, timeout=120, check=True)  # fmt: skip
+        code = (
+            "import json, sys; from syncwatch.settings import Settings; from syncwatch.warehouse import connect; "
+            "c = connect(Settings()); print(json.dumps(c.query(sys.argv[1]).result_rows, default=str))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, sql],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         rows: list[list[object]] = json.loads(done.stdout)
         return rows
 
@@ -100,8 +115,14 @@ def test_cli_manages_tokens_directly_and_through_a_running_collector(proc: Proce
 
 def test_a_second_server_on_the_same_warehouse_says_what_to_do(proc: Process) -> None:
     proc.start()
-    other = subprocess.run([SYNCWATCH, "serve"], cwd=proc.workdir, env={**proc.env, "SYNCWATCH_PORT": str(free_port())},
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    other = subprocess.run(
+        [SYNCWATCH, "serve"],
+        cwd=proc.workdir,
+        env={**proc.env, "SYNCWATCH_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert other.returncode == 2 and "in use by another process" in other.stderr
 
 
@@ -120,8 +141,11 @@ def test_kill_9_loses_no_acknowledged_event_and_duplicates_none(proc: Process) -
                 batch = [event(id=f"c{n}-b{batch_no}-e{i}", source=f"/psa/client-{n}") for i in range(200)]
                 batch_no += 1
                 try:
-                    answer = http.post(f"{proc.url}/v1/events", content=orjson.dumps(batch),
-                                       headers={**auth(token), "Content-Type": "application/cloudevents-batch+json"})  # fmt: skip
+                    answer = http.post(
+                        f"{proc.url}/v1/events",
+                        content=orjson.dumps(batch),
+                        headers={**auth(token), "Content-Type": "application/cloudevents-batch+json"},
+                    )
                     ok = answer.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -148,12 +172,15 @@ def test_kill_9_loses_no_acknowledged_event_and_duplicates_none(proc: Process) -
     proc.start()  # a client re-sends what it never saw acknowledged
     with httpx.Client(timeout=30) as http:
         for batch in unacked:
-            answer = http.post(f"{proc.url}/v1/events", content=orjson.dumps(batch),
-                               headers={**auth(token), "Content-Type": "application/cloudevents-batch+json"})  # fmt: skip
+            answer = http.post(
+                f"{proc.url}/v1/events",
+                content=orjson.dumps(batch),
+                headers={**auth(token), "Content-Type": "application/cloudevents-batch+json"},
+            )
             assert answer.status_code == 200
             acked.update(str(e["id"]) for e in batch)
     proc.stop()
-    (total, unique), = proc.query("SELECT count(), uniqExact(source, id) FROM events")  # fmt: skip
+    ((total, unique),) = proc.query("SELECT count(), uniqExact(source, id) FROM events")
     assert int(total) == int(unique) == len(acked)
     stored = {r[0] for r in proc.query("SELECT id FROM events")}
     assert stored == acked

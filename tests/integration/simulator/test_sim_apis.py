@@ -25,9 +25,7 @@ FORM = {
 @pytest.fixture(scope="module")
 def estate():
     sim, sink = small_sim()
-    limits = SystemLimits(
-        netsuite_concurrency=2, workday_rate=2, workday_burst=3, soql_batch=50, latency_s=0.2
-    )
+    limits = SystemLimits(netsuite_concurrency=2, workday_rate=2, workday_burst=3, soql_batch=50, latency_s=0.2)
     with serve(create_app(sim, limits=limits)) as base:
         yield sim, sink, base
 
@@ -46,8 +44,11 @@ def test_oauth_is_required_and_checked(estate) -> None:
     bad = dict(FORM, client_secret="wrong")
     assert httpx.post(base + "/services/rest/auth/oauth2/v1/token", data=bad).status_code == 401
     crm = _token(base, "/services/oauth2/token")  # a token for another system is not accepted
-    r = httpx.post(base + "/services/rest/query/v1/suiteql", json=q,
-                   headers={"Authorization": f"Bearer {crm}", "Prefer": "transient"})  # fmt: skip
+    r = httpx.post(
+        base + "/services/rest/query/v1/suiteql",
+        json=q,
+        headers={"Authorization": f"Bearer {crm}", "Prefer": "transient"},
+    )
     assert r.status_code == 401
 
 
@@ -66,9 +67,7 @@ def test_suiteql_pages_and_matches_the_events(estate) -> None:
         assert page["count"] <= 1000
         rows += page["items"]
         next_url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
-    posted = {
-        e["data"]["erp_document_id"] for e in sink.events if canonical_type(e["type"]) == "time_entry.posted"
-    }
+    posted = {e["data"]["erp_document_id"] for e in sink.events if canonical_type(e["type"]) == "time_entry.posted"}
     assert len(rows) == page["totalResults"] == len(posted) > 1000
     assert {r["id"] for r in rows} == posted
 
@@ -82,9 +81,14 @@ def test_netsuite_concurrency_cap_answers_429(estate) -> None:
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            return await asyncio.gather(*[client.post("/services/rest/query/v1/suiteql",
-                                                      json={"q": "SELECT COUNT(*) FROM job"}, headers=headers)
-                                          for _ in range(6)])  # fmt: skip
+            return await asyncio.gather(
+                *[
+                    client.post(
+                        "/services/rest/query/v1/suiteql", json={"q": "SELECT COUNT(*) FROM job"}, headers=headers
+                    )
+                    for _ in range(6)
+                ]
+            )
 
     answers = asyncio.run(burst())
     limited = [r for r in answers if r.status_code == 429]
@@ -96,15 +100,16 @@ def test_netsuite_concurrency_cap_answers_429(estate) -> None:
 def test_soql_next_records_url(estate) -> None:
     sim, _, base = estate
     headers = {"Authorization": f"Bearer {_token(base, '/services/oauth2/token')}"}
-    r = httpx.get(
-        base + "/services/data/v61.0/query", params={"q": "SELECT Id, Name FROM Account"}, headers=headers
-    )
+    r = httpx.get(base + "/services/data/v61.0/query", params={"q": "SELECT Id, Name FROM Account"}, headers=headers)
     assert r.status_code == 200
     assert "api-usage=" in r.headers["Sforce-Limit-Info"]
     body = r.json()
     assert body["totalSize"] == len(sim.firm.customers)
-    r = httpx.get(base + "/services/data/v61.0/query", headers=headers,
-                  params={"q": "SELECT Id, Project_Code__c FROM pse__Proj__c"})  # fmt: skip
+    r = httpx.get(
+        base + "/services/data/v61.0/query",
+        headers=headers,
+        params={"q": "SELECT Id, Project_Code__c FROM pse__Proj__c"},
+    )
     body = r.json()
     got = list(body["records"])
     while not body["done"]:
@@ -121,9 +126,7 @@ def test_workday_paging_filter_and_throttle(estate) -> None:
     assert httpx.get(url, params={"limit": 101}, headers=headers).status_code == 400
     everyone = httpx.get(url, params={"limit": 100}, headers=headers).json()
     assert everyone["total"] == len(sim.firm.consultants)
-    recent = httpx.get(
-        url, params={"limit": 100, "updatedFrom": "2025-03-10T00:00:00Z"}, headers=headers
-    ).json()
+    recent = httpx.get(url, params={"limit": 100, "updatedFrom": "2025-03-10T00:00:00Z"}, headers=headers).json()
     assert 0 < recent["total"] < everyone["total"]
     answers = [httpx.get(url, params={"limit": 1}, headers=headers) for _ in range(12)]
     throttled = [r for r in answers if r.status_code == 429]
@@ -146,14 +149,9 @@ def test_dead_letter_listing(estate) -> None:
     sim, _, base = estate
     assert httpx.get(base + "/api/v1/dead-letters").status_code == 401
     headers = {"X-API-Key": CREDS.api_key}
-    body = httpx.get(
-        base + "/api/v1/dead-letters", params={"status": "all", "page_size": 500}, headers=headers
-    ).json()
+    body = httpx.get(base + "/api/v1/dead-letters", params={"status": "all", "page_size": 500}, headers=headers).json()
     assert body["total"] == len(sim.firm.dead_letters) > 0
-    assert (
-        httpx.get(base + "/api/v1/dead-letters", params={"page_size": 501}, headers=headers).status_code
-        == 400
-    )
+    assert httpx.get(base + "/api/v1/dead-letters", params={"page_size": 501}, headers=headers).status_code == 400
 
 
 def test_admin_switches_faults_and_erp_goes_down(estate) -> None:
@@ -163,10 +161,13 @@ def test_admin_switches_faults_and_erp_goes_down(estate) -> None:
     r = httpx.post(base + "/admin/faults/erp_outage", json={"on": True}, headers=admin)
     assert r.json() == {"name": "erp_outage", "active": True, "changed": True}
     try:
-        headers = {"Authorization": f"Bearer {_token(base, '/services/rest/auth/oauth2/v1/token')}",
-                   "Prefer": "transient"}  # fmt: skip
-        down = httpx.post(base + "/services/rest/query/v1/suiteql", json={"q": "SELECT COUNT(*) FROM job"},
-                          headers=headers)  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {_token(base, '/services/rest/auth/oauth2/v1/token')}",
+            "Prefer": "transient",
+        }
+        down = httpx.post(
+            base + "/services/rest/query/v1/suiteql", json={"q": "SELECT COUNT(*) FROM job"}, headers=headers
+        )
         assert down.status_code == 503 and down.headers["Retry-After"]
     finally:
         httpx.post(base + "/admin/faults/erp_outage", json={"on": False}, headers=admin)

@@ -34,9 +34,7 @@ def receiver(throttle_first: int = 1, token: str = "t0k"):
         got["content_types"].add(request.headers["content-type"])
         batch = orjson.loads(await request.body())
         got["events"] += batch
-        return Response(
-            orjson.dumps({"accepted": len(batch), "duplicates": 0, "rejected": 0}), status_code=200
-        )
+        return Response(orjson.dumps({"accepted": len(batch), "duplicates": 0, "rejected": 0}), status_code=200)
 
     @app.post("/v1/traces")
     async def traces(request: Request) -> Response:

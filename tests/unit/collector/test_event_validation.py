@@ -56,7 +56,9 @@ def test_columns_carry_keys_money_and_trace_context() -> None:
 def test_alias_and_exception_object_links() -> None:
     rows, outcome = add(event("TimeCardPosted", data=valid_data("time_entry.posted")))
     assert outcome == "time_entry.posted"
-    rows, _ = add(event("exception.opened", data=valid_data("exception.opened", object_type="time_entry", object_id="E-5")))
+    rows, _ = add(
+        event("exception.opened", data=valid_data("exception.opened", object_type="time_entry", object_id="E-5"))
+    )
     assert rows.rows[0]["entry_id"] == "E-5"
 
 
@@ -93,7 +95,11 @@ def test_unknown_types_are_stored_and_flagged() -> None:
         (lambda e: e["data"].update(entry_id=""), "invalid_field", "data.entry_id"),
         (lambda e: e.update(data=[1, 2]), "invalid_data", "data"),
         (lambda e: e.update(data_base64="!!!"), "invalid_attribute", "data_base64"),
-        (lambda e: e["data"].update(extra={"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}), "too_deep", "data"),
+        (
+            lambda e: e["data"].update(extra={"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}),
+            "too_deep",
+            "data",
+        ),
     ],
 )
 def test_rejections_name_the_field_and_the_reason(mutate: Any, reason: str, field: str) -> None:

@@ -6,7 +6,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from syncwatch.settings import Settings
-from syncwatch.warehouse import apply_migrations, applied_versions, pending_migrations, resolve_dsn
+from syncwatch.warehouse import applied_versions, apply_migrations, pending_migrations, resolve_dsn
 from syncwatch.warehouse.migrations import load_migrations, sync_retention
 
 
@@ -22,15 +22,19 @@ def test_migrations_are_recorded_and_idempotent(warehouse: Client, settings: Set
 
 def test_retention_change_reaches_existing_tables(warehouse: Client) -> None:
     assert set(sync_retention(warehouse, 30)) >= {"events", "otel_traces", "quarantine"}
-    create = warehouse.query("SELECT create_table_query FROM system.tables WHERE database = currentDatabase() "
-                             "AND name = 'events'").result_rows[0][0]  # fmt: skip
+    create = warehouse.query(
+        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+    ).result_rows[0][0]
     assert "toIntervalDay(30)" in create and "ttl_only_drop_parts = 1" in create
     assert sync_retention(warehouse, 30) == []
 
 
 def test_otel_traces_matches_the_exporter_columns(warehouse: Client) -> None:
-    columns = dict(warehouse.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
-                                   "AND table = 'otel_traces'").result_rows)  # fmt: skip
+    columns = dict(
+        warehouse.query(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'otel_traces'"
+        ).result_rows
+    )
     assert columns["Timestamp"] == "DateTime64(9)"
     assert columns["SpanAttributes"] == "Map(LowCardinality(String), String)"
     assert columns["Duration"] == "UInt64"
@@ -38,7 +42,9 @@ def test_otel_traces_matches_the_exporter_columns(warehouse: Client) -> None:
     assert columns["Links.TraceId"] == "Array(String)"
 
 
-def test_relative_chdb_paths_resolve_against_the_working_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_relative_chdb_paths_resolve_against_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_dsn("chdb://./var/warehouse") == f"chdb://{tmp_path}/var/warehouse"
     assert resolve_dsn("chdb:///abs/path") == "chdb:///abs/path"

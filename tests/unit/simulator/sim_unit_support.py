@@ -10,8 +10,13 @@ from simulator.simulation import Simulation
 START = to_epoch(date(2025, 3, 3))  # a Monday
 
 
-def run_sim(consultants: int, days: int, seed: int = 7, faults: dict[str, tuple[float, float | None]] | None = None,
-            spans: bool = True) -> tuple[Simulation, MemorySink]:  # fmt: skip
+def run_sim(
+    consultants: int,
+    days: int,
+    seed: int = 7,
+    faults: dict[str, tuple[float, float | None]] | None = None,
+    spans: bool = True,
+) -> tuple[Simulation, MemorySink]:
     sink = MemorySink()
     schedule = FaultSchedule()
     for name, (start_day, end_day) in (faults or {}).items():

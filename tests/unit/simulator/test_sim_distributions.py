@@ -40,8 +40,11 @@ def test_submission_weekday_shares(firm_500) -> None:
 
 def test_approval_delay_lognormal(firm_500) -> None:
     sim, _ = firm_500
-    delays = [business_days_between(ts.submitted_at, ts.approved_at) for ts in sim.firm.timesheets.values()
-              if ts.approved_at is not None and ts.rejections == 0]  # fmt: skip
+    delays = [
+        business_days_between(ts.submitted_at, ts.approved_at)
+        for ts in sim.firm.timesheets.values()
+        if ts.approved_at is not None and ts.rejections == 0
+    ]
     assert len(delays) > 3000
     assert 0.85 <= statistics.median(delays) <= 1.15
     assert 3.0 <= percentile(delays, 90) <= 5.0
@@ -57,19 +60,21 @@ def test_rejection_share(firm_500) -> None:
 
 def test_failure_cause_mix_and_first_pass(firm_500) -> None:
     _, sink = firm_500
-    firsts = [
-        e for e in sink.events if e["type"] == "time_entry.post_requested" and e["data"]["attempt"] == 1
-    ]
-    failed_first = [
-        e for e in sink.events if e["type"] == "time_entry.post_failed" and e["data"]["attempt"] == 1
-    ]
+    firsts = [e for e in sink.events if e["type"] == "time_entry.post_requested" and e["data"]["attempt"] == 1]
+    failed_first = [e for e in sink.events if e["type"] == "time_entry.post_failed" and e["data"]["attempt"] == 1]
     rate = len(failed_first) / len(firsts)
     assert 0.01 <= rate <= 0.035, rate
     category = {v[0]: k for k, v in FAILURE_CAUSES.items()}
     mix = Counter(category.get(e["data"]["error_category"], "other") for e in failed_first)
     n = sum(mix.values())
-    ranges = {"invalid_project": (0.30, 0.42), "closed_period": (0.12, 0.25), "rate_card": (0.08, 0.16),
-              "missing_worktag": (0.08, 0.20), "duplicate": (0.04, 0.11), "throttling": (0.08, 0.20)}  # fmt: skip
+    ranges = {
+        "invalid_project": (0.30, 0.42),
+        "closed_period": (0.12, 0.25),
+        "rate_card": (0.08, 0.16),
+        "missing_worktag": (0.08, 0.20),
+        "duplicate": (0.04, 0.11),
+        "throttling": (0.08, 0.20),
+    }
     for cause, (lo, hi) in ranges.items():
         assert lo <= mix[cause] / n <= hi, (cause, mix[cause] / n, mix)
 

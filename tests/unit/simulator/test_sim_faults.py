@@ -55,9 +55,7 @@ def test_erp_outage(baseline) -> None:
     assert len(_in_window(sink.events, "message.dead_lettered")) > 3 * len(
         _in_window(base.events, "message.dead_lettered")
     )
-    assert len(_in_window(sink.events, "time_entry.posted")) < 0.2 * len(
-        _in_window(base.events, "time_entry.posted")
-    )
+    assert len(_in_window(sink.events, "time_entry.posted")) < 0.2 * len(_in_window(base.events, "time_entry.posted"))
 
 
 def test_closed_period(baseline) -> None:
@@ -65,9 +63,7 @@ def test_closed_period(baseline) -> None:
     sim, sink = _faulted("closed_period")
     assert _failures(sink.events, "PERIOD_CLOSED") > 10 * (_failures(base.events, "PERIOD_CLOSED") + 1)
     assert slis(sim.firm, W1, START)["exception_sla"]["open"] >= 0
-    assert len(_in_window(sink.events, "exception.opened")) > 2 * len(
-        _in_window(base.events, "exception.opened")
-    )
+    assert len(_in_window(sink.events, "exception.opened")) > 2 * len(_in_window(base.events, "exception.opened"))
 
 
 def test_expired_rate_card(baseline) -> None:
@@ -96,9 +92,7 @@ def test_crm_rename(baseline) -> None:
     assert renamed
     assert _failures(sink.events, "INVALID_KEY_OR_REF") > 2 * _failures(base.events, "INVALID_KEY_OR_REF")
     mismatched = slis(sim.firm, sim.now, START)["master_data_consistency"]["mismatched"]
-    assert (
-        mismatched >= len(renamed) > slis(sim0.firm, sim0.now, START)["master_data_consistency"]["mismatched"]
-    )
+    assert mismatched >= len(renamed) > slis(sim0.firm, sim0.now, START)["master_data_consistency"]["mismatched"]
 
 
 def test_hcm_sync_stall(baseline) -> None:
@@ -139,9 +133,7 @@ def test_silent_flow(baseline) -> None:
     assert sim.last_event_at["psa-to-erp-time"] > W1  # it resumed after the window
     stuck, _ = _faulted("silent_flow", None)
     late = Counter(d["kind"] for d in discrepancies(stuck.firm, stuck.now))["approved_not_posted"]
-    assert late > 5 * (
-        Counter(d["kind"] for d in discrepancies(sim0.firm, sim0.now))["approved_not_posted"] + 1
-    )
+    assert late > 5 * (Counter(d["kind"] for d in discrepancies(sim0.firm, sim0.now))["approved_not_posted"] + 1)
 
 
 def test_slow_drift(baseline) -> None:
@@ -149,14 +141,8 @@ def test_slow_drift(baseline) -> None:
     _, sink = _faulted("slow_drift", None)
 
     def rate(events) -> float:
-        firsts = [
-            e
-            for e in _in_window(events, "post_requested", W1, START + DAYS * DAY)
-            if e["data"]["attempt"] == 1
-        ]
-        failed = [
-            e for e in _in_window(events, "post_failed", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1
-        ]
+        firsts = [e for e in _in_window(events, "post_requested", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1]
+        failed = [e for e in _in_window(events, "post_failed", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1]
         return len(failed) / max(1, len(firsts))
 
     assert rate(sink.events) > rate(base.events) + 0.02
@@ -166,16 +152,10 @@ def test_master_data_drift(baseline) -> None:
     sim0, _ = baseline
     sim, sink = _faulted("master_data_drift", None)
     drifted = [
-        e
-        for e in sink.events
-        if e["type"] == "com.netsuite.erp.project.updated" and e["data"]["status"] == "closed"
+        e for e in sink.events if e["type"] == "com.netsuite.erp.project.updated" and e["data"]["status"] == "closed"
     ]
     assert drifted
-    found = [
-        d
-        for d in discrepancies(sim.firm, sim.now)
-        if d["kind"] == "project_mismatch" and "status" in d["fields"]
-    ]
+    found = [d for d in discrepancies(sim.firm, sim.now) if d["kind"] == "project_mismatch" and "status" in d["fields"]]
     assert len(found) >= len(drifted)
     assert (
         slis(sim.firm, sim.now, START)["master_data_consistency"]["mismatched"]

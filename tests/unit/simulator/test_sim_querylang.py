@@ -4,8 +4,11 @@ import pytest
 
 from simulator.apis.querylang import QueryError, parse, run
 
-ROWS = [{"id": "1", "status": "active", "hours": 8.0}, {"id": "2", "status": "closed", "hours": 4.0},
-        {"id": "3", "status": "active", "hours": 2.0}]  # fmt: skip
+ROWS = [
+    {"id": "1", "status": "active", "hours": 8.0},
+    {"id": "2", "status": "closed", "hours": 4.0},
+    {"id": "3", "status": "active", "hours": 2.0},
+]
 COLS = ("id", "status", "hours")
 
 

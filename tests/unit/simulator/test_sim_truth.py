@@ -46,9 +46,7 @@ def test_eventual_counts_only_entries_at_least_sla_old() -> None:
 
 
 def test_duplicates_and_discrepancy() -> None:
-    firm = _firm(
-        _entry(1, status="POSTED"), _entry(2, status="POSTED"), _entry(3, status="APPROVED", approved_at=T0)
-    )
+    firm = _firm(_entry(1, status="POSTED"), _entry(2, status="POSTED"), _entry(3, status="APPROVED", approved_at=T0))
     for doc, entry in (("J1", "E1"), ("J2", "E1"), ("J3", "E2")):
         p = Posting(doc, entry, "C1", "P1", T0, 8.0, 800.0, "USD", "acme-us", T0 + HOUR, f"ik-{doc}")
         firm.postings.append(p)
@@ -65,9 +63,7 @@ def test_dead_letter_backlog_and_freshness() -> None:
     firm.dead_letters["M2"] = DeadLetter("M2", "ev2", "q", "x", 1, "E2", "acme-us", T0 + 2 * HOUR)
     firm.dead_letters["M3"] = DeadLetter("M3", "ev3", "q", "x", 1, "E3", "acme-us", T0, replayed_at=T0 + HOUR)
     firm.worker_changes["W1"] = WorkerChange("W1", "C1", "org", T0, T0, "acme-us", synced_at=T0 + 2 * HOUR)
-    firm.worker_changes["W2"] = WorkerChange(
-        "W2", "C2", "termination", T0, T0, "acme-us", synced_at=T0 + 5 * HOUR
-    )
+    firm.worker_changes["W2"] = WorkerChange("W2", "C2", "termination", T0, T0, "acme-us", synced_at=T0 + 5 * HOUR)
     firm.worker_changes["W3"] = WorkerChange("W3", "C3", "org", T0, T0 + 5 * HOUR, "acme-us")  # open, 5 h old
     out = slis(firm, T0 + 10 * HOUR, T0)
     assert out["dead_letter_backlog"] == {"q": {"count": 2, "oldest_hours": 10.0}}
@@ -79,15 +75,14 @@ def test_dead_letter_backlog_and_freshness() -> None:
 
 def test_master_data_and_worker_discrepancies() -> None:
     firm = Firm()
-    p = Project(
-        "P1", "n", "CU1", "acme-us", "USD", "time_and_materials", "daily", "006", T0, T0 + 90 * DAY, "1", "2"
-    )
+    p = Project("P1", "n", "CU1", "acme-us", "USD", "time_and_materials", "daily", "006", T0, T0 + 90 * DAY, "1", "2")
     p.psa_code = p.crm_code = p.erp_code = "P1"
     p.erp_customer_id, p.erp_currency, p.erp_billing_type = "CU1", "USD", "time_and_materials"
     p.erp_status = "closed"
     firm.projects["P1"] = p
-    firm.consultants["C1"] = Consultant("C1", "acme-us", "analyst", "CC-1", "C1", T0, status="terminated",
-                                        psa_status="active", psa_cost_center="CC-1")  # fmt: skip
+    firm.consultants["C1"] = Consultant(
+        "C1", "acme-us", "analyst", "CC-1", "C1", T0, status="terminated", psa_status="active", psa_cost_center="CC-1"
+    )
     found = discrepancies(firm, T0 + DAY)
     assert {(d["kind"], d["object_id"]) for d in found} == {
         ("project_mismatch", "P1"),
