@@ -181,11 +181,15 @@ def fault_cmd(
 ) -> None:
     """Switch a fault scenario on or off in a running live simulation."""
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=admin_url, headers=headers, timeout=10) as client:
-        if name == "list":
-            response = client.get("/admin/faults")
-        else:
-            response = client.post(f"/admin/faults/{name.replace('-', '_')}", json={"on": on})
+    try:
+        with httpx.Client(base_url=admin_url, headers=headers, timeout=10) as client:
+            if name == "list":
+                response = client.get("/admin/faults")
+            else:
+                response = client.post(f"/admin/faults/{name.replace('-', '_')}", json={"on": on})
+    except httpx.TransportError as exc:
+        console.print(f"[red]no live simulation answers at {admin_url}[/] ({exc}); start one with `syncwatch simulate live`")
+        raise typer.Exit(2) from exc
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}[/] {response.text}")
         raise typer.Exit(1)
