@@ -188,7 +188,9 @@ def fault_cmd(
             else:
                 response = client.post(f"/admin/faults/{name.replace('-', '_')}", json={"on": on})
     except httpx.TransportError as exc:
-        console.print(f"[red]no live simulation answers at {admin_url}[/] ({exc}); start one with `syncwatch simulate live`")
+        console.print(
+            f"[red]no live simulation answers at {admin_url}[/] ({exc}); start one with `syncwatch simulate live`"
+        )
         raise typer.Exit(2) from exc
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}[/] {response.text}")
