@@ -25,7 +25,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: install lint
+test: install lint typecheck
 	$(VENV)/bin/pytest -q
 
 bench: install

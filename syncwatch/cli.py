@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -137,9 +138,10 @@ def token_list() -> None:
 
     settings = Settings()
     answer = _admin_call(settings, "GET", "/api/v1/admin/tokens")
-    tokens = answer if answer is not None else [t.public() for t in list_tokens(_direct(settings))]
+    tokens: list[dict[str, Any]] = (
+        answer if answer is not None else [t.public() for t in list_tokens(_direct(settings))]
+    )
     table = Table("name", "scopes", "created", "revoked")
-    from datetime import UTC, datetime
 
     def when(ts: float | None) -> str:
         return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
