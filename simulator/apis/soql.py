@@ -17,6 +17,7 @@ from simulator.apis import querylang
 from simulator.apis.auth import read_form
 from simulator.apis.context import ApiContext
 from simulator.calendar import iso_date, iso_time
+from simulator.model import ENTITIES
 
 __all__ = ["API_VERSION", "OBJECTS", "router"]
 
@@ -64,7 +65,7 @@ def _rows(ctx: ApiContext, table: str) -> Iterator[dict[str, Any]]:
                 "lastmodifieddate": iso_time(d.closed_at),
             }
     elif table == "account":
-        currency = {e.tenant: e.currency for e in __import__("simulator.model", fromlist=["ENTITIES"]).ENTITIES}
+        currency = {e.tenant: e.currency for e in ENTITIES}
         for c in firm.customers.values():
             yield {"id": c.id, "name": c.name, "currencyisocode": currency[c.tenant]}
     elif table == "pse__proj__c":
