@@ -25,7 +25,7 @@ def test_live_run_streams_in_wall_clock_time_and_switches_faults(
     admin_url = f"http://127.0.0.1:{api_port}"
     live = subprocess.Popen(
         [SYNCWATCH, "simulate", "live", "--consultants", "60", "--speed", "3600", "--warmup-days", "2",
-         "--duration", "25", "--api-port", str(api_port), "--base-url", collector.url, "--token", tokens["ingest"]],
+         "--duration", "40", "--api-port", str(api_port), "--base-url", collector.url, "--token", tokens["ingest"]],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -39,9 +39,13 @@ def test_live_run_streams_in_wall_clock_time_and_switches_faults(
             assert live.poll() is None, live.stdout.read() if live.stdout else ""
             assert time.monotonic() < deadline, "live simulation did not come up"
             time.sleep(0.3)
+        # the warm-up history is sent while the system APIs come up: wait for it to land, then snapshot
+        deadline = time.monotonic() + 90
+        while warehouse.query("SELECT count() FROM events").result_rows[0][0] == 0:
+            assert time.monotonic() < deadline, "no warm-up events arrived"
+            time.sleep(0.5)
         started = datetime.now(UTC)
         after_warmup = warehouse.query("SELECT count() FROM events").result_rows[0][0]
-        assert after_warmup > 0
 
         switched = subprocess.run(
             [SYNCWATCH, "simulate", "fault", "erp_outage", "--on", "--admin-url", admin_url],
