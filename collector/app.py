@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from collector import admin, ingest, read
+from collector.components import components
 from collector.service import Service
 from syncwatch import __version__
 from syncwatch.settings import Settings
@@ -23,6 +24,7 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
     service = Service(settings, registry)
+    service.components = components(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +44,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.include_router(ingest.router)
     app.include_router(read.router)
     app.include_router(admin.router)
+    for component in service.components:
+        app.include_router(component.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -16,10 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 import orjson
+from apscheduler.schedulers.background import BackgroundScheduler
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
 from collector.auth import Authenticator, RateLimiter, TokenCache
+from collector.components import Component
 from collector.dedup import DedupIndex
 from collector.events import EventRules
 from collector.rejections import Rejection
@@ -58,6 +60,12 @@ class Service:
         self.reader: Client | None = None
         self.migrations_applied = False
         self.writers: dict[str, TableWriter] = {}
+        # Scheduled work of the stages living in this process (components.py). Threads, not the event loop:
+        # warehouse queries block, and chDB releases the GIL while it works.
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+        )
+        self.components: list[Component] = []
         self._refresh_task: asyncio.Task[None] | None = None
         # spawn, not fork: the server process runs chDB's threads, which a fork would copy half-alive
         self._pool = (
@@ -97,16 +105,27 @@ class Service:
             writer.start()
             self.writers[table] = writer
         self._refresh_task = asyncio.create_task(self._refresh_tokens_loop())
+        for component in self.components:
+            component.start(self)
+        self.scheduler.start()
         self._write_local_admin_file()
 
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        for component in self.components:
+            component.stop()
         for writer in self.writers.values():
             await writer.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.settings.local_admin_file.unlink(missing_ok=True)
+
+    def connect(self) -> Client:
+        """A warehouse client of its own for a scheduled job or a read endpoint (queries on one client serialise)."""
+        return connect(self.settings, create_database=False)
 
     # -- tokens ---------------------------------------------------------------------------------------------
     async def refresh_tokens(self) -> None:

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Debian packages the product and its tests use, installed when missing (the machines run as root).
+# Debian packages the product and its tests use, installed when missing (the machines run as root):
+# python venv support; Prometheus + promtool (scrape and rule tests); Alertmanager (notification tests);
+# Chromium (the dashboard's real-browser test).
 set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "missing Debian packages: ${need[*]} (run as root or install them)" >&2; exit 1; fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  # --no-install-recommends: the servers are started by tests and `make run`, never as system services
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
