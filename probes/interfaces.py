@@ -1,0 +1,49 @@
+"""The stage's interfaces in one place: what a probe is, and what it is handed when it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from probes.errors import ConfigError
+from probes.model import Finding
+from probes.transport import CallScope, SystemClient
+
+__all__ = ["Probe", "ProbeContext"]
+
+
+@dataclass
+class ProbeContext:
+    """Everything one run may use: the systems' clients, the run's call scope (deadline, call counts), the time
+    the run treats as now (epoch seconds) and the probe's options from the config file."""
+
+    clients: Mapping[str, SystemClient]
+    scope: CallScope
+    now: float
+    options: Mapping[str, Any]
+
+    def client(self, system: str) -> SystemClient:
+        try:
+            return self.clients[system]
+        except KeyError:
+            raise ConfigError(f"system {system!r} is not configured", system=system) from None
+
+    def check_deadline(self, what: str = "") -> None:
+        self.scope.deadline.check(what)
+
+
+class Probe(Protocol):
+    name: str
+    systems: Sequence[str]  # the first is the one its runs are filed under; every one is budgeted
+    interval_seconds: float
+    timeout_seconds: float
+    cost: Mapping[str, int]  # declared calls per run, per system, checked against the budget before a run
+    description: str
+
+    def run(self, ctx: ProbeContext) -> list[Finding]:
+        """Findings (possibly none); raise from the error tree when the answer cannot be trusted."""
+        ...
+
+
+Clock = Callable[[], float]
