@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from collector import admin, ingest, read
+from collector import admin, ingest, read, read_ingest
 from collector.components import components
 from collector.service import Service
 from syncwatch import __version__
@@ -43,6 +43,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.state.service = service
     app.include_router(ingest.router)
     app.include_router(read.router)
+    app.include_router(read_ingest.router)
     app.include_router(admin.router)
     for component in service.components:
         app.include_router(component.router)

@@ -57,6 +57,22 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="JSON logs on stderr")
 
+    # Dashboard stage (dashboard/): the Streamlit console reads only the collector's HTTP read API
+    dashboard_api_url: str = Field(
+        default="http://127.0.0.1:4318", description="Collector base URL the dashboard reads from"
+    )
+    dashboard_token: str = Field(default="", description="Read-scope token of the dashboard (or use the token file)")
+    dashboard_token_file: Path | None = Field(
+        default=None, description="File holding the dashboard's read token (used when dashboard_token is empty)"
+    )
+    dashboard_admin_token: str = Field(
+        default="", description="Optional admin-scope token: enables creating/expiring silences and acknowledging"
+    )
+    dashboard_host: str = Field(default="127.0.0.1", description="Address the dashboard listens on")
+    dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port the dashboard listens on")
+    dashboard_refresh_seconds: int = Field(default=30, ge=5, description="Auto-refresh period of live tiles")
+    dashboard_timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout to the collector")
+
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -1,0 +1,202 @@
+"""Alerts: what fires now, what fired, and silences (create and expire, each after an explicit confirmation).
+Changes need SYNCWATCH_DASHBOARD_ADMIN_TOKEN; without it the page is read-only and says so."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import Ok, Request
+from dashboard.format import duration, parse_time
+from dashboard.ui import api, fetch, now, param, refresh_seconds, set_params, show_problem
+
+st.title("Alerts")
+TABS = ("active", "history", "silences")
+SEVERITY_ICON = {"page": "🔴", "critical": "🔴", "error": "🔴", "ticket": "🟠", "warning": "🟠", "info": "🔵"}
+
+
+def _alert_rows(alerts: list[dict[str, Any]]) -> pd.DataFrame:
+    current = now()
+    rows = []
+    for a in alerts:
+        notes = a.get("annotations") or {}
+        since = parse_time(a.get("active_since"))
+        rows.append(
+            {
+                "state": a.get("state"),
+                "severity": f"{SEVERITY_ICON.get(str(a.get('severity')), '⚪')} {a.get('severity', '')}",
+                "summary": notes.get("summary") or a.get("rule"),
+                "rule": a.get("rule"),
+                "team": a.get("team"),
+                "for": duration((current - since).total_seconds()) if since else "—",
+                "since (UTC)": a.get("active_since"),
+                "value": a.get("value"),
+                "acknowledged by": a.get("acknowledged_by") or "",
+                "labels": ", ".join(f"{k}={v}" for k, v in (a.get("labels") or {}).items()),
+                "runbook": notes.get("runbook_url") or None,
+                "fingerprint": a.get("fingerprint"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _items(body: Any, *names: str) -> list[dict[str, Any]]:
+    if isinstance(body, list):
+        return [x for x in body if isinstance(x, dict)]
+    if isinstance(body, dict):
+        for name in names:
+            if isinstance(body.get(name), list):
+                return [x for x in body[name] if isinstance(x, dict)]
+    return []
+
+
+client = api()
+if not client.can_administer:
+    st.caption("Read-only: set SYNCWATCH_DASHBOARD_ADMIN_TOKEN to create or expire silences and acknowledge alerts.")
+
+tab = st.segmented_control("View", TABS, default=str(param("tab", "active", TABS)), format_func=str.capitalize)
+tab = tab or "active"
+set_params(tab=tab)
+
+
+@st.fragment(run_every=timedelta(seconds=refresh_seconds()))
+def active() -> None:
+    (alerts_o,) = fetch([Request.of("/api/v1/alerts")])
+    if not isinstance(alerts_o, Ok):
+        show_problem(alerts_o, "Alerts", "Alerts appear here once the alerts stage is deployed.")
+        return
+    alerts = [a for a in _items(alerts_o.data, "alerts") if a.get("state") in ("firing", "pending")]
+    firing = sum(1 for a in alerts if a.get("state") == "firing")
+    cols = st.columns(3)
+    cols[0].metric("Firing", firing)
+    cols[1].metric("Pending", len(alerts) - firing)
+    cols[2].metric("Acknowledged", sum(1 for a in alerts if a.get("acknowledged_by")))
+    if not alerts:
+        st.success("Nothing is firing.")
+        return
+    st.dataframe(
+        _alert_rows(alerts),
+        hide_index=True,
+        column_config={"runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗")},
+    )
+    if client.can_administer:
+        unacked = {str(a.get("fingerprint")): a for a in alerts if not a.get("acknowledged_by")}
+        if unacked:
+            with st.form("ack"):
+                fp = st.selectbox(
+                    "Acknowledge",
+                    list(unacked),
+                    format_func=lambda f: str((unacked[f].get("annotations") or {}).get("summary") or f),
+                )
+                sure = st.checkbox("I am handling this alert")
+                if st.form_submit_button("Acknowledge", disabled=False):
+                    if not sure:
+                        st.warning("Tick the confirmation first.")
+                    else:
+                        outcome = client.acknowledge(fp)
+                        if isinstance(outcome, Ok):
+                            st.cache_data.clear()
+                            st.success("Acknowledged.")
+                        else:
+                            show_problem(outcome, "Acknowledge")
+
+
+def history() -> None:
+    (history_o,) = fetch([Request.of("/api/v1/alerts/history", limit=500)])
+    if not isinstance(history_o, Ok):
+        show_problem(history_o, "Alert history")
+        return
+    past = _items(history_o.data, "alerts", "history", "items")
+    if not past:
+        st.info("No alert has fired yet.")
+        return
+    st.metric("Alerts in history", len(past))
+    st.dataframe(
+        _alert_rows(past),
+        hide_index=True,
+        column_config={"runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗")},
+    )
+
+
+def silences() -> None:
+    (silences_o,) = fetch([Request.of("/api/v1/silences")])
+    if not isinstance(silences_o, Ok):
+        show_problem(silences_o, "Silences")
+        return
+    found = _items(silences_o.data, "silences", "items")
+    live = [s for s in found if s.get("state", "active") in ("active", "pending")]
+    if found:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "id": s.get("id"),
+                        "state": s.get("state", "active"),
+                        "matchers": ", ".join(
+                            f"{m.get('name')}{'=~' if m.get('is_regex') else '='}{m.get('value')}"
+                            for m in s.get("matchers") or []
+                        ),
+                        "ends (UTC)": s.get("ends_at"),
+                        "created by": s.get("created_by"),
+                        "comment": s.get("comment"),
+                    }
+                    for s in found
+                ]
+            ),
+            hide_index=True,
+        )
+    else:
+        st.info("No silence exists.")
+    if not client.can_administer:
+        return
+    left, right = st.columns(2)
+    with left, st.form("new_silence", clear_on_submit=False):
+        st.markdown("**New silence**")
+        name = st.text_input("Label", value="flow", help="e.g. flow, sli, queue, alertname, tenant")
+        value = st.text_input("Value", placeholder="psa-to-erp-time")
+        is_regex = st.checkbox("Value is a regular expression")
+        hours = st.number_input("Duration (hours)", min_value=0.25, max_value=24.0 * 14, value=2.0, step=0.25)
+        author = st.text_input("Created by", placeholder="your name")
+        comment = st.text_input("Why", placeholder="ERP maintenance window")
+        sure = st.checkbox("I confirm: matching alerts stay quiet until the silence ends")
+        if st.form_submit_button("Create silence"):
+            if not (name and value and author and comment):
+                st.warning("Label, value, author and reason are all required.")
+            elif not sure:
+                st.warning("Tick the confirmation first.")
+            else:
+                outcome = client.create_silence(
+                    [{"name": name, "value": value, "is_regex": is_regex}],
+                    now() + timedelta(hours=float(hours)),
+                    author,
+                    comment,
+                )
+                if isinstance(outcome, Ok):
+                    st.cache_data.clear()
+                    st.success(f"Silence created until {(now() + timedelta(hours=float(hours))):%Y-%m-%d %H:%M} UTC.")
+                else:
+                    show_problem(outcome, "Create silence")
+    with right:
+        if live:
+            with st.form("expire_silence"):
+                st.markdown("**Expire a silence**")
+                ids = [str(s.get("id")) for s in live]
+                sid = st.selectbox("Silence", ids, format_func=lambda i: f"{i}: " + str(
+                    next((s.get("comment") for s in live if str(s.get("id")) == i), "")))  # fmt: skip
+                sure = st.checkbox("I confirm: its alerts notify again")
+                if st.form_submit_button("Expire silence"):
+                    if not sure:
+                        st.warning("Tick the confirmation first.")
+                    else:
+                        outcome = client.expire_silence(sid)
+                        if isinstance(outcome, Ok):
+                            st.cache_data.clear()
+                            st.success(f"Silence {sid} expired.")
+                        else:
+                            show_problem(outcome, "Expire silence")
+
+
+{"active": active, "history": history, "silences": silences}[tab]()

@@ -1,0 +1,149 @@
+"""Ingest health: event rate and delivery lag per minute, rejections by reason with the quarantine browser,
+queue depth, spool and insert latency. Filters in the URL (?minutes=&reason=&signal=)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import Ok, Request
+from dashboard.charts import per_minute_chart
+from dashboard.format import duration, parse_time
+from dashboard.ui import data, fetch, now, param, refresh_seconds, set_params, show_problem
+
+st.title("Ingest health")
+SPANS = {"15 min": 15, "1 h": 60, "6 h": 360, "24 h": 1440}
+span_label = st.segmented_control("Window", list(SPANS), default=str(param("minutes", "1 h", SPANS)))
+span_label = span_label or "1 h"
+minutes = SPANS[span_label]
+
+
+@st.fragment(run_every=timedelta(seconds=refresh_seconds()))
+def live() -> None:
+    health_o, ready_o = fetch([Request.of("/api/v1/ingest/health", minutes=minutes), Request.of("/readyz")])
+    ready = data(ready_o) or {}
+    if isinstance(ready_o, Ok) and ready.get("status") != "ready":
+        st.warning("Collector not ready: " + "; ".join(ready.get("problems") or ["starting"]))
+    if not isinstance(health_o, Ok):
+        show_problem(health_o, "Ingest health")
+        return
+    h: dict[str, Any] = health_o.data
+    totals = h.get("since_start") or {}
+    received = totals.get("received") or {}
+    accepted = totals.get("accepted") or {}
+    rejected = {s: sum((r or {}).values()) for s, r in (totals.get("rejected") or {}).items()}
+    per_minute = h.get("events_per_minute") or []
+    last = per_minute[-1] if per_minute else {}
+    queue = h.get("queue_rows") or {}
+    queue_max = h.get("queue_max_rows") or 0
+    cols = st.columns(5)
+    cols[0].metric("Events / min (last)", f"{last.get('events', 0):,}" if last else "—")
+    cols[1].metric("Delivery lag p95", duration(last.get("lag_p95")) if last else "—",
+                   help="received_at minus the event's business time, last minute")  # fmt: skip
+    cols[2].metric("Queued rows", f"{sum(queue.values()):,.0f}",
+                   help=f"answers 503 above {queue_max:,} rows per table")  # fmt: skip
+    cols[3].metric("Spooled batches", h.get("spooled_batches", 0), help="waiting on disk for the warehouse")
+    cols[4].metric("Warehouse", "up" if h.get("warehouse_up") else "DOWN")
+    if not h.get("warehouse_up"):
+        st.error(f"Warehouse unreachable: {h.get('warehouse_error') or 'last insert failed'}. Ingest is spooling.")
+    st.caption(
+        "Since the collector started: "
+        + " · ".join(
+            f"{signal}s received {received.get(signal, 0):,.0f}, accepted {accepted.get(signal, 0):,.0f}, "
+            f"rejected {rejected.get(signal, 0):,.0f}"
+            for signal in ("event", "span")
+        )
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Events received per minute**")
+        if per_minute:
+            st.altair_chart(per_minute_chart(per_minute, "events", "events / minute"))
+        else:
+            st.info(f"No event received in the last {span_label}.")
+    with right:
+        st.markdown("**Delivery lag p95 per minute (seconds)**")
+        if per_minute:
+            st.altair_chart(per_minute_chart(per_minute, "lag_p95", "lag p95 (s)", "#8e24aa"))
+    q_left, q_right = st.columns(2)
+    with q_left:
+        st.markdown("**Queue depth by table (rows)**")
+        frame = pd.DataFrame({"table": list(queue), "rows": list(queue.values())})
+        if not frame.empty:
+            st.altair_chart(
+                alt.Chart(frame).mark_bar().encode(y=alt.Y("table:N", title="table"),
+                                                   x=alt.X("rows:Q", title="rows waiting"),
+                                                   tooltip=["table", "rows"]).properties(height=120)
+            )  # fmt: skip
+    with q_right:
+        st.markdown("**Warehouse insert latency**")
+        latency = h.get("insert_latency_seconds") or {}
+        if latency:
+            st.dataframe(
+                pd.DataFrame([{"table": t, "p50": duration(v.get("p50")), "p95": duration(v.get("p95")),
+                               "inserts": v.get("inserts")} for t, v in latency.items()]),
+                hide_index=True,
+            )  # fmt: skip
+        else:
+            st.info("No insert yet.")
+
+
+live()
+
+st.subheader("Rejections and quarantine")
+since = now() - timedelta(minutes=minutes)
+reason = str(param("reason", ""))
+signal = str(param("signal", "", ("event", "span")))
+(counts_o,) = fetch([Request.of("/api/v1/quarantine", limit=1, since=since.replace(second=0, microsecond=0))])
+counts = (data(counts_o) or {}).get("counts_by_reason") or {}
+if not isinstance(counts_o, Ok):
+    show_problem(counts_o, "Quarantine")
+    st.stop()
+if not counts:
+    st.success(f"Nothing was rejected in the last {span_label}.")
+else:
+    frame = pd.DataFrame({"reason": list(counts), "rejections": list(counts.values())})
+    st.altair_chart(
+        alt.Chart(frame).mark_bar(color="#e53935").encode(
+            y=alt.Y("reason:N", sort="-x", title="reason"), x=alt.X("rejections:Q", title="rejected items"),
+            tooltip=["reason", "rejections"]).properties(height=max(100, 30 * len(frame)))
+    )  # fmt: skip
+filters = st.columns(2)
+reasons = ["", *sorted(counts)]
+if reason and reason not in reasons:
+    reasons.append(reason)
+reason = filters[0].selectbox("Reason", reasons, index=reasons.index(reason), format_func=lambda r: r or "any reason")
+signal = filters[1].selectbox("Signal", ["", "event", "span"], index=["", "event", "span"].index(signal),
+                              format_func=lambda s: s or "events and spans")  # fmt: skip
+set_params(minutes=span_label, reason=reason or None, signal=signal or None)
+(items_o,) = fetch([Request.of("/api/v1/quarantine", limit=200, reason=reason, signal=signal)])
+items: list[dict[str, Any]] = (data(items_o) or {}).get("items") or []
+if not isinstance(items_o, Ok):
+    show_problem(items_o, "Quarantine")
+elif not items:
+    st.info("The quarantine is empty for this filter.")
+else:
+    table = pd.DataFrame(
+        {
+            "received (UTC)": [i.get("received_at") for i in items],
+            "age": [duration((now() - t).total_seconds()) if (t := parse_time(i.get("received_at"))) else "—"
+                    for i in items],
+            "signal": [i.get("signal") for i in items],
+            "reason": [i.get("reason") for i in items],
+            "field": [i.get("field") for i in items],
+            "detail": [i.get("detail") for i in items],
+            "token": [i.get("token") for i in items],
+            "source": [i.get("source") for i in items],
+            "id": [i.get("id") for i in items],
+        }
+    )  # fmt: skip
+    picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="quarantine")
+    rows = picked.selection.rows if picked is not None else []
+    chosen = items[rows[0]] if rows else items[0]
+    st.markdown(f"**Payload of `{chosen.get('id') or '?'}`** ({chosen.get('reason')}: {chosen.get('detail')})"
+                + (" — truncated" if chosen.get("payload_truncated") else ""))  # fmt: skip
+    st.code(str(chosen.get("payload") or ""), language="json")

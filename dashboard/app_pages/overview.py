@@ -1,0 +1,123 @@
+"""Overview: is anything broken, what, how much money. SLI tiles, the flow map, firing alerts; live."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import streamlit as st
+
+from dashboard.api import SLI_NAMES, Ok, Request
+from dashboard.flows import flow_map_dot, hop_health, silent_flows
+from dashboard.format import STATUS_COLOUR, money_by_currency, objective_text, percent, status_label, value
+from dashboard.ui import data, fetch, now, refresh_seconds, show_problem
+
+st.title("Integration health")
+
+
+def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
+    name = str(sli.get("name"))
+    unit = sli.get("unit")
+    status = str(sli.get("status") or "no_data")
+    objective = sli.get("objective") or {}
+    series: list[float] = [float(p["value"]) for p in points if isinstance(p.get("value"), int | float)]
+    delta = None
+    if len(series) >= 2 and unit != "money":
+        delta = value(series[-1] - series[0], unit) + " in 24 h"
+    budget = sli.get("error_budget_remaining")
+    help_text = (
+        f"Objective {objective_text(objective, unit)}. Error budget left: {percent(budget, 1)}. "
+        f"{sli.get('good', '—')} good of {sli.get('total', '—')}."
+    )
+    with st.container(border=True):
+        st.metric(
+            label=str(sli.get("title") or name),
+            value=value(sli.get("value"), unit, sli.get("details")),
+            delta=delta,
+            delta_color="normal" if objective.get("comparison") == ">=" else "inverse",
+            help=help_text,
+            chart_data=series[-96:] or None,
+            chart_type="area",
+        )
+        colour = STATUS_COLOUR.get(status, "gray")
+        st.markdown(
+            f":{colour}[{status_label(status)}] · objective {objective_text(objective, unit)} · "
+            f"budget left **{percent(budget, 0)}**"
+        )
+        st.page_link("app_pages/sli_detail.py", label="Details and records", icon=":material/arrow_forward:",
+                     query_params={"sli": name})  # fmt: skip
+
+
+@st.fragment(run_every=timedelta(seconds=refresh_seconds()))
+def live() -> None:
+    end = now().replace(second=0, microsecond=0)
+    start = end - timedelta(hours=24)
+    slis_o, silence_o, alerts_o = fetch(
+        [
+            Request.of("/api/v1/slis", window="30d"),
+            Request.of("/api/v1/slis/flow_silence/breakdown", by="flow"),
+            Request.of("/api/v1/alerts"),
+        ]
+    )
+    slis_body = data(slis_o) or {}
+    slis = {str(s.get("name")): s for s in slis_body.get("slis", []) if isinstance(s, dict)}
+    series_o = fetch([Request.of(f"/api/v1/slis/{n}/series", **{"from": start, "to": end}) for n in slis])
+    series = {n: (data(o) or {}).get("points", []) for n, o in zip(slis, series_o, strict=True)}
+
+    # the headline: what is breached, how many alerts fire, how much money sits at risk
+    breached = [s for s in slis.values() if s.get("status") == "breach"]
+    warned = [s for s in slis.values() if s.get("status") == "warning"]
+    firing = [a for a in (data(alerts_o) or {}).get("alerts", []) if a.get("state") == "firing"]
+    wip = slis.get("unbilled_wip_at_risk", {})
+    at_risk = money_by_currency(wip.get("details"))
+    head = st.columns(4)
+    head[0].metric("SLIs breached", f"{len(breached)} of {len(slis)}" if slis else "—")
+    head[1].metric("SLIs warning", len(warned) if slis else "—")
+    head[2].metric("Alerts firing", len(firing) if isinstance(alerts_o, Ok) else "—")
+    head[3].metric(
+        "Unbilled WIP at risk",
+        value(wip.get("value"), "money", wip.get("details")) if wip else "—",
+        help=" · ".join(f"{c}: {a:,.0f}" for c, a in at_risk.items()) or None,
+    )
+    if breached:
+        st.error("Breached: " + ", ".join(str(s.get("title") or s.get("name")) for s in breached), icon="🔴")
+    elif slis and not warned:
+        st.success("Every SLI meets its objective.", icon="🟢")
+    if slis_body.get("as_of"):
+        st.caption(f"As of {slis_body['as_of']} · window {slis_body.get('from', '?')} → {slis_body.get('to', '?')}")
+
+    st.subheader("Flows")
+    silent = silent_flows((data(silence_o) or {}).get("rows", []))
+    health = hop_health(slis, silent)
+    left, right = st.columns([3, 2])
+    left.graphviz_chart(flow_map_dot(health), width="stretch")
+    with right:
+        for h in health:
+            colour = STATUS_COLOUR.get(h.status, "gray")
+            why = "; ".join(h.reasons) if h.reasons else ("no data yet" if h.status == "no_data" else "healthy")
+            st.markdown(f":{colour}[●] **{h.hop.source} → {h.hop.target}: {h.hop.label}** · {why}")
+
+    st.subheader("Service level indicators")
+    if not isinstance(slis_o, Ok):
+        show_problem(slis_o, "SLIs", "Tiles appear once the metrics stage serves /api/v1/slis.")
+    elif not slis:
+        st.info("No SLI has been computed yet: the metrics stage writes its first snapshot within a minute.")
+    else:
+        ordered = [slis[n] for n in SLI_NAMES if n in slis] + [s for n, s in slis.items() if n not in SLI_NAMES]
+        for start_at in range(0, len(ordered), 4):
+            cols = st.columns(4)
+            for col, sli in zip(cols, ordered[start_at : start_at + 4], strict=False):
+                with col:
+                    _tile(sli, series.get(str(sli.get("name")), []))
+    if not isinstance(alerts_o, Ok):
+        show_problem(alerts_o, "Alerts")
+    elif firing:
+        st.subheader("Firing alerts")
+        for a in firing[:10]:
+            summary = (a.get("annotations") or {}).get("summary") or a.get("rule")
+            st.markdown(f"🔴 **{a.get('severity', '?')}** · {summary} · since {a.get('active_since', '?')}")
+        st.page_link("app_pages/alerts.py", label="All alerts", icon=":material/arrow_forward:")
+    st.caption(f"Refreshes every {refresh_seconds()} s.")
+
+
+live()

@@ -1,0 +1,137 @@
+"""Probes and reconciliation: last runs, stale probes, API budget use, and the findings of one probe
+(?probe=) with the money they put at risk and a link to trace each record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import Ok, Request
+from dashboard.format import duration, money, parse_time
+from dashboard.ui import fetch, now, param, set_params, show_problem
+
+st.title("Probes and reconciliation")
+OUTCOME_ICON = {"ok": "🟢", "mismatch": "🟠", "failed": "🔴", "timeout": "🔴", "throttled": "🟠", "unknown": "⚪"}
+
+(probes_o,) = fetch([Request.of("/api/v1/probes")])
+if not isinstance(probes_o, Ok):
+    show_problem(probes_o, "Probes", "Probe runs appear here once the probes stage is deployed.")
+    st.stop()
+probes: list[dict[str, Any]] = [p for p in (probes_o.data or {}).get("probes", []) if isinstance(p, dict)]
+if not probes:
+    st.info("No probe is configured yet.")
+    st.stop()
+
+current = now()
+rows: list[dict[str, Any]] = []
+for p in probes:
+    run = p.get("last_run") or {}
+    budget = p.get("budget") or {}
+    started = parse_time(run.get("started_at"))
+    per_hour = budget.get("calls_per_hour") or 0
+    rows.append(
+        {
+            "probe": p.get("name"),
+            "system": p.get("system"),
+            "outcome": f"{OUTCOME_ICON.get(str(run.get('outcome')), '⚪')} {run.get('outcome', 'never ran')}",
+            "stale": "⚠ stale" if p.get("stale") else "",
+            "last run": f"{duration((current - started).total_seconds())} ago" if started else "never",
+            "every": duration(p.get("interval_seconds")),
+            "took": duration((run.get("duration_ms") or 0) / 1000) if run else "—",
+            "findings": run.get("findings"),
+            "API calls": run.get("api_calls"),
+            "budget used (last hour)": (budget.get("used_last_hour") or 0) / per_hour if per_hour else None,
+            "error": run.get("error") or "",
+        }
+    )
+stale = [str(r["probe"]) for r in rows if r["stale"]]
+failing = [str(r["probe"]) for r in rows if any(w in str(r["outcome"]) for w in ("failed", "timeout"))]
+top = st.columns(4)
+top[0].metric("Probes", len(rows))
+top[1].metric("Stale", len(stale), help="No result for three intervals")
+top[2].metric("Failing", len(failing))
+top[3].metric("Findings (last runs)", f"{sum(int(r['findings'] or 0) for r in rows):,}")
+if stale:
+    st.warning("Stale probes (no result for 3 intervals): " + ", ".join(map(str, stale)))
+st.dataframe(
+    pd.DataFrame(rows),
+    hide_index=True,
+    column_config={
+        "budget used (last hour)": st.column_config.ProgressColumn(
+            "budget used (last hour)", format="percent", min_value=0, max_value=1
+        )
+    },
+)
+
+st.subheader("API budget")
+budget_rows = [
+    {"probe": p.get("name"), "used": (p.get("budget") or {}).get("used_last_hour") or 0,
+     "allowed": (p.get("budget") or {}).get("calls_per_hour") or 0}
+    for p in probes
+]  # fmt: skip
+budget_frame = pd.DataFrame(budget_rows)
+bars = (
+    alt.Chart(budget_frame)
+    .mark_bar()
+    .encode(
+        y=alt.Y("probe:N", title="probe"),
+        x=alt.X("used:Q", title="calls in the last hour"),
+        tooltip=["probe", "used", alt.Tooltip("allowed:Q", title="calls per hour allowed")],
+    )
+)
+limits = alt.Chart(budget_frame).mark_tick(color="#e53935", thickness=2, size=20).encode(y="probe:N", x="allowed:Q")
+st.altair_chart((bars + limits).properties(height=max(120, 34 * len(budget_rows))))
+st.caption("Red ticks mark each probe's hourly allowance (shared with the system's other API clients).")
+
+st.subheader("Findings")
+names = [str(p.get("name")) for p in probes]
+with_findings = [str(r["probe"]) for r in rows if r["findings"]]
+default = str(param("probe", with_findings[0] if with_findings else names[0], names))
+chosen = st.selectbox("Probe", names, index=names.index(default))
+set_params(probe=chosen)
+(findings_o,) = fetch([Request.of(f"/api/v1/probes/{chosen}/findings", limit=1000)])
+if not isinstance(findings_o, Ok):
+    show_problem(findings_o, "Findings")
+    st.stop()
+answer = findings_o.data or {}
+findings: list[dict[str, Any]] = answer.get("findings") or []
+st.caption(f"Run {answer.get('run_id', '—')} observed at {answer.get('observed_at', '—')} (UTC)")
+if not findings:
+    st.success(f"{chosen}: its last run found nothing to reconcile.")
+    st.stop()
+frame = pd.DataFrame(findings)
+at_risk: dict[str, float] = {}
+for f in findings:
+    if isinstance(f.get("amount"), int | float) and f.get("currency"):
+        at_risk[str(f["currency"])] = at_risk.get(str(f["currency"]), 0.0) + float(f["amount"])
+cols = st.columns(1 + len(at_risk))
+cols[0].metric("Findings", f"{len(findings):,}")
+for col, (currency, amount) in zip(cols[1:], sorted(at_risk.items()), strict=False):
+    col.metric(f"At risk ({currency})", money(amount, currency))
+by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
+if not by_kind.empty:
+    st.altair_chart(
+        alt.Chart(by_kind)
+        .mark_bar()
+        .encode(y=alt.Y("kind:N", sort="-x", title="finding"), x=alt.X("findings:Q", title="records"),
+                tooltip=["kind", "findings"])
+        .properties(height=max(100, 30 * len(by_kind)))
+    )  # fmt: skip
+kinds = sorted(frame["kind"].dropna().unique()) if "kind" in frame else []
+picked = st.multiselect("Kinds", kinds, default=kinds)
+shown = frame[frame["kind"].isin(picked)] if "kind" in frame else frame
+shown = shown.assign(
+    trace=[f"./trace?key={o}" for o in shown.get("object_id", [])],
+    age=[duration(a) for a in shown.get("age_seconds", [])],
+)
+st.dataframe(
+    shown,
+    hide_index=True,
+    column_order=["trace", "kind", "object_type", "object_id", "tenant_id", "project_code", "consultant_id", "age",
+                  "amount", "currency", "detail"],
+    column_config={"trace": st.column_config.LinkColumn("trace", display_text="trace ↗", width="small"),
+                   "amount": st.column_config.NumberColumn(format="%.2f")},
+)  # fmt: skip

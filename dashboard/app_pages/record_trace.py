@@ -1,0 +1,109 @@
+"""Record trace: any business key's journey across systems, as a waterfall of spans and events, with where it
+stopped and why. The key is in the URL (?key=&kind=), so a trace can be pasted into a ticket."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import Failed, Ok, Request
+from dashboard.charts import waterfall_chart
+from dashboard.format import duration
+from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
+from dashboard.ui import fetch, now, param, set_params, show_problem
+
+st.title("Record trace")
+
+kinds = list(KEY_KINDS)
+search = st.columns([4, 2])
+key = (
+    search[0]
+    .text_input(
+        "Business key",
+        value=str(param("key", "")),
+        placeholder="TE-00000001, TS-00000042, INV-…, PRJ-…, C000123, a correlation or trace id",
+        help="Time entry, timesheet, invoice, project, consultant, assignment, deal, HCM change, exception, message, "
+        "correlation id or trace id.",
+    )
+    .strip()
+)
+kind = search[1].selectbox(
+    "Kind", kinds, index=kinds.index(str(param("kind", "", kinds))), format_func=lambda k: KEY_KINDS[k]
+)
+set_params(key=key or None, kind=kind or None)
+
+if not key:
+    st.info("Enter a business key to see its journey. Records listed on the SLI and probe pages link here.")
+    st.stop()
+
+(journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=kind, limit=2000)])
+if kind == "" and isinstance(journey_o, Ok) and not journey_o.data.get("found") and guess_kind(key):
+    (journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=guess_kind(key), limit=2000)])
+if isinstance(journey_o, Failed) and journey_o.kind == "invalid":
+    st.warning(f"{journey_o.message}.")
+    st.stop()
+if not isinstance(journey_o, Ok):
+    show_problem(journey_o, "Record journey")
+    st.stop()
+
+journey: dict[str, Any] = journey_o.data
+result = verdict(journey, now())
+if result.state == "not_found":
+    st.warning(f"**{key}**: no event or span mentions this key. Check the spelling, or try another kind.")
+    st.stop()
+
+summary = journey.get("summary") or {}
+{"failed": st.error, "waiting": st.warning, "complete": st.success}[result.state](f"**{key}** · {result.headline}")
+if len(result.reasons) > 1:
+    st.markdown("\n".join(f"- {r}" for r in result.reasons))
+
+cols = st.columns(5)
+cols[0].metric("Events", summary.get("events", 0))
+cols[1].metric("Spans", summary.get("spans", 0))
+cols[2].metric("Errors", summary.get("errors", 0))
+cols[3].metric("Systems", ", ".join(summary.get("systems") or []) or "—")
+cols[4].metric("Idle for", duration(result.stalled_for_seconds), help="Time since the last event about this record")
+st.caption(f"First seen {summary.get('first_seen')} · last seen {summary.get('last_seen')} (UTC)")
+
+st.subheader("Journey")
+rows = waterfall_rows(journey)
+if rows:
+    st.altair_chart(waterfall_chart(rows))
+    st.caption("Bars are spans (start to end), diamonds are business events; red marks a failure.")
+
+items = journey.get("items") or []
+table = pd.DataFrame(
+    {
+        "at (UTC)": [i.get("at") for i in items],
+        "signal": [i.get("signal") for i in items],
+        "what": [i.get("type") or i.get("name") for i in items],
+        "system / service": [i.get("source_system") or i.get("service") for i in items],
+        "to": [i.get("target_system") or "" for i in items],
+        "status": [i.get("status") or "" for i in items],
+        "duration (ms)": [i.get("duration_ms") for i in items],
+        "trace": [i.get("trace_id") or "" for i in items],
+    }
+)
+st.dataframe(table, hide_index=True, column_config={"duration (ms)": st.column_config.NumberColumn(format="%.1f")})
+
+# Keys mentioned in the events' data: one click traces the neighbour (the project, the consultant, the invoice).
+related: dict[str, str] = {}
+for item in items:
+    payload = item.get("data") if isinstance(item.get("data"), dict) else {}
+    for field, kind_of in (("project_code", "project"), ("consultant_id", "consultant"), ("invoice_id", "invoice"),
+                           ("timesheet_id", "timesheet"), ("entry_id", "entry")):  # fmt: skip
+        other = payload.get(field)
+        if isinstance(other, str) and other and other != key:
+            related.setdefault(other, kind_of)
+    if item.get("correlation_id") and item["correlation_id"] != key:
+        related.setdefault(str(item["correlation_id"]), "correlation")
+if related:
+    st.subheader("Related records")
+    st.markdown(" · ".join(f"[{k}](./trace?key={k}&kind={v}) ({KEY_KINDS[v]})" for k, v in list(related.items())[:20]))
+
+with st.expander("Raw items"):
+    for item in items[:200]:
+        st.json(item, expanded=False)

@@ -1,0 +1,134 @@
+"""SLI detail: the series over a chosen window, burn rates, a breakdown by dimension, and the records behind the
+number with their age and the money at risk. Filters live in the URL (?sli=&window=&by=)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.api import SLI_NAMES, Ok, Request
+from dashboard.charts import breakdown_chart, budget_chart, burn_chart, series_chart
+from dashboard.format import STATUS_COLOUR, duration, money, objective_text, percent, status_label, value
+from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
+
+DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "customer")
+
+st.title("SLI detail")
+
+(slis_o,) = fetch([Request.of("/api/v1/slis", window="30d")])
+listed = [s for s in (data(slis_o) or {}).get("slis", []) if isinstance(s, dict)]
+by_name = {str(s.get("name")): s for s in listed}
+names = list(by_name) or list(SLI_NAMES)
+
+controls = st.columns([3, 2, 2])
+sli_name = controls[0].selectbox(
+    "SLI",
+    names,
+    index=names.index(str(param("sli", names[0], names))),
+    format_func=lambda n: str(by_name.get(n, {}).get("title") or n),
+)
+window = controls[1].segmented_control("Window", list(WINDOWS), default=str(param("window", "7d", WINDOWS)))
+window = window or "7d"
+by = controls[2].selectbox("Breakdown by", DIMENSIONS, index=DIMENSIONS.index(str(param("by", "flow", DIMENSIONS))))
+set_params(sli=sli_name, window=window, by=by)
+
+if not isinstance(slis_o, Ok):
+    show_problem(slis_o, "SLIs", "This page fills in once the metrics stage serves /api/v1/slis.")
+sli: dict[str, Any] = by_name.get(sli_name, {})
+unit = sli.get("unit")
+end = now().replace(second=0, microsecond=0)
+series_o, breakdown_o, records_o = fetch(
+    [
+        Request.of(f"/api/v1/slis/{sli_name}/series", **{"from": window_start(window, end), "to": end}),
+        Request.of(f"/api/v1/slis/{sli_name}/breakdown", by=by),
+        Request.of(f"/api/v1/slis/{sli_name}/records", limit=500),
+    ]
+)
+
+if sli:
+    status = str(sli.get("status") or "no_data")
+    top = st.columns(4)
+    top[0].metric("Current value", value(sli.get("value"), unit, sli.get("details")))
+    top[1].metric("Objective", objective_text(sli.get("objective"), unit))
+    top[2].metric("Error budget left", percent(sli.get("error_budget_remaining"), 1))
+    top[3].metric("Good / total", f"{sli.get('good', '—')} / {sli.get('total', '—')}")
+    st.markdown(f"Status: :{STATUS_COLOUR.get(status, 'gray')}[**{status_label(status)}**]")
+
+st.subheader(f"Over the last {window}")
+points = (data(series_o) or {}).get("points", [])
+if not isinstance(series_o, Ok):
+    show_problem(series_o, "Series")
+elif not points:
+    st.info(f"No snapshot of {sli_name} in the last {window} yet: the metrics stage stores one every 30 s.")
+else:
+    st.altair_chart(series_chart(points, unit or (data(series_o) or {}).get("unit"), sli.get("objective")))
+    if any(p.get("error_budget_remaining") is not None for p in points):
+        st.altair_chart(budget_chart(points))
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Burn rates")
+    burn = sli.get("burn_rates") or {}
+    if any(isinstance(v, int | float) for v in burn.values()):
+        st.altair_chart(burn_chart(burn))
+        st.caption("Bars over the grey tick burn faster than the paging (14.4×, 6×) or ticket (1×) thresholds.")
+    else:
+        st.info("No burn rate yet (too little traffic in the short windows).")
+with right:
+    st.subheader(f"By {by.replace('_', ' ')}")
+    rows = (data(breakdown_o) or {}).get("rows", [])
+    if not isinstance(breakdown_o, Ok):
+        show_problem(breakdown_o, "Breakdown")
+    elif not rows:
+        st.info(f"No breakdown of {sli_name} by {by} yet.")
+    else:
+        worst_first = sorted(rows, key=lambda r: (r.get("good") or 0) - (r.get("total") or 0))
+        st.altair_chart(breakdown_chart(worst_first, unit, by))
+        if len(rows) > 25:
+            st.caption(f"The 25 worst of {len(rows):,}; all of them below.")
+            st.dataframe(pd.DataFrame(worst_first), hide_index=True, height=240)
+
+st.subheader("Records behind the number")
+records = (data(records_o) or {}).get("records", [])
+if not isinstance(records_o, Ok):
+    show_problem(records_o, "Records")
+elif not records:
+    st.success("No record counts against this SLI right now.")
+else:
+    totals: dict[str, float] = {}
+    for r in records:
+        if isinstance(r.get("amount"), int | float) and r.get("currency"):
+            totals[str(r["currency"])] = totals.get(str(r["currency"]), 0.0) + float(r["amount"])
+    cols = st.columns(max(1, len(totals)) + 1)
+    cols[0].metric("Records", f"{len(records):,}")
+    for col, (currency, amount) in zip(cols[1:], sorted(totals.items(), key=lambda kv: -kv[1]), strict=False):
+        col.metric(f"At risk ({currency})", money(amount, currency))
+    frame = pd.DataFrame(
+        {
+            "trace": [f"./trace?key={r.get('key')}" for r in records],
+            "key": [r.get("key") for r in records],
+            "kind": [r.get("kind") for r in records],
+            "status": [r.get("status") for r in records],
+            "age": [duration(r.get("age_seconds")) for r in records],
+            "age (h)": [(r.get("age_seconds") or 0) / 3600 for r in records],
+            "amount": [r.get("amount") for r in records],
+            "currency": [r.get("currency") for r in records],
+            "tenant": [r.get("tenant") for r in records],
+            "project": [r.get("project_code") for r in records],
+            "detail": [str(r.get("detail") or "") for r in records],
+        }
+    ).sort_values("age (h)", ascending=False)
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "trace": st.column_config.LinkColumn("trace", display_text="trace ↗", width="small"),
+            "age (h)": st.column_config.NumberColumn("age (h)", format="%.1f"),
+            "amount": st.column_config.NumberColumn("amount", format="%.2f"),
+        },
+    )
+    st.download_button(
+        "Download CSV", frame.drop(columns=["trace"]).to_csv(index=False), f"{sli_name}-records.csv", "text/csv"
+    )

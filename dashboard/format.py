@@ -1,0 +1,169 @@
+"""Numbers as people read them: units, currencies, ages and statuses. Pure functions, no Streamlit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "STATUS_COLOUR",
+    "STATUS_ICON",
+    "STATUS_ORDER",
+    "age",
+    "duration",
+    "money",
+    "money_by_currency",
+    "objective_text",
+    "parse_time",
+    "percent",
+    "status_label",
+    "unit_axis_title",
+    "value",
+    "worst_status",
+]
+
+# Worst first. no_data is not "healthy": it ranks above ok so a silent SLI is never hidden behind green.
+STATUS_ORDER: tuple[str, ...] = ("breach", "warning", "no_data", "ok")
+STATUS_ICON: Mapping[str, str] = {"ok": "🟢", "warning": "🟠", "breach": "🔴", "no_data": "⚪"}
+# Streamlit's named colours adapt to light and dark themes.
+STATUS_COLOUR: Mapping[str, str] = {"ok": "green", "warning": "orange", "breach": "red", "no_data": "gray"}
+_STATUS_WORDS: Mapping[str, str] = {"ok": "OK", "warning": "Warning", "breach": "Breach", "no_data": "No data"}
+
+_UNIT_AXIS: Mapping[str, str] = {
+    "ratio": "percent",
+    "seconds": "hours",
+    "business_days": "business days",
+    "hours": "hours",
+    "count": "count",
+    "money": "amount",
+}
+
+
+def status_label(status: str | None) -> str:
+    status = status or "no_data"
+    return f"{STATUS_ICON.get(status, '⚪')} {_STATUS_WORDS.get(status, status)}"
+
+
+def worst_status(statuses: list[str | None]) -> str:
+    """The worst of several statuses; 'ok' beats 'no_data' only when something actually reported."""
+    seen = {s or "no_data" for s in statuses}
+    if not seen:
+        return "no_data"
+    if seen == {"no_data"}:
+        return "no_data"
+    for status in ("breach", "warning", "ok"):
+        if status in seen:
+            return status
+    return "no_data"
+
+
+def _finite(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def percent(x: Any, digits: int = 2) -> str:
+    f = _finite(x)
+    return "—" if f is None else f"{f * 100:.{digits}f} %"
+
+
+def duration(seconds: Any) -> str:
+    """3 d 4 h, 2 h 5 min, 4 min 10 s, 12.3 s, 250 ms."""
+    f = _finite(seconds)
+    if f is None:
+        return "—"
+    sign = "-" if f < 0 else ""
+    f = abs(f)
+    if f < 1:
+        return f"{sign}{f * 1000:.0f} ms"
+    if f < 60:
+        return f"{sign}{f:.1f} s"
+    minutes, secs = divmod(int(round(f)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{sign}{days} d {hours} h"
+    if hours:
+        return f"{sign}{hours} h {minutes} min"
+    return f"{sign}{minutes} min {secs} s"
+
+
+age = duration
+
+
+def money(amount: Any, currency: str | None) -> str:
+    f = _finite(amount)
+    if f is None:
+        return "—"
+    code = (currency or "").upper()
+    return f"{f:,.0f} {code}".strip() if abs(f) >= 100 else f"{f:,.2f} {code}".strip()
+
+
+def money_by_currency(details: Mapping[str, Any] | None) -> dict[str, float]:
+    """Per-currency amounts from an SLI's free-form details ({"by_currency": {...}} or {"EUR": ...} shapes)."""
+    if not details:
+        return {}
+    source = details.get("by_currency") or details.get("amount_by_currency") or details.get("currencies") or details
+    out: dict[str, float] = {}
+    if isinstance(source, Mapping):
+        for key, val in source.items():
+            amount = val.get("amount") if isinstance(val, Mapping) else val
+            f = _finite(amount)
+            if isinstance(key, str) and len(key) == 3 and key.isalpha() and key.isupper() and f is not None:
+                out[key] = f
+    return out
+
+
+def value(x: Any, unit: str | None, details: Mapping[str, Any] | None = None) -> str:
+    """One SLI value in its unit: ratio as percent, seconds as a duration, money per currency."""
+    f = _finite(x)
+    if unit == "money":
+        by_currency = money_by_currency(details)
+        if by_currency:
+            return " · ".join(money(a, c) for c, a in sorted(by_currency.items(), key=lambda kv: -abs(kv[1])))
+        return money(f, str((details or {}).get("currency", ""))) if f is not None else "—"
+    if f is None:
+        return "—"
+    if unit == "ratio":
+        return percent(f)
+    if unit == "seconds":
+        return duration(f)
+    if unit == "business_days":
+        return f"{f:.2f} business days"
+    if unit == "hours":
+        return f"{f:,.1f} h"
+    if unit == "count":
+        return f"{f:,.0f}"
+    return f"{f:,.4g}"
+
+
+def objective_text(objective: Mapping[str, Any] | None, unit: str | None) -> str:
+    if not objective or objective.get("target") is None:
+        return "no objective"
+    comparison = {">=": "≥", "<=": "≤"}.get(str(objective.get("comparison")), str(objective.get("comparison", "")))
+    window = objective.get("window")
+    target = value(objective["target"], unit if unit != "money" else "count")
+    return f"{comparison} {target}" + (f" over {window}" if window else "")
+
+
+def unit_axis_title(unit: str | None, currency: str | None = None) -> str:
+    if unit == "money" and currency:
+        return f"amount ({currency})"
+    return _UNIT_AXIS.get(unit or "", unit or "value")
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

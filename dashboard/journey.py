@@ -1,0 +1,186 @@
+"""A record's journey (GET /api/v1/records/{key}) read as a story: a waterfall, where it stopped, and why.
+
+Pure functions over the collector's answer, so the rules are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dashboard.format import duration, parse_time
+
+__all__ = ["KEY_KINDS", "NEXT_STEP", "Verdict", "guess_kind", "verdict", "waterfall_rows"]
+
+# Business key kinds the collector indexes (syncwatch.vocabulary.BUSINESS_KEY_KINDS), labelled for people.
+KEY_KINDS: Mapping[str, str] = {
+    "": "any kind",
+    "entry": "time entry",
+    "timesheet": "timesheet",
+    "invoice": "invoice",
+    "project": "project",
+    "consultant": "consultant",
+    "assignment": "assignment",
+    "deal": "deal (opportunity)",
+    "change": "HCM change",
+    "exception": "exception",
+    "message": "middleware message",
+    "correlation": "correlation id",
+    "trace": "trace id",
+}
+
+# The canonical lifecycles (domain.md section 2): what should follow each event if the record is healthy.
+NEXT_STEP: Mapping[str, str] = {
+    "timesheet.submitted": "timesheet.approved",
+    "timesheet.approved": "time_entry.post_requested",
+    "time_entry.post_requested": "time_entry.posted",
+    "time_entry.post_failed": "time_entry.posted (a retry)",
+    "time_entry.adjusted": "time_entry.post_requested",
+    "time_entry.posted": "invoice.ready",
+    "invoice.ready": "invoice.released",
+    "invoice.released": "invoice.posted",
+    "invoice.post_failed": "invoice.posted (a retry)",
+    "deal.closed_won": "project.created",
+    "project.created": "project.updated in ERP and PSA",
+    "worker.changed": "worker.synced",
+    "assignment.changed": "assignment.synced",
+    "message.dead_lettered": "message.replayed",
+    "exception.opened": "exception.resolved",
+}
+_PREFIXES = (
+    ("TE-", "entry"),
+    ("TS-", "timesheet"),
+    ("INV-", "invoice"),
+    ("PRJ-", "project"),
+    ("ASG-", "assignment"),
+    ("CHG-", "change"),
+    ("EXC-", "exception"),
+    ("MSG-", "message"),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str  # "not_found" | "complete" | "waiting" | "failed"
+    headline: str
+    reasons: tuple[str, ...]
+    last_event: str | None
+    expected_next: str | None
+    stalled_for_seconds: float | None
+
+
+def guess_kind(key: str) -> str:
+    """The simulator's and typical id prefixes, so a pasted key finds its kind; '' searches every kind."""
+    upper = key.upper()
+    for prefix, kind in _PREFIXES:
+        if upper.startswith(prefix):
+            return kind
+    if re.fullmatch(r"C\d{6,}", upper):
+        return "consultant"
+    if re.fullmatch(r"006\d{12}", key):
+        return "deal"
+    if re.fullmatch(r"[0-9a-f]{32}", key.lower()):
+        return "trace"
+    return ""
+
+
+def _failure_reason(item: Mapping[str, Any]) -> str | None:
+    if item.get("signal") == "span":
+        if item.get("status") == "Error":
+            message = item.get("status_message") or "no status message"
+            return f"span {item.get('service', '?')} / {item.get('name', '?')} failed: {message}"
+        return None
+    kind = str(item.get("type", ""))
+    data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
+    assert isinstance(data, Mapping)
+    if kind.endswith("post_failed"):
+        code = data.get("error_code") or "unknown error"
+        category = data.get("error_category")
+        retry = data.get("retryable")
+        text = f"{kind}: {code}" + (f" ({category})" if category else "")
+        if retry is not None:
+            text += ", retryable" if retry else ", not retryable"
+        return text
+    if kind == "message.dead_lettered":
+        return f"dead-lettered on {data.get('queue', '?')}: {data.get('reason', 'no reason')}"
+    if kind == "exception.opened":
+        return f"exception {data.get('category', '?')} ({data.get('severity', '?')}) opened"
+    return None
+
+
+def verdict(journey: Mapping[str, Any], now: datetime) -> Verdict:
+    items: Sequence[Mapping[str, Any]] = journey.get("items") or []
+    if not journey.get("found") or not items:
+        return Verdict("not_found", "No event or span mentions this key.", (), None, None, None)
+    events = [i for i in items if i.get("signal") == "event"]
+    last = events[-1] if events else None
+    last_type = str(last.get("type")) if last else None
+    last_at = parse_time((last or items[-1]).get("at"))
+    stalled = (now - last_at).total_seconds() if last_at else None
+    reasons = []
+    resolved = {str(e.get("type")) for e in events}
+    for item in items:
+        reason = _failure_reason(item)
+        if reason is None:
+            continue
+        # a failure later healed (posted after post_failed, replayed after dead-letter) is history, not a cause
+        healed = (
+            (item.get("type") == "time_entry.post_failed" and "time_entry.posted" in resolved)
+            or (item.get("type") == "invoice.post_failed" and "invoice.posted" in resolved)
+            or (item.get("type") == "message.dead_lettered" and "message.replayed" in resolved)
+            or (item.get("type") == "exception.opened" and "exception.resolved" in resolved)
+        )
+        if not healed:
+            reasons.append(reason)
+    expected = NEXT_STEP.get(last_type or "")
+    if reasons:
+        state = "failed"
+        headline = f"Stopped after {last_type or 'its last span'}: {reasons[-1]}"
+    elif expected:
+        state = "waiting"
+        headline = f"Waiting for {expected} since {last_type} ({duration(stalled)} ago)"
+    else:
+        state = "complete"
+        headline = f"Reached {last_type or 'its last span'}; nothing further expected"
+    return Verdict(state, headline, tuple(dict.fromkeys(reasons)), last_type, expected, stalled)
+
+
+def waterfall_rows(journey: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per span (a bar from start to end) and per event (a point), laned by system or service."""
+    rows = []
+    for item in journey.get("items") or []:
+        at = parse_time(item.get("at"))
+        if at is None:
+            continue
+        if item.get("signal") == "span":
+            ms = float(item.get("duration_ms") or 0.0)
+            rows.append(
+                {
+                    "lane": str(item.get("service") or "?"),
+                    "what": str(item.get("name") or "span"),
+                    "signal": "span",
+                    "start": at,
+                    "end": at + timedelta(milliseconds=max(ms, 1.0)),
+                    "duration_ms": ms,
+                    "status": "error" if item.get("status") == "Error" else "ok",
+                    "detail": str(item.get("status_message") or ""),
+                }
+            )
+        else:
+            failed = _failure_reason(item)
+            rows.append(
+                {
+                    "lane": str(item.get("source_system") or item.get("source") or "?"),
+                    "what": str(item.get("type") or "event"),
+                    "signal": "event",
+                    "start": at,
+                    "end": at,
+                    "duration_ms": 0.0,
+                    "status": "error" if failed else "ok",
+                    "detail": failed or "",
+                }
+            )
+    return rows

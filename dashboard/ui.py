@@ -1,0 +1,142 @@
+"""What every page shares: the API client, cached fetches, messages for failed calls, shareable query parameters.
+
+The client comes from `st.session_state["syncwatch_api"]` when something put one there (tests inject a client on
+an httpx.MockTransport), else it is built once per process from Settings (SYNCWATCH_DASHBOARD_* variables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from dashboard.api import ApiClient, Failed, Ok, Outcome, Request, Unavailable
+from syncwatch.settings import Settings
+
+__all__ = [
+    "CACHE_SECONDS",
+    "WINDOWS",
+    "api",
+    "data",
+    "fetch",
+    "now",
+    "param",
+    "refresh_seconds",
+    "set_params",
+    "show_problem",
+    "window_start",
+]
+
+CACHE_SECONDS = 10
+SESSION_KEY = "syncwatch_api"
+# Selectable windows: label -> length. Shareable as ?window=<label>.
+WINDOWS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+T = TypeVar("T", bound=str)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _client_from_settings() -> ApiClient:
+    return ApiClient.from_settings(_settings())
+
+
+def api() -> ApiClient:
+    injected = st.session_state.get(SESSION_KEY)
+    if isinstance(injected, ApiClient):
+        return injected
+    return _client_from_settings()
+
+
+def refresh_seconds() -> int:
+    return _settings().dashboard_refresh_seconds
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def window_start(label: str, end: datetime) -> datetime:
+    """Start of a window, rounded down to the minute so repeated renders share one cached answer."""
+    start = end - WINDOWS.get(label, WINDOWS["24h"])
+    return start.replace(second=0, microsecond=0)
+
+
+class _NotCached(Exception):
+    """Raised inside the cached function so Streamlit keeps failures out of the cache (exceptions are not cached)."""
+
+    def __init__(self, outcomes: dict[tuple[str, tuple[tuple[str, str], ...]], Outcome]):
+        super().__init__("a request failed")
+        self.outcomes = outcomes
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
+def _fetch_cached(
+    _client: ApiClient, identity: str, wanted: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], Outcome]:
+    answers = _client.get_many(Request(path, params) for path, params in wanted)
+    outcomes = {(r.path, r.params): o for r, o in answers.items()}
+    if any(isinstance(o, Failed) for o in outcomes.values()):
+        raise _NotCached(outcomes)
+    return outcomes
+
+
+def fetch(requests: Sequence[Request]) -> list[Outcome]:
+    """The answers to several GETs, fetched in parallel, cached for CACHE_SECONDS unless one of them failed."""
+    client = api()
+    wanted = tuple((r.path, r.params) for r in requests)
+    try:
+        outcomes = _fetch_cached(client, client.identity, wanted)
+    except _NotCached as failed:
+        outcomes = failed.outcomes
+    return [outcomes[w] for w in wanted]
+
+
+def show_problem(outcome: Outcome, what: str, empty_hint: str = "") -> None:
+    """Turn a failed or missing answer into a message; collector down is a message, never a traceback."""
+    if isinstance(outcome, Unavailable):
+        st.info(f"**{what}: not available yet.** {outcome.message}. {empty_hint}".strip(), icon=":material/info:")
+    elif isinstance(outcome, Failed):
+        advice = {
+            "unreachable": "Is `syncwatch serve` running, and does SYNCWATCH_DASHBOARD_API_URL point at it?",
+            "unauthorized": "Set SYNCWATCH_DASHBOARD_TOKEN (or _TOKEN_FILE) to a valid read-scope token.",
+            "forbidden": "The token needs the read scope (admin for changes).",
+            "throttled": "The page retries on the next refresh.",
+        }.get(outcome.kind, "")
+        st.error(f"**{what}: {outcome.message}.** {advice}", icon=":material/error:")
+
+
+def data(outcome: Outcome) -> Any:
+    return outcome.data if isinstance(outcome, Ok) else None
+
+
+def param(name: str, default: T, allowed: Iterable[str] | None = None) -> T | str:
+    """A query parameter, or the default when absent or not one of `allowed` (URLs are user input)."""
+    value = st.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if allowed is not None and value not in set(allowed):
+        return default
+    return value
+
+
+def set_params(**values: str | None) -> None:
+    """Write filters into the URL so the page can be shared as it is seen; None or '' removes a parameter."""
+    for name, value in values.items():
+        if value is None or value == "":
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
