@@ -1,0 +1,133 @@
+"""The alerts stage inside the collector process: evaluation and dispatch jobs, API routes, metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from alerts.api import build_router
+from alerts.config import AlertsConfig, load_config
+from alerts.dispatch import Dispatcher
+from alerts.engine import AlertEngine
+from alerts.notifiers import build_notifier
+from alerts.notifiers.base import Notifier
+from alerts.store import AlertStore
+from alerts.telemetry import register
+from alerts.warehouse_signals import WarehouseSignals
+from syncwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from collector.service import Service
+
+__all__ = ["AlertsComponent", "build_engine", "settings_integrations"]
+
+log = logging.getLogger("syncwatch.alerts")
+T = TypeVar("T")
+
+
+def settings_integrations(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Integrations added to the root receiver from settings (a quick start without editing YAML)."""
+    extra: list[dict[str, Any]] = []
+    if settings.alerts_webhook_url:
+        extra.append({"type": "webhook", "url": settings.alerts_webhook_url})
+    if settings.alerts_alertmanager_url:
+        extra.append({"type": "alertmanager", "url": settings.alerts_alertmanager_url})
+    return {"default": extra} if extra else {}
+
+
+def build_engine(
+    settings: Settings,
+    config: AlertsConfig,
+    source: Any,
+    store: AlertStore | None,
+    http: httpx.Client,
+    log_store: AlertStore | None = None,
+) -> AlertEngine:
+    valid_for = timedelta(seconds=max(300.0, 4 * settings.alerts_evaluation_interval_seconds))
+    notifiers: dict[str, list[tuple[str, Notifier]]] = {}
+    for name, receiver in config.receivers.items():
+        notifiers[name] = [
+            (f"{spec.type}#{i}", build_notifier(spec, http, alertmanager_valid_for=valid_for))
+            for i, spec in enumerate(receiver.integrations)
+        ]
+    external = settings.alerts_external_url or f"http://{settings.host}:{settings.port}"
+    attempts = settings.alerts_notify_attempts
+
+    def send(notifier: Notifier, message: Any) -> Any:
+        from alerts.notifiers.base import deliver
+
+        return deliver(notifier, message, attempts=attempts)
+
+    target = log_store or store
+    dispatcher = Dispatcher(
+        config, notifiers, external_url=external, log_delivery=target.log_notification if target else None, send=send
+    )
+    return AlertEngine(config, source, store, dispatcher)
+
+
+class AlertsComponent:
+    name = "alerts"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: AlertEngine | None = None
+        self.config: AlertsConfig | None = None
+        self.router = build_router(self)
+        self._service: Service | None = None
+        self._api_store: AlertStore | None = None
+        self._api_lock = threading.Lock()
+        self._http: httpx.Client | None = None
+
+    def start(self, service: Service) -> None:
+        settings = self.settings
+        # An invalid file stops the start-up with a message naming rule and field: better than silent alerting.
+        self.config = load_config(settings.alerts_config_file, extra_integrations=settings_integrations(settings))
+        self._service = service
+        self._http = httpx.Client(timeout=httpx.Timeout(5.0, connect=3.0))
+        evaluation_client = service.connect()
+        engine = build_engine(
+            settings,
+            self.config,
+            WarehouseSignals(evaluation_client),
+            AlertStore(evaluation_client),
+            self._http,
+            log_store=AlertStore(service.connect()),
+        )
+        engine.start()
+        self.engine = engine
+        register(service.registry, engine)
+        now = datetime.now(UTC)
+        service.scheduler.add_job(
+            engine.evaluate,
+            "interval",
+            seconds=settings.alerts_evaluation_interval_seconds,
+            id="alerts-evaluate",
+            next_run_time=now,
+        )
+        service.scheduler.add_job(
+            engine.dispatch, "interval", seconds=1, id="alerts-dispatch", next_run_time=now + timedelta(seconds=1)
+        )
+        log.info(
+            "alerts: %d rules from %s, evaluated every %gs",
+            len(self.config.rules),
+            self.config.source,
+            settings.alerts_evaluation_interval_seconds,
+        )
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def with_store(self, fn: Callable[[AlertStore], T]) -> T:
+        """Run `fn` on the API's own warehouse client (queries on one client serialise, hence the lock)."""
+        if self._service is None:
+            raise RuntimeError("alerts component not started")
+        with self._api_lock:
+            if self._api_store is None:
+                self._api_store = AlertStore(self._service.connect())
+            return fn(self._api_store)

@@ -1,0 +1,102 @@
+"""`SignalSource` over the warehouse tables of the metrics (sli_snapshots) and probes (probe_runs,
+probe_findings) stages. A table that does not exist yet (its stage is not installed) reads as empty, which the
+absent-data rules then report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from alerts.signals import Finding, ProbeRun, ProbeState, SliValue
+
+__all__ = ["WarehouseSignals"]
+
+log = logging.getLogger("syncwatch.alerts")
+
+_BURNS = ("5m", "30m", "1h", "6h", "1d", "3d")
+_SLI_QUERY = """
+SELECT sli, dimension, key,
+       argMax(time, time), argMax(value, time), argMax(good, time), argMax(total, time), argMax(objective, time),
+       argMax(status, time), argMax(budget_remaining, time),
+       argMax(burn_5m, time), argMax(burn_30m, time), argMax(burn_1h, time), argMax(burn_6h, time),
+       argMax(burn_1d, time), argMax(burn_3d, time), argMax(details, time)
+FROM sli_snapshots
+WHERE time <= {as_of:DateTime64(3, 'UTC')} AND time > {since:DateTime64(3, 'UTC')}
+GROUP BY sli, dimension, key
+"""
+_RUNS_QUERY = """
+SELECT argMax(run_id, started_at), probe, argMax(system, started_at), max(started_at),
+       argMax(outcome, started_at), argMax(findings, started_at), argMax(error, started_at)
+FROM probe_runs
+WHERE started_at <= {as_of:DateTime64(3, 'UTC')} AND started_at > {since:DateTime64(3, 'UTC')}
+GROUP BY probe
+"""
+_FINDINGS_QUERY = """
+SELECT probe, kind, system, tenant_id, object_type, object_id, project_code, consultant_id, age_seconds,
+       amount, currency, detail
+FROM probe_findings
+WHERE run_id IN {runs:Array(String)}
+LIMIT {limit:UInt64}
+"""
+
+
+class WarehouseSignals:
+    def __init__(self, client: Client, *, lookback: timedelta = timedelta(days=1), findings_limit: int = 200_000):
+        self.client = client
+        self.lookback = lookback
+        self.findings_limit = findings_limit
+
+    def sli_values(self, as_of: datetime) -> list[SliValue]:
+        rows = self._rows(_SLI_QUERY, {"as_of": as_of, "since": as_of - self.lookback})
+        out = []
+        for r in rows:
+            out.append(
+                SliValue(
+                    sli=r[0],
+                    dimension=r[1],
+                    key=r[2],
+                    time=r[3],
+                    value=r[4],
+                    good=float(r[5]),
+                    total=float(r[6]),
+                    objective=r[7],
+                    status=r[8],
+                    budget_remaining=r[9],
+                    burn=dict(zip(_BURNS, r[10:16], strict=True)),
+                    details=_json(r[16]),
+                )
+            )
+        return out
+
+    def probe_state(self, as_of: datetime) -> ProbeState:
+        rows = self._rows(_RUNS_QUERY, {"as_of": as_of, "since": as_of - self.lookback})
+        runs = [ProbeRun(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6]) for r in rows]
+        if not runs:
+            return ProbeState()
+        found = self._rows(_FINDINGS_QUERY, {"runs": [r.run_id for r in runs], "limit": self.findings_limit})
+        findings = [
+            Finding(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], float(r[8]), r[9], r[10], r[11]) for r in found
+        ]
+        return ProbeState(runs=runs, findings=findings)
+
+    def _rows(self, sql: str, parameters: dict[str, Any]) -> list[Any]:
+        try:
+            return list(self.client.query(sql, parameters=parameters).result_rows)
+        except DatabaseError as exc:
+            if "UNKNOWN_TABLE" in str(exc) or "doesn't exist" in str(exc) or "does not exist" in str(exc):
+                log.debug("signal table missing (stage not installed yet): %s", str(exc).splitlines()[0])
+                return []
+            raise
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
