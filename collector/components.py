@@ -32,5 +32,6 @@ class Component(Protocol):
 
 def components(settings: Settings) -> list[Component]:
     from metrics.component import MetricsComponent
+    from probes.component import ProbesComponent
 
-    return [MetricsComponent(settings)]
+    return [MetricsComponent(settings), ProbesComponent(settings)]

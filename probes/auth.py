@@ -96,15 +96,17 @@ class OAuth2ClientCredentials:
         self._client_id, self._secret, self._scope = client_id, client_secret, scope
         self._skew, self._clock = skew_s, clock
         self._token: str | None = None
-        self._expires = 0.0
+        self._refresh_at = 0.0
         self._lock = threading.Lock()
         self.tokens_fetched = 0
 
     def headers(self, fetch: TokenFetcher) -> dict[str, str]:
         with self._lock:  # one refresh at a time; the others wait and reuse it
-            if self._token is None or self._clock() >= self._expires - self._skew:
+            if self._token is None or self._clock() >= self._refresh_at:
                 self._token, lifetime = self._fetch(fetch)
-                self._expires = self._clock() + lifetime
+                # Refresh a little early (a token that expires in flight costs a 401 and a retry), but never so
+                # early that a short-lived token is fetched for every call.
+                self._refresh_at = self._clock() + lifetime - min(self._skew, lifetime * 0.1)
                 self.tokens_fetched += 1
             return {"Authorization": f"Bearer {self._token}"}
 

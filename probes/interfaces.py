@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,16 +34,28 @@ class ProbeContext:
 
 
 class Probe(Protocol):
-    name: str
-    systems: Sequence[str]  # the first is the one its runs are filed under; every one is budgeted
-    interval_seconds: float
-    timeout_seconds: float
-    cost: Mapping[str, int]  # declared calls per run, per system, checked against the budget before a run
-    description: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def systems(self) -> Sequence[str]:
+        """The systems it reads: the first files its runs, every one is budgeted."""
+        ...
+
+    @property
+    def interval_seconds(self) -> float: ...
+
+    @property
+    def timeout_seconds(self) -> float: ...
+
+    @property
+    def cost(self) -> Mapping[str, int]:
+        """Declared calls per run, per system, checked against the budget before a run starts."""
+        ...
+
+    @property
+    def description(self) -> str: ...
 
     def run(self, ctx: ProbeContext) -> list[Finding]:
         """Findings (possibly none); raise from the error tree when the answer cannot be trusted."""
         ...
-
-
-Clock = Callable[[], float]

@@ -66,7 +66,14 @@ def run_probe(
             span.set_status(Status(StatusCode.ERROR, error[:500]))
     duration_ms = (time.perf_counter() - t0) * 1000
     if outcome.healthy_answer:
-        log.info("probe %s: %s, %d findings, %d calls, %.0f ms", probe.name, outcome, len(findings), scope.total_calls, duration_ms)
+        log.info(
+            "probe %s: %s, %d findings, %d calls, %.0f ms",
+            probe.name,
+            outcome,
+            len(findings),
+            scope.total_calls,
+            duration_ms,
+        )
     else:
         log.warning("probe %s: %s after %d calls: %s", probe.name, outcome, scope.total_calls, error)
     return ProbeRun(

@@ -158,7 +158,9 @@ class SystemClient:
                 with self._rng_lock:
                     wait = self.retry.backoff(attempt, self._rng)
             if wait >= scope.deadline.remaining():
-                raise self._give_up(method, url, response, transport_error, f"retry in {wait:g} s would pass the deadline")
+                raise self._give_up(
+                    method, url, response, transport_error, f"retry in {wait:g} s would pass the deadline"
+                )
             self._sleep(wait)
 
     def get_json(self, scope: CallScope, url: str, **kw: Any) -> Any:

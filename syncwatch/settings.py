@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     dashboard_refresh_seconds: int = Field(default=30, ge=5, description="Auto-refresh period of live tiles")
     dashboard_timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout to the collector")
 
+    # Probes stage (probes/): systems, budgets and declarative probes live in the probes file
+    probes_config: Path | None = Field(
+        default=None, description="Probes YAML (systems, auth by env:/file: reference, budgets, probes); unset: idle"
+    )
+
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

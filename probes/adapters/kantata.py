@@ -14,15 +14,26 @@ __all__ = ["KANTATA_PAGE", "kantata_count", "kantata_rows"]
 KANTATA_PAGE = 200
 
 
-def _page(client: SystemClient, scope: CallScope, path: str, params: Mapping[str, Any], page: int, per_page: int) -> dict[str, Any]:
+def _page(
+    client: SystemClient, scope: CallScope, path: str, params: Mapping[str, Any], page: int, per_page: int
+) -> dict[str, Any]:
     body = client.get_json(scope, path, params={**params, "page": page, "per_page": per_page})
-    if not isinstance(body, dict) or not isinstance(body.get("count"), int) or not isinstance(body.get("results"), list):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("count"), int)
+        or not isinstance(body.get("results"), list)
+    ):
         raise BadResponse(f"Kantata answer for {path} lacks count/results", system=client.system)
     return body
 
 
 def kantata_rows(
-    client: SystemClient, scope: CallScope, path: str, key: str, params: Mapping[str, Any] | None = None, per_page: int = KANTATA_PAGE
+    client: SystemClient,
+    scope: CallScope,
+    path: str,
+    key: str,
+    params: Mapping[str, Any] | None = None,
+    per_page: int = KANTATA_PAGE,
 ) -> Iterator[dict[str, Any]]:
     """Every record of the list, in `results` order, checked against `count`."""
     page = 1
@@ -43,7 +54,8 @@ def kantata_rows(
             break
         if not body["results"]:
             raise BadResponse(
-                f"Kantata sent an empty page {page} after {seen} of count={body['count']} (truncated)", system=client.system
+                f"Kantata sent an empty page {page} after {seen} of count={body['count']} (truncated)",
+                system=client.system,
             )
         page += 1
 

@@ -87,7 +87,9 @@ def paged_items(
             _check_total(client, path, seen, total)
             return
         if not items:
-            raise BadResponse(f"{path}: empty page after {seen} of total={total} items (truncated)", system=client.system)
+            raise BadResponse(
+                f"{path}: empty page after {seen} of total={total} items (truncated)", system=client.system
+            )
         position = position + len(items) if paging.style == "offset" else position + 1
     raise BadResponse(f"{path}: more than {paging.max_pages} pages", system=client.system)
 

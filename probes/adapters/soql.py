@@ -20,7 +20,9 @@ def _check(client: SystemClient, body: Any) -> dict[str, Any]:
     return body
 
 
-def soql_rows(client: SystemClient, scope: CallScope, query: str, version: str = SOQL_VERSION) -> Iterator[dict[str, Any]]:
+def soql_rows(
+    client: SystemClient, scope: CallScope, query: str, version: str = SOQL_VERSION
+) -> Iterator[dict[str, Any]]:
     """Every record (keys lower-case, `attributes` dropped)."""
     body = _check(client, client.get_json(scope, f"/services/data/{version}/query", params={"q": query}))
     total = body.get("totalSize")

@@ -29,7 +29,9 @@ def _page(client: SystemClient, scope: CallScope, query: str, limit: int, offset
     return body
 
 
-def suiteql_rows(client: SystemClient, scope: CallScope, query: str, page_size: int = SUITEQL_PAGE) -> Iterator[dict[str, Any]]:
+def suiteql_rows(
+    client: SystemClient, scope: CallScope, query: str, page_size: int = SUITEQL_PAGE
+) -> Iterator[dict[str, Any]]:
     """Every row of the query (keys lower-case, the `links` member dropped), checked against totalResults."""
     offset = seen = 0
     total: int | None = None
@@ -39,7 +41,9 @@ def suiteql_rows(client: SystemClient, scope: CallScope, query: str, page_size: 
         if isinstance(body.get("totalResults"), int):
             total = body["totalResults"]
         if "count" in body and body["count"] != len(items):
-            raise BadResponse(f"SuiteQL page says count={body['count']} but holds {len(items)} rows", system=client.system)
+            raise BadResponse(
+                f"SuiteQL page says count={body['count']} but holds {len(items)} rows", system=client.system
+            )
         for item in items:
             if not isinstance(item, dict):
                 raise BadResponse("SuiteQL row is not an object", system=client.system)
@@ -52,7 +56,8 @@ def suiteql_rows(client: SystemClient, scope: CallScope, query: str, page_size: 
         offset += len(items)
         if offset >= SUITEQL_MAX_ROWS:
             raise BadResponse(
-                f"query reaches NetSuite's {SUITEQL_MAX_ROWS:,}-row limit; the probe must slice it", system=client.system
+                f"query reaches NetSuite's {SUITEQL_MAX_ROWS:,}-row limit; the probe must slice it",
+                system=client.system,
             )
     if total is not None and seen != total:
         raise BadResponse(f"SuiteQL pages hold {seen} rows of totalResults={total} (truncated)", system=client.system)

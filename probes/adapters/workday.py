@@ -27,7 +27,11 @@ def workday_workers(
         if updated_from:
             params["updatedFrom"] = updated_from
         body = client.get_json(scope, f"/ccx/api/v1/{tenant}/workers", params=params)
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not isinstance(body.get("total"), int):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("data"), list)
+            or not isinstance(body.get("total"), int)
+        ):
             raise BadResponse("Workday answer lacks total/data", system=client.system)
         total = body["total"]
         data = body["data"]
@@ -41,4 +45,6 @@ def workday_workers(
         if offset >= total:
             break
         if not data:
-            raise BadResponse(f"Workday sent an empty page at offset {offset} of total={total} (truncated)", system=client.system)
+            raise BadResponse(
+                f"Workday sent an empty page at offset {offset} of total={total} (truncated)", system=client.system
+            )

@@ -47,7 +47,7 @@ BUILTIN_PROBES: dict[str, BuiltinProbe] = {
             900,
             240,
             {"psa": 60, "erp": 40},
-            "approved time not posted to the ERP and time posted twice, per month: counts first, keys where they differ",
+            "approved time not posted to the ERP and time posted twice, per month: counts, then keys where they differ",
             check_time_posting,
             ("approved_not_posted", "duplicate_posting"),
         ),

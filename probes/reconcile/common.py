@@ -75,7 +75,9 @@ def erp_rows_by_date(
     count = known_count
     if count is None:
         count = suiteql_count(
-            erp, scope, f"SELECT COUNT(*) FROM {table} WHERE {date_column} >= '{first}' AND {date_column} <= '{last}'{extra}"
+            erp,
+            scope,
+            f"SELECT COUNT(*) FROM {table} WHERE {date_column} >= '{first}' AND {date_column} <= '{last}'{extra}",
         )
     slices = max(1, math.ceil(count / SLICE_ROWS))
     step = max(1, math.ceil(days / slices))

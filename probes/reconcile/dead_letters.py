@@ -10,7 +10,9 @@ from probes.reconcile.common import epoch
 
 __all__ = ["check_dead_letters"]
 
-PENDING = Paging(style="page", items_path="$.items[*]", total_path="$.total", size=500, size_param="page_size", position_param="page")
+PENDING = Paging(
+    style="page", items_path="$.items[*]", total_path="$.total", size=500, size_param="page_size", position_param="page"
+)
 
 
 def check_dead_letters(ctx: ProbeContext) -> list[Finding]:

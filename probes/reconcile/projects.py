@@ -103,7 +103,9 @@ def check_project_master_data(ctx: ProbeContext) -> list[Finding]:
         if "active" not in statuses:
             continue
         if erp is None or crm is None:
-            age = max(0.0, ctx.now - epoch(psa["updated_at"], field="workspace updated_at")) if psa["updated_at"] else 0.0
+            age = (
+                max(0.0, ctx.now - epoch(psa["updated_at"], field="workspace updated_at")) if psa["updated_at"] else 0.0
+            )
             if age < grace:
                 continue  # still in flight between systems
             missing = [name for name, rec in (("crm", crm), ("erp", erp)) if rec is None]

@@ -26,7 +26,9 @@ def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
     erp = ctx.client("erp")
     today = to_date(ctx.now)
     horizon = opt_int(ctx.options, "horizon_days", 30)
-    cards = list(suiteql_rows(erp, ctx.scope, "SELECT id, customer, subsidiary, currency, startdate, enddate FROM ratecard"))
+    cards = list(
+        suiteql_rows(erp, ctx.scope, "SELECT id, customer, subsidiary, currency, startdate, enddate FROM ratecard")
+    )
     jobs = [
         j
         for j in suiteql_rows(
@@ -95,7 +97,13 @@ def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
 
 
 def _uncovered(
-    ctx: ProbeContext, job: dict[str, Any], code: str, card_id: str, end: date | None, amount: Decimal, lapse: date | None
+    ctx: ProbeContext,
+    job: dict[str, Any],
+    code: str,
+    card_id: str,
+    end: date | None,
+    amount: Decimal,
+    lapse: date | None,
 ) -> Finding:
     lapsed_at = (lapse - date(1970, 1, 1)).total_seconds() if lapse else None
     return Finding(

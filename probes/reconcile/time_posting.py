@@ -50,7 +50,9 @@ def check_time_posting(ctx: ProbeContext) -> list[Finding]:
     return findings
 
 
-def _diff_slice(ctx: ProbeContext, start: date, end: date, pending: int, psa_posted: int, erp_live: int) -> list[Finding]:
+def _diff_slice(
+    ctx: ProbeContext, start: date, end: date, pending: int, psa_posted: int, erp_live: int
+) -> list[Finding]:
     psa, erp = ctx.client("psa"), ctx.client("erp")
     journals: dict[str, list[dict[str, Any]]] = defaultdict(list)
     rates: dict[tuple[str, str], tuple[Decimal, str]] = {}
@@ -69,7 +71,10 @@ def _diff_slice(ctx: ProbeContext, start: date, end: date, pending: int, psa_pos
         journals[str(row.get("externalid") or "")].append(row)
         hours, amount = opt_float(row.get("hours")), money(row.get("amount"))
         if hours and amount is not None:
-            rates[(str(row.get("employee")), str(row.get("job")))] = (amount / Decimal(str(hours)), str(row.get("currency") or ""))
+            rates[(str(row.get("employee")), str(row.get("job")))] = (
+                amount / Decimal(str(hours)),
+                str(row.get("currency") or ""),
+            )
         tenant_of[str(row.get("employee"))] = str(row.get("subsidiary") or "")
 
     findings: list[Finding] = []
@@ -85,7 +90,9 @@ def _diff_slice(ctx: ProbeContext, start: date, end: date, pending: int, psa_pos
             consultant, project = str(entry.get("user_id") or ""), str(entry.get("workspace_id") or "")
             hours = (opt_float(entry.get("time_in_minutes")) or 0.0) / 60.0
             rate = rates.get((consultant, project))
-            amount = (rate[0] * Decimal(str(hours))).quantize(Decimal("0.0001")) if rate and entry.get("billable") else None
+            amount = (
+                (rate[0] * Decimal(str(hours))).quantize(Decimal("0.0001")) if rate and entry.get("billable") else None
+            )
             since = epoch(entry.get("updated_at"), field="time entry updated_at", system=psa.system)
             findings.append(
                 Finding(
@@ -125,7 +132,9 @@ def _diff_slice(ctx: ProbeContext, start: date, end: date, pending: int, psa_pos
                 project_code=str(first_row.get("job") or ""),
                 consultant_id=str(first_row.get("employee") or ""),
                 age_seconds=max(0.0, ctx.now - duplicate_at),
-                amount=sum((a for a in extra if a is not None), Decimal(0)) if all(a is not None for a in extra) else None,
+                amount=sum((a for a in extra if a is not None), Decimal(0))
+                if all(a is not None for a in extra)
+                else None,
                 currency=str(first_row.get("currency") or ""),
                 detail={"documents": [str(r.get("id")) for r in rows], "amount_basis": "booked more than once"},
             )

@@ -1,0 +1,184 @@
+"""`syncwatch probes list` and `syncwatch probes run NAME`.
+
+With a collector running on this machine (its local admin file exists and its process is alive) both go through
+its API, so a manual run is budgeted with the scheduled ones and stored. Otherwise they work from the probes file
+directly: `run` calls the systems itself and stores the run when the warehouse can be opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from probes.config import load_probes_file
+from probes.errors import ConfigError
+from probes.fleet import ProbeFleet
+from probes.model import ProbeRun
+from syncwatch.settings import Settings
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, help="Probes: scheduled samplers that reconcile the systems' state.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _collector(settings: Settings) -> dict[str, Any] | None:
+    path = settings.local_admin_file
+    if not path.exists():
+        return None
+    info: dict[str, Any] = orjson.loads(path.read_bytes())
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
+def _call(info: dict[str, Any], method: str, path: str, timeout: float = 30) -> Any:
+    try:
+        response = httpx.request(
+            method, info["url"] + path, headers={"Authorization": f"Bearer {info['admin_token']}"}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"the collector at {info['url']} did not answer: {exc}")
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        _fail(f"{response.status_code}: {detail}")
+    return response.json()
+
+
+def _fleet(settings: Settings) -> ProbeFleet:
+    if settings.probes_config is None:
+        _fail("no probes file: set SYNCWATCH_PROBES_CONFIG (see docs/probes.md)")
+    assert settings.probes_config is not None
+    try:
+        return ProbeFleet(load_probes_file(settings.probes_config))
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise
+
+
+@app.command("list")
+def list_probes() -> None:
+    """Every probe: its systems, schedule, declared cost and last run (from the running collector when there is one)."""
+    settings = Settings()
+    info = _collector(settings)
+    table = Table("probe", "systems", "every", "timeout", "cost", "last run", "outcome", "findings", "calls", "stale")
+    if info is not None:
+        answer = _call(info, "GET", "/api/v1/probes")
+        for p in answer["probes"]:
+            last = p["last_run"] or {}
+            table.add_row(
+                p["name"], ", ".join(p["systems"]), f"{p['interval_seconds']:g} s", f"{p['timeout_seconds']:g} s", "",
+                last.get("started_at", "never"), last.get("outcome", ""), str(last.get("findings", "")),
+                str(last.get("api_calls", "")), "yes" if p["stale"] else "no",
+            )  # fmt: skip
+        skipped = answer.get("skipped", {})
+        if answer.get("config_error"):
+            errors.print(f"[bold red]probes file invalid:[/] {answer['config_error']}")
+    else:
+        fleet = _fleet(settings)
+        for name in fleet.probes:
+            d = fleet.describe(name)
+            cost = ", ".join(f"{s} {n}" for s, n in d["cost"].items())
+            table.add_row(
+                name, ", ".join(d["systems"]), f"{d['interval_seconds']:g} s", f"{d['timeout_seconds']:g} s", cost,
+                "(collector not running)", "", "", "", "",
+            )  # fmt: skip
+        skipped = fleet.skipped
+        fleet.close()
+    console.print(table)
+    for name, why in skipped.items():
+        console.print(f"[dim]{name}: not running ({why})[/]")
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="probe name, as `syncwatch probes list` shows it")],
+    limit: Annotated[int, typer.Option("--limit", help="findings shown (all are stored)")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print the run and every finding as JSON")] = False,
+) -> None:
+    """Run one probe once and print its findings as a table. Exit status 0 ok, 1 mismatch, 2 anything else."""
+    settings = Settings()
+    info = _collector(settings)
+    if info is not None:
+        answer = _call(info, "POST", f"/api/v1/probes/{name}/run", timeout=900)
+        findings = answer.pop("findings")
+        summary = answer
+    else:
+        fleet = _fleet(settings)
+        try:
+            result = fleet.run(name)
+        except ConfigError as exc:
+            _fail(str(exc))
+            raise
+        finally:
+            fleet.close()
+        _store_locally(settings, result)
+        summary = {"probe": name, **result.public()}
+        findings = [f.public() for f in result.findings]
+    if as_json:
+        print(json.dumps({**summary, "findings": findings}, indent=2, default=str))  # noqa: T201 - machine output
+    else:
+        _print(summary, findings, limit)
+    outcome = summary["outcome"]
+    raise typer.Exit(0 if outcome == "ok" else 1 if outcome == "mismatch" else 2)
+
+
+def _print(summary: dict[str, Any], findings: list[dict[str, Any]], limit: int) -> None:
+    colour = {"ok": "green", "mismatch": "yellow"}.get(summary["outcome"], "red")
+    console.print(
+        f"[bold]{summary['probe']}[/]: [{colour}]{summary['outcome']}[/], {summary['findings']} findings, "
+        f"{summary['api_calls']} API calls, {summary['duration_ms'] / 1000:.1f} s (run {summary['run_id']})"
+    )
+    if summary.get("error"):
+        console.print(f"[red]{summary['error']}[/]")
+    if not findings:
+        return
+    table = Table("kind", "object", "tenant", "project", "consultant", "age", "amount", "detail")
+    for f in findings[:limit]:
+        amount = "" if f["amount"] is None else f"{f['amount']:,.2f} {f['currency']}"
+        detail = json.dumps(f["detail"], default=str)
+        table.add_row(
+            f["kind"], f"{f['object_type']} {f['object_id']}", f["tenant_id"], f["project_code"], f["consultant_id"],
+            _age(f["age_seconds"]), amount, detail[:80] + ("..." if len(detail) > 80 else ""),
+        )  # fmt: skip
+    console.print(table)
+    if len(findings) > limit:
+        console.print(f"[dim]... and {len(findings) - limit} more (--limit, --json)[/]")
+
+
+def _age(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def _store_locally(settings: Settings, result: ProbeRun) -> None:
+    from probes.store import write_run
+    from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_migrations, connect
+
+    try:
+        client = connect(settings)
+        apply_migrations(client, settings.retention_days)
+        write_run(client, result)
+    except (WarehouseLocked, WarehouseUnavailable) as exc:
+        errors.print(f"[dim]not stored: {exc}[/]")
