@@ -172,6 +172,8 @@ class Core:
         }
         if causation:
             event["causationid"] = causation
+        if system == "middleware":  # the middleware knows which integration it runs; the systems do not say
+            event["flow"] = flow
         self.sink.event(event)
         if self.with_spans:
             attrs: dict[str, Any] = {"business.correlation_id": correlation, "syncwatch.flow": flow,

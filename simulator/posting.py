@@ -120,13 +120,14 @@ class PostingFlow(TimesheetFlow):
             return
         code, message = _ERRORS[why]
         category = FAILURE_CAUSES[why][0] if why in FAILURE_CAUSES else "ERP_UNAVAILABLE"
-        retryable = why in ("throttling", "erp_unavailable")
+        # The connector gives up after MAX_RETRYABLE_ATTEMPTS and says so: its last failure is not retryable.
+        retryable = why in ("throttling", "erp_unavailable") and e.attempts < MAX_RETRYABLE_ATTEMPTS
         e.status = "POST_FAILED"
         fail_id, _, _ = self.emit("middleware", "time_entry.post_failed", "psa-to-erp-time", e.tenant, e.id,
                                   {**data, "error_code": code, "error_category": category, "retryable": retryable,
                                    "error_message": message}, done, e.correlation_id, req_id, (tr, sp),
                                   error=True, queue="erp-time-posting")  # fmt: skip
-        if retryable and e.attempts < MAX_RETRYABLE_ATTEMPTS:
+        if retryable:
             backoff = (2**e.attempts) * MINUTE * self.rng.uniform(1.0, 2.0)
             self.at(done + backoff, self.post_entry, e.id, fail_id)
             return

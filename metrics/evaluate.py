@@ -1,0 +1,138 @@
+"""SLIs against their objectives: value, status, error budget remaining and burn rates, as of an instant.
+
+burn rate = error ratio over a window / allowed error ratio (1 - objective); budget remaining = 1 - the burn rate
+over the whole SLO window. Gauges (a threshold, no budget) have neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from metrics.catalogue import Definition, Reading, Sli
+from metrics.query import Db
+from metrics.slis import build_registry
+from metrics.slo import Objective, SloConfig
+from metrics.windows import BURN_WINDOWS, Window
+
+__all__ = ["Evaluator", "SliResult", "Status", "status_of"]
+
+Status = Literal["ok", "warning", "breach", "no_data"]
+
+
+@dataclass(frozen=True, slots=True)
+class SliResult:
+    name: str
+    title: str
+    unit: str
+    window: Window
+    value: float | None
+    good: float
+    total: float
+    target: float
+    comparison: str
+    window_label: str
+    status: Status
+    error_budget_remaining: float | None
+    burn_rates: dict[str, float | None]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "unit": self.unit,
+            "value": self.value,
+            "good": self.good,
+            "total": self.total,
+            "objective": {"target": self.target, "comparison": self.comparison, "window": self.window_label},
+            "status": self.status,
+            "error_budget_remaining": self.error_budget_remaining,
+            "burn_rates": self.burn_rates,
+            "details": self.details,
+        }
+
+
+def status_of(value: float | None, comparison: str, target: float, bad: float | None) -> Status:
+    if value is None:
+        return "no_data"
+    meets = value >= target if comparison == ">=" else value <= target
+    if meets:
+        return "ok"
+    if bad is not None and (value >= bad if comparison == ">=" else value <= bad):
+        return "warning"
+    return "breach"
+
+
+def _burn(reading: Reading, allowed: float | None) -> float | None:
+    if allowed is None or reading.error_ratio is None or allowed <= 0:
+        return None
+    return reading.error_ratio / allowed
+
+
+class Evaluator:
+    def __init__(self, config: SloConfig) -> None:
+        self.config = config
+        self.registry: dict[str, Sli] = build_registry(config.cadences)
+
+    def objective(self, definition: Definition) -> Objective:
+        found = self.config.objectives.get(definition.name)
+        return found or Objective(definition.target, timedelta(days=30), definition.bad)
+
+    def allowed_error(self, definition: Definition) -> float | None:
+        """Allowed bad share of judged events; follows the configured objective for ratio SLIs."""
+        if definition.allowed_error is None:
+            return None
+        if definition.unit == "ratio" and definition.comparison == ">=":
+            return 1.0 - self.objective(definition).target
+        return definition.allowed_error
+
+    def window_for(self, definition: Definition, as_of: datetime) -> Window:
+        objective = self.objective(definition)
+        return Window.calendar_month(as_of) if objective.window is None else Window.rolling(objective.window, as_of)
+
+    def evaluate(
+        self,
+        db: Db,
+        as_of: datetime | None = None,
+        window: Window | None = None,
+        names: Iterable[str] | None = None,
+        by: str | None = None,
+    ) -> dict[str, dict[str, SliResult]]:
+        """name -> breakdown key ('' overall) -> result. An explicit window replaces each SLO window."""
+        moment = window.end if window else (as_of or datetime.now(UTC))
+        out: dict[str, dict[str, SliResult]] = {}
+        for name in names or self.registry:
+            sli = self.registry[name]
+            definition = sli.definition
+            if by is not None and by not in definition.dimensions:
+                continue
+            main = window or self.window_for(definition, moment)
+            allowed = self.allowed_error(definition)
+            windows = [main] + ([main.trailing(length) for length in BURN_WINDOWS.values()] if allowed else [])
+            objective = self.objective(definition)
+            results = {}
+            for key, readings in sli.measure(db, windows, by).items():
+                first = readings[0]
+                burn = {label: _burn(r, allowed) for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)}
+                whole = _burn(first, allowed)
+                results[key] = SliResult(
+                    name=name,
+                    title=definition.title,
+                    unit=definition.unit,
+                    window=main,
+                    value=first.value,
+                    good=first.good,
+                    total=first.total,
+                    target=objective.target,
+                    comparison=definition.comparison,
+                    window_label=objective.window_label if window is None else "explicit",
+                    status=status_of(first.value, definition.comparison, objective.target, objective.bad),
+                    error_budget_remaining=None if whole is None else 1.0 - whole,
+                    burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
+                    details=first.details,
+                )
+            out[name] = results
+        return out

@@ -1,0 +1,47 @@
+"""Shared shape of an SLI query: one scan of a merged state, grouped by a breakdown key, columns per window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from metrics.catalogue import Reading
+from metrics.query import Db, per_window, timestamp
+from metrics.state import ENTRIES, PROJECTS
+from metrics.windows import Window
+
+__all__ = ["ENTRIES_WITH_PROJECT", "readings", "records_query", "scan"]
+
+# Entries with their project's customer and billing type as the PSA holds them (billable = time and materials).
+ENTRIES_WITH_PROJECT = f"""
+SELECT e.*, p.customer AS customer, p.billing_type AS billing_type
+FROM ({ENTRIES}) AS e LEFT JOIN ({PROJECTS}) AS p ON p.project = e.project
+"""
+
+
+def scan(
+    db: Db,
+    source: str,
+    windows: Sequence[Window],
+    columns: str,
+    key: str | None,
+    where: str = "1",
+    parameters: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    cols, params = per_window(windows, columns)
+    params["as_of"] = timestamp(windows[0].end)
+    params.update(parameters or {})
+    group = key or "''"
+    sql = f"SELECT {group} AS key, {cols} FROM ({source}) AS e WHERE {where} GROUP BY key ORDER BY key"
+    return db.rows(sql, params)
+
+
+def readings(
+    rows: list[dict[str, Any]], count: int, build: Callable[[dict[str, Any], int], Reading]
+) -> dict[str, list[Reading]]:
+    return {str(row["key"]): [build(row, i) for i in range(count)] for row in rows}
+
+
+def records_query(db: Db, sql: str, window: Window, limit: int, **parameters: Any) -> list[dict[str, Any]]:
+    params = {"f0": timestamp(window.start), "as_of": timestamp(window.end), "limit": limit, **parameters}
+    return db.rows(sql, params)

@@ -1,0 +1,141 @@
+"""Billing: how fast approved billable time becomes invoice-ready, and the unbilled work in progress at risk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from metrics.catalogue import Definition, Reading
+from metrics.query import Db
+from metrics.slis._scan import ENTRIES_WITH_PROJECT, readings, records_query, scan
+from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
+from metrics.windows import Window, business_seconds_sql
+
+__all__ = ["BILLABLE", "InvoiceReadiness", "UnbilledWip"]
+
+# Billable by the hour: time-and-materials projects (fixed-fee and internal work is not invoiced per entry).
+BILLABLE = "e.billing_type = 'time_and_materials'"
+_OPEN = "e.superseded_at IS NULL AND e.written_off_at IS NULL"
+
+
+class InvoiceReadiness:
+    definition = Definition(
+        "invoice_readiness_lag",
+        "Invoice-readiness lag (p95)",
+        "business_days",
+        "<=",
+        3.0,
+        "Per billable entry approved in the window: business days from approval to the invoice.ready that contains"
+        " it; entries not yet on a ready invoice count at their current age. Value: p95 (p50 in details). Judged"
+        " good: ready within 3 business days.",
+        allowed_error=0.05,
+        dimensions=tuple(ENTRY_KEYS),
+    )
+    limit_days = 3.0
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        end = "if(e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {T}, e.invoice_ready_at, {T})"
+        lag = f"(({business_seconds_sql(end)} - {business_seconds_sql('e.approved_at')}) / 86400.0)"
+        inside = "e.approved_at >= {F} AND e.approved_at < {T}"
+        columns = f"""
+            countIf({inside}) AS total_{{i}},
+            countIf({inside} AND {lag} <= {self.limit_days}) AS good_{{i}},
+            quantileExactLowIf(0.95)({lag}, {inside}) AS p95_{{i}},
+            quantileExactLowIf(0.5)({lag}, {inside}) AS p50_{{i}},
+            countIf({inside} AND NOT (e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {{T}})) AS open_{{i}}"""
+        where = f"e.approved_at IS NOT NULL AND {BILLABLE} AND {_OPEN}"
+        rows = scan(db, ENTRIES_WITH_PROJECT, windows, columns, ENTRY_KEYS.get(by or ""), where)
+
+        def build(row: dict[str, Any], i: int) -> Reading:
+            good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+            details = {"p50": row[f"p50_{i}"] if total else None, "entries": total, "not_ready": row[f"open_{i}"]}
+            return Reading(good, total, float(row[f"p95_{i}"]) if total else None, details)
+
+        return readings(rows, len(windows), build)
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT e.entry_id AS key, 'entry' AS kind,
+                   if(e.posted_at IS NULL, 'approved, not posted', 'posted, not on a ready invoice') AS status,
+                   {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount,
+                   e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
+            FROM ({ENTRIES_WITH_PROJECT}) AS e
+            WHERE e.approved_at >= {{f0:DateTime64(6, 'UTC')}} AND e.approved_at < {AS_OF} AND {BILLABLE}
+              AND {_OPEN} AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+            ORDER BY e.approved_at, e.amount DESC LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit)
+
+
+_BUCKETS = ("0-7", "8-30", "31-60", ">60")
+
+
+class UnbilledWip:
+    definition = Definition(
+        "unbilled_wip_at_risk",
+        "Unbilled WIP at risk",
+        "count",
+        "<=",
+        0.0,
+        "Approved billable entries not yet on a ready invoice (not superseded or written off), valued at hours x"
+        " rate in their own currency, by age since approval (0-7, 8-30, 31-60, > 60 days). At risk: older than 30"
+        " days or blocked (a posting failure the middleware will not retry). Value: entries blocked for more than 5"
+        " days (bad above 0); money per currency and bucket in details.",
+        dimensions=tuple(ENTRY_KEYS),
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        age_days = f"({seconds_between('e.approved_at', AS_OF)} / 86400.0)"
+        blocked5 = f"(e.blocked_since IS NOT NULL AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400)"
+        key = ENTRY_KEYS.get(by or "", "''")
+        sql = f"""
+            SELECT {key} AS key, e.currency AS currency,
+                   sumIf(e.amount, {age_days} <= 7) AS b0, sumIf(e.amount, {age_days} > 7 AND {age_days} <= 30) AS b1,
+                   sumIf(e.amount, {age_days} > 30 AND {age_days} <= 60) AS b2, sumIf(e.amount, {age_days} > 60) AS b3,
+                   sumIf(e.amount, {age_days} > 30 OR e.blocked_since IS NOT NULL) AS at_risk,
+                   sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf({blocked5}) AS n_blocked5,
+                   count() AS entries, countIf(e.first_attempt_at IS NULL) AS unpriced
+            FROM ({ENTRIES_WITH_PROJECT}) AS e
+            WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF} AND {BILLABLE} AND {_OPEN}
+              AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+            GROUP BY key, currency ORDER BY key, currency"""
+        rows = records_query(db, sql, windows[0], 0)
+        grouped: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {
+                "by_currency_and_age": {},
+                "at_risk": {},
+                "blocked_over_5_days": {},
+                "entries": 0,
+                "entries_without_amount": 0,
+                "blocked_entries_over_5_days": 0,
+            }  # fmt: skip
+        )
+        for row in rows:
+            d = grouped[str(row["key"])]
+            currency = row["currency"] or "?"
+            d["by_currency_and_age"][currency] = {b: float(row[f"b{n}"]) for n, b in enumerate(_BUCKETS)}
+            d["at_risk"][currency] = float(row["at_risk"])
+            d["blocked_over_5_days"][currency] = float(row["blocked_over_5_days"])
+            d["entries"] += row["entries"]
+            d["entries_without_amount"] += row["unpriced"]
+            d["blocked_entries_over_5_days"] += row["n_blocked5"]
+        if not by and not grouped:
+            grouped[""]  # noqa: B018 -- an empty firm has zero WIP, not "no data"
+        return {
+            key: [Reading(0.0, 0.0, float(d["blocked_entries_over_5_days"]), d)] * len(windows)
+            for key, d in grouped.items()
+        }
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT e.entry_id AS key, 'entry' AS kind,
+                   if(e.blocked_since IS NOT NULL, 'blocked: ' || e.last_error,
+                      if(e.posted_at IS NULL, 'approved, not posted', 'posted, not invoiced')) AS status,
+                   {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount,
+                   e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
+            FROM ({ENTRIES_WITH_PROJECT}) AS e
+            WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF} AND {BILLABLE} AND {_OPEN}
+              AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+              AND ({seconds_between("e.approved_at", AS_OF)} > 30 * 86400 OR e.blocked_since IS NOT NULL)
+            ORDER BY e.amount DESC LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit)

@@ -1,0 +1,83 @@
+"""Flow silence: a flow that stops sending events is the loudest failure there is, and the easiest to miss."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from metrics.catalogue import Definition, Reading
+from metrics.query import Db
+from metrics.slis._scan import records_query
+from metrics.windows import Window
+
+__all__ = ["DEFAULT_CADENCES", "FlowSilence"]
+
+# Expected cadence of each integration flow (overridable in the SLO file); silent past 3x its cadence is bad.
+DEFAULT_CADENCES: dict[str, timedelta] = {
+    "psa-timesheets": timedelta(hours=1),
+    "psa-to-erp-time": timedelta(hours=1),
+    "psa-to-erp-invoices": timedelta(hours=24),
+    "hcm-workers": timedelta(hours=24),
+    "hcm-to-psa-workers": timedelta(hours=24),
+    "crm-deals": timedelta(hours=24),
+    "crm-to-psa-projects": timedelta(hours=24),
+    "psa-to-erp-projects": timedelta(hours=24),
+    "psa-to-erp-assignments": timedelta(hours=24),
+    "psa-rate-cards": timedelta(days=30),
+    "exceptions": timedelta(hours=24),
+}
+SILENT_AFTER_CADENCES = 3
+
+# Hourly buckets: an explicit as_of inside an hour sees that hour's last event capped at as_of (exact to the hour).
+_LAST = """
+SELECT f.flow AS flow, least(max(f.last_event_at), {as_of:DateTime64(6, 'UTC')}) AS last_seen FROM flow_activity AS f
+WHERE f.hour <= {as_of:DateTime64(6, 'UTC')} GROUP BY f.flow
+"""
+
+
+class FlowSilence:
+    definition = Definition(
+        "flow_silence",
+        "Silent flows",
+        "count",
+        "<=",
+        0.0,
+        "Per integration flow: seconds since its last event vs its expected cadence; a flow is silent past 3x its"
+        " cadence (or when it was never heard from). Value: the number of silent flows.",
+        dimensions=("flow",),
+    )
+
+    def __init__(self, cadences: Mapping[str, timedelta] | None = None) -> None:
+        self.cadences = dict(cadences or DEFAULT_CADENCES)
+
+    def status(self, db: Db, window: Window) -> dict[str, dict[str, Any]]:
+        last = {row["flow"]: row["last_seen"] for row in records_query(db, _LAST, window, 0)}
+        out = {}
+        for flow in sorted(set(self.cadences) | set(last)):
+            cadence = self.cadences.get(flow)
+            seen = last.get(flow)
+            since = None if seen is None else max(0.0, (window.end.replace(tzinfo=None) - seen).total_seconds())
+            silent = cadence is not None and (since is None or since > SILENT_AFTER_CADENCES * cadence.total_seconds())
+            out[flow] = {
+                "seconds_since_last": since,
+                "cadence_seconds": None if cadence is None else cadence.total_seconds(),
+                "silent": silent,
+            }
+        return out
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        flows = self.status(db, windows[0])
+        if by == "flow":
+            return {flow: [Reading(0.0, 0.0, f["seconds_since_last"], f)] * len(windows) for flow, f in flows.items()}
+        silent = sum(1 for f in flows.values() if f["silent"])
+        return {"": [Reading(0.0, 0.0, float(silent), {"flows": flows})] * len(windows)}
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        rows = []
+        for flow, f in self.status(db, window).items():
+            if f["silent"]:
+                rows.append({"key": flow, "kind": "flow", "status": "silent", "age_seconds": f["seconds_since_last"],
+                             "amount": None, "currency": "", "tenant": "", "project_code": "",
+                             "detail": f"expected every {f['cadence_seconds'] / 3600:g} h"})  # fmt: skip
+        return rows[:limit]

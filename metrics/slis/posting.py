@@ -1,0 +1,221 @@
+"""Time posting, PSA to ERP: first-pass success, eventual success within SLA, duplicates, end-to-end latency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from metrics.catalogue import Definition, Reading
+from metrics.query import Db, timestamp
+from metrics.slis._scan import ENTRIES_WITH_PROJECT, readings, records_query, scan
+from metrics.state import ENTRIES, INVOICES, POSTINGS
+from metrics.windows import Window
+
+__all__ = ["ENTRY_KEYS", "BillingSyncLatency", "DuplicateSubmissions", "Eventual", "FirstPass"]
+
+ENTRY_KEYS = {
+    "tenant": "e.tenant",
+    "project": "e.project",
+    "customer": "e.customer",
+    "flow": "'psa-to-erp-time'",
+    "source_system": "'psa'",
+    "target_system": "'erp'",
+}
+POSTING_SLA = timedelta(hours=24)
+AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+
+
+def seconds_between(a: str, b: str) -> str:
+    return f"((toUnixTimestamp64Milli({b}) - toUnixTimestamp64Milli({a})) / 1000.0)"
+
+
+def _ratio(good: float, total: float) -> float | None:
+    return None if total == 0 else good / total
+
+
+def _counts(row: dict[str, Any], i: int, details: dict[str, Any] | None = None) -> Reading:
+    good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+    return Reading(good, total, _ratio(good, total), details or {})
+
+
+class FirstPass:
+    definition = Definition(
+        "time_posting_first_pass",
+        "Time posting success, first pass",
+        "ratio",
+        ">=",
+        0.98,
+        "Entries whose first post attempt falls in the window and succeeded on that attempt / entries with a first"
+        " attempt in the window.",
+        allowed_error=0.02,
+        bad=0.95,
+        dimensions=tuple(ENTRY_KEYS),
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        columns = """
+            countIf(e.first_attempt_at >= {F} AND e.first_attempt_at < {T}) AS total_{i},
+            countIf(e.first_attempt_at >= {F} AND e.first_attempt_at < {T} AND e.first_attempt_ok = 1) AS good_{i}"""
+        source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), "e.first_attempt_at IS NOT NULL")
+        return readings(rows, len(windows), _counts)
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT e.entry_id AS key, 'entry' AS kind,
+                   if(e.posted_at IS NULL, 'failed, not posted', 'failed first attempt, posted later') AS status,
+                   {seconds_between("e.first_attempt_at", AS_OF)} AS age_seconds, e.amount AS amount,
+                   e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
+            FROM ({ENTRIES}) AS e
+            WHERE e.first_attempt_at >= {{f0:DateTime64(6, 'UTC')}} AND e.first_attempt_at < {AS_OF}
+              AND e.first_attempt_ok = 0
+            ORDER BY e.posted_at IS NULL DESC, e.amount DESC LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit)
+
+
+class Eventual:
+    definition = Definition(
+        "time_posting_eventual",
+        "Time posting success, eventual (within 24 h)",
+        "ratio",
+        ">=",
+        0.995,
+        "Entries approved in the window, at least 24 h ago, that were posted within 24 h of approval / those entries."
+        " An entry still unposted 24 h after approval counts as failed while it is stuck.",
+        allowed_error=0.005,
+        dimensions=tuple(ENTRY_KEYS),
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        # An entry is judged once its SLA has run out: the main window covers approvals up to as_of - SLA; a
+        # burn-rate window of length L covers the approvals whose deadline fell in the last L.
+        judged = [Window(windows[0].start, windows[0].end - POSTING_SLA)] if windows[0].seconds > 86400 else []
+        judged = judged or [Window(windows[0].start - POSTING_SLA, windows[0].end - POSTING_SLA)]
+        judged += [Window(w.start - POSTING_SLA, w.end - POSTING_SLA) for w in windows[1:]]
+        sla = int(POSTING_SLA.total_seconds())
+        columns = f"""
+            countIf(e.approved_at >= {{F}} AND e.approved_at <= {{T}}) AS total_{{i}},
+            countIf(e.approved_at >= {{F}} AND e.approved_at <= {{T}} AND e.posted_at IS NOT NULL
+                    AND {seconds_between("e.approved_at", "e.posted_at")} <= {sla}) AS good_{{i}}"""
+        source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
+        rows = scan(db, source, judged, columns, ENTRY_KEYS.get(by or ""), "e.approved_at IS NOT NULL")
+        return readings(rows, len(windows), _counts)
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        return approved_not_posted(db, window, limit)
+
+
+def approved_not_posted(db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+    """Approved entries with no ERP posting yet (not superseded or written off), oldest and costliest first."""
+    sql = f"""
+        SELECT e.entry_id AS key, 'entry' AS kind,
+               if(e.blocked_since IS NOT NULL, 'blocked: ' || e.last_error,
+                  if(e.first_attempt_at IS NULL, 'approved, never sent to ERP', 'approved, posting in progress'))
+                   AS status,
+               {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount, e.currency AS currency,
+               e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
+        FROM ({ENTRIES}) AS e
+        WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF}
+          AND (e.posted_at IS NULL OR e.posted_at > {AS_OF})
+          AND e.superseded_at IS NULL AND e.written_off_at IS NULL
+        ORDER BY e.approved_at, e.amount DESC LIMIT {{limit:UInt32}}"""
+    return records_query(db, sql, window, limit)
+
+
+class DuplicateSubmissions:
+    definition = Definition(
+        "duplicate_submission_rate",
+        "Duplicate submissions",
+        "ratio",
+        "<=",
+        0.0,
+        "Postings in the window whose entry (consultant, project, work date, source entry) was booked more than once"
+        " / postings in the window.",
+        allowed_error=0.001,
+        bad=0.001,
+        dimensions=("tenant", "project", "flow", "source_system", "target_system"),
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        columns = """
+            sumIf(n_{i}, n_{i} > 1) AS bad_{i}, sum(n_{i}) AS total_{i}"""
+        inner_cols = ", ".join(
+            f"countIf(p.posted_at >= {{f{i}:DateTime64(6, 'UTC')}} AND p.posted_at < {{t{i}:DateTime64(6, 'UTC')}})"
+            f" AS n_{i}"
+            for i in range(len(windows))
+        )
+        keys = {**ENTRY_KEYS, "tenant": "any(p.tenant)", "project": "any(p.project)"}
+        key = keys.get(by or "", "''")
+        source = f"SELECT p.entry_id, {key} AS k, {inner_cols} FROM ({POSTINGS}) AS p GROUP BY p.entry_id"
+        rows = scan(db, source, windows, columns, "e.k")
+
+        def build(row: dict[str, Any], i: int) -> Reading:
+            bad, total = float(row[f"bad_{i}"]), float(row[f"total_{i}"])
+            return Reading(total - bad, total, None if total == 0 else bad / total, {"duplicated": bad})
+
+        return readings(rows, len(windows), build)
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT p.entry_id AS key, 'entry' AS kind, 'booked ' || toString(count()) || ' times' AS status,
+                   {seconds_between("min(p.posted_at)", AS_OF)} AS age_seconds, CAST(NULL, 'Nullable(Float64)')
+                   AS amount, '' AS currency, any(p.tenant) AS tenant, any(p.project) AS project_code,
+                   arrayStringConcat(groupArray(p.document), ', ') AS detail
+            FROM ({POSTINGS}) AS p
+            WHERE p.posted_at >= {{f0:DateTime64(6, 'UTC')}} AND p.posted_at < {AS_OF}
+            GROUP BY p.entry_id HAVING count() > 1
+            ORDER BY age_seconds DESC LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit)
+
+
+class BillingSyncLatency:
+    definition = Definition(
+        "billing_sync_latency",
+        "End-to-end billing sync latency (approval to ERP posting, p95)",
+        "seconds",
+        "<=",
+        900.0,
+        "p95 of approval -> time_entry.posted over entries posted in the window; also invoice.released ->"
+        " invoice.posted. Judged events: entries posted in the window (good within 15 min) plus entries approved in"
+        " the window and still unposted after 15 min (bad while stuck).",
+        allowed_error=0.05,
+        dimensions=tuple(ENTRY_KEYS),
+    )
+    threshold_seconds = 900
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        lat = seconds_between("e.approved_at", "e.posted_at")
+        columns = f"""
+            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}}) + countIf(e.posted_at IS NULL
+                AND e.approved_at >= {{F}} AND e.superseded_at IS NULL AND e.written_off_at IS NULL
+                AND {seconds_between("e.approved_at", "{T}")} > {self.threshold_seconds}) AS total_{{i}},
+            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}} AND {lat} <= {self.threshold_seconds}) AS good_{{i}},
+            quantileExactLowIf(0.95)({lat}, e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS p95_{{i}},
+            quantileExactLowIf(0.5)({lat}, e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS p50_{{i}},
+            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS n_{{i}}"""
+        source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), "e.approved_at IS NOT NULL")
+        invoices = {} if by else self._invoices(db, windows[0])
+
+        def build(row: dict[str, Any], i: int) -> Reading:
+            good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+            n = row[f"n_{i}"]
+            details = {"approval_to_posted_p50": row[f"p50_{i}"] if n else None, "posted": n, **invoices}
+            return Reading(good, total, float(row[f"p95_{i}"]) if n else None, details)
+
+        return readings(rows, len(windows), build)
+
+    def _invoices(self, db: Db, window: Window) -> dict[str, Any]:
+        lat = seconds_between("i.released_at", "i.posted_at")
+        rows = db.rows(
+            f"""SELECT quantileExactLow(0.95)({lat}) AS p95, count() AS n FROM ({INVOICES}) AS i
+                WHERE i.posted_at IS NOT NULL AND i.released_at IS NOT NULL
+                  AND i.posted_at >= {{f:DateTime64(6, 'UTC')}} AND i.posted_at < {{t:DateTime64(6, 'UTC')}}""",
+            {"f": timestamp(window.start), "t": timestamp(window.end)},
+        )
+        n = rows[0]["n"] if rows else 0
+        return {"invoice_released_to_posted_p95": rows[0]["p95"] if n else None, "invoices_posted": n}
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        return approved_not_posted(db, window, limit)

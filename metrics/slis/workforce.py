@@ -1,0 +1,68 @@
+"""HCM to PSA: how fast worker changes (hires, leavers, moves) reach the resource plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from metrics.catalogue import Definition, Reading
+from metrics.query import Db
+from metrics.slis._scan import readings, records_query, scan
+from metrics.slis.posting import AS_OF, seconds_between
+from metrics.state import CHANGES
+from metrics.windows import Window
+
+__all__ = ["ResourcePlanFreshness"]
+
+_KEYS = {"tenant": "e.tenant", "flow": "'hcm-to-psa-workers'", "source_system": "'hcm'", "target_system": "'psa'"}
+# Terminations must land within 4 hours (a leaver keeps being booked otherwise), other changes within 24.
+_LIMIT = "if(e.change_type = 'termination', 4 * 3600, 24 * 3600)"
+
+
+class ResourcePlanFreshness:
+    definition = Definition(
+        "resource_plan_freshness",
+        "Resource-plan freshness",
+        "ratio",
+        ">=",
+        0.95,
+        "HCM changes entered in the window that reached the PSA (worker.synced) within 24 h (terminations 4 h) /"
+        " changes judged so far (applied in time, or older than their limit). Details: the oldest unapplied change"
+        " per consultant.",
+        allowed_error=0.05,
+        dimensions=tuple(_KEYS),
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        in_time = f"(e.synced_at IS NOT NULL AND {seconds_between('e.entered_at', 'e.synced_at')} <= {_LIMIT})"
+        inside = "e.entered_at >= {F} AND e.entered_at < {T}"
+        unapplied = f"{inside} AND (e.synced_at IS NULL OR e.synced_at > {{T}})"
+        columns = f"""
+            countIf({inside} AND ({in_time} OR {seconds_between("e.entered_at", "{T}")} > {_LIMIT})) AS total_{{i}},
+            countIf({inside} AND {in_time}) AS good_{{i}},
+            maxIf({seconds_between("e.entered_at", "{T}")}, {unapplied}) AS oldest_{{i}},
+            uniqExactIf(e.consultant, {unapplied}) AS consultants_{{i}}"""
+        rows = scan(db, CHANGES, windows, columns, _KEYS.get(by or ""), "e.entered_at IS NOT NULL")
+
+        def build(row: dict[str, Any], i: int) -> Reading:
+            good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+            details = {
+                "oldest_unapplied_hours": float(row[f"oldest_{i}"] or 0.0) / 3600,
+                "consultants_with_unapplied": row[f"consultants_{i}"],
+            }
+            return Reading(good, total, None if total == 0 else good / total, details)
+
+        return readings(rows, len(windows), build)
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        sql = f"""
+            SELECT e.change_id AS key, 'change' AS kind,
+                   e.change_type || if(e.synced_at IS NULL, ' not applied in the PSA', ' applied late') AS status,
+                   {seconds_between("e.entered_at", AS_OF)} AS age_seconds, CAST(NULL, 'Nullable(Float64)') AS amount,
+                   '' AS currency, e.tenant AS tenant, '' AS project_code, 'consultant ' || e.consultant AS detail
+            FROM ({CHANGES}) AS e
+            WHERE e.entered_at >= {{f0:DateTime64(6, 'UTC')}} AND e.entered_at < {AS_OF}
+              AND (e.synced_at IS NULL OR e.synced_at > {AS_OF}
+                   OR {seconds_between("e.entered_at", "e.synced_at")} > {_LIMIT})
+            ORDER BY e.synced_at IS NULL DESC, e.entered_at LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit)

@@ -1,0 +1,118 @@
+"""The merged view of each business state table (0002_business_state.sql): one row per record.
+
+State tables are AggregatingMergeTrees whose rows for one record may not be merged yet; these queries merge them
+with GROUP BY on the record key, which is what makes every read correct before background merges happen.
+They are used as common table expressions by the SLI queries (metrics/slis/).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ASSIGNMENTS",
+    "CHANGES",
+    "DEAD_LETTERS",
+    "DEALS",
+    "ENTRIES",
+    "EXCEPTIONS",
+    "INVOICES",
+    "PROJECTS",
+    "PROJECT_VIEWS",
+    "RATE_CARDS",
+    "POSTINGS",
+]
+
+ENTRIES = """
+SELECT s.entry_id AS entry_id, max(s.tenant_id) AS tenant, max(s.consultant_id) AS consultant,
+       max(s.project_code) AS project, max(s.work_date) AS work_date, max(s.currency) AS currency,
+       argMaxMerge(s.hours) AS hours, argMaxMerge(s.amount) AS amount, min(s.approved_at) AS approved_at,
+       min(s.first_attempt_at) AS first_attempt_at, max(s.first_attempt_ok) AS first_attempt_ok,
+       min(s.blocked_since) AS blocked_since, argMaxMerge(s.last_error) AS last_error,
+       min(s.posted_at) AS posted_at, min(s.invoice_ready_at) AS invoice_ready_at,
+       min(s.superseded_at) AS superseded_at, min(s.written_off_at) AS written_off_at
+FROM entry_state AS s
+GROUP BY s.entry_id
+"""
+
+POSTINGS = """
+SELECT s.entry_id AS entry_id, s.erp_document_id AS document, min(s.posted_at) AS posted_at,
+       max(s.tenant_id) AS tenant, max(s.project_code) AS project, max(s.consultant_id) AS consultant,
+       max(s.work_date) AS work_date
+FROM postings AS s
+GROUP BY s.entry_id, s.erp_document_id
+"""
+
+# Each system's latest description of each project.
+PROJECT_VIEWS = """
+SELECT s.project_key AS project_key, s.system AS system, max(s.tenant_id) AS tenant,
+       argMaxMerge(s.project_code) AS code, argMaxMerge(s.status) AS status,
+       argMaxMerge(s.customer_id) AS customer, argMaxMerge(s.currency) AS currency,
+       argMaxMerge(s.billing_type) AS billing_type, min(s.created_at) AS created_at
+FROM project_state AS s
+GROUP BY s.project_key, s.system
+"""
+
+# One row per project code as the PSA knows it (the system of record for delivery): customer and billing type.
+PROJECTS = f"""
+SELECT code AS project, any(customer) AS customer, any(billing_type) AS billing_type, any(status) AS status,
+       any(tenant) AS tenant
+FROM ({PROJECT_VIEWS}) WHERE system = 'psa'
+GROUP BY code
+"""
+
+CHANGES = """
+SELECT s.change_id AS change_id, max(s.tenant_id) AS tenant, max(s.consultant_id) AS consultant,
+       max(s.change_type) AS change_type, min(s.entered_at) AS entered_at, min(s.synced_at) AS synced_at
+FROM change_state AS s
+GROUP BY s.change_id
+"""
+
+EXCEPTIONS = """
+SELECT s.exception_id AS exception_id, max(s.tenant_id) AS tenant, max(s.flow) AS flow,
+       max(s.severity) AS severity, max(s.category) AS category, max(s.object_type) AS object_type,
+       max(s.object_id) AS object_id, min(s.opened_at) AS opened_at, min(s.resolved_at) AS resolved_at
+FROM exception_state AS s
+GROUP BY s.exception_id
+"""
+
+DEAD_LETTERS = """
+SELECT s.message_id AS message_id, max(s.tenant_id) AS tenant, max(s.flow) AS flow, max(s.queue) AS queue,
+       max(s.reason) AS reason, max(s.object_id) AS object_id, min(s.dead_lettered_at) AS dead_lettered_at,
+       min(s.replayed_at) AS replayed_at
+FROM dead_letter_state AS s
+GROUP BY s.message_id
+"""
+
+INVOICES = """
+SELECT s.invoice_id AS invoice_id, max(s.tenant_id) AS tenant, max(s.project_code) AS project,
+       max(s.currency) AS currency, argMaxMerge(s.amount) AS amount, min(s.ready_at) AS ready_at,
+       min(s.released_at) AS released_at, min(s.posted_at) AS posted_at, min(s.failed_at) AS failed_at
+FROM invoice_state AS s
+GROUP BY s.invoice_id
+"""
+
+DEALS = """
+SELECT s.opportunity_id AS opportunity_id, max(s.tenant_id) AS tenant, min(s.closed_at) AS closed_at,
+       max(s.amount) AS amount, max(s.currency) AS currency
+FROM deal_state AS s
+GROUP BY s.opportunity_id
+"""
+
+RATE_CARDS = """
+SELECT r.rate_card_id AS rate_card_id, any(r.tenant) AS tenant, any(r.customer) AS customer,
+       min(r.start) AS start_date, max(r.finish) AS end_date, any(r.cur) AS currency
+FROM (
+    SELECT rate_card_id, role, max(tenant_id) AS tenant, argMaxMerge(customer_id) AS customer,
+           argMaxMerge(start_date) AS start, argMaxMerge(end_date) AS finish, argMaxMerge(currency) AS cur
+    FROM rate_card_state GROUP BY rate_card_id, role
+) AS r
+GROUP BY r.rate_card_id
+"""
+
+ASSIGNMENTS = """
+SELECT s.assignment_id AS assignment_id, max(s.tenant_id) AS tenant, max(s.consultant_id) AS consultant,
+       argMaxMerge(s.project_code) AS project, argMaxMerge(s.role) AS role, argMaxMerge(s.status) AS status,
+       argMaxMerge(s.start_date) AS start_date, argMaxMerge(s.end_date) AS end_date,
+       argMaxMerge(s.planned_hours) AS planned_hours
+FROM assignment_state AS s
+GROUP BY s.assignment_id
+"""

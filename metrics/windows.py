@@ -1,0 +1,94 @@
+"""Time windows an SLI is computed over, and the business calendar in SQL.
+
+Every computation takes explicit instants, so a number can be reproduced: `Window(start, end)` where `end` is also
+the instant open work is aged against ("as of").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "BURN_WINDOWS",
+    "Window",
+    "add_business_seconds_sql",
+    "business_seconds_sql",
+    "parse_duration",
+]
+
+# The burn-rate windows of the SRE workbook's multi-window alerts, shortest first.
+BURN_WINDOWS: dict[str, timedelta] = {
+    "5m": timedelta(minutes=5),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+}
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30d', '6h', '5m', '2w' -> timedelta; ValueError naming the accepted forms otherwise."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"bad duration {text!r}: a number followed by s, m, h, d or w (e.g. 30d, 6h, 5m)")
+    return timedelta(seconds=float(m[1]) * _UNIT_SECONDS[m[2]])
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window instants must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end.isoformat()} is not after its start {self.start.isoformat()}")
+
+    @classmethod
+    def rolling(cls, length: timedelta, as_of: datetime | None = None) -> Window:
+        end = as_of or datetime.now(UTC)
+        return cls(end - length, end)
+
+    @classmethod
+    def calendar_month(cls, as_of: datetime | None = None) -> Window:
+        end = as_of or datetime.now(UTC)
+        start = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return cls(start, end if end > start else start + timedelta(microseconds=1))
+
+    def trailing(self, length: timedelta) -> Window:
+        """The last `length` of this window, as of the same instant (burn-rate windows)."""
+        return Window(max(self.start, self.end - length), self.end)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+# Business time: Saturdays and Sundays do not count (UTC days). f(t) = business seconds from the Monday before the
+# epoch to t; 1970-01-01 was a Thursday, so day index d + 3 counts from a Monday.
+def business_seconds_sql(expr: str) -> str:
+    """SQL for the business seconds elapsed between a fixed Monday and the DateTime64 `expr`."""
+    t = f"toUnixTimestamp64Milli({expr}) / 1000.0"
+    day = f"intDiv(toInt64(floor({t})), 86400)"
+    shifted = f"({day} + 3)"
+    return (
+        f"(intDiv({shifted}, 7) * 5 * 86400 + least({shifted} % 7, 5) * 86400"
+        f" + if({shifted} % 7 < 5, {t} - {day} * 86400, 0))"
+    )
+
+
+def add_business_seconds_sql(expr: str, seconds_expr: str) -> str:
+    """SQL for the instant `seconds_expr` business seconds after `expr` (a weekend start counts from Monday 00:00)."""
+    target = f"({business_seconds_sql(expr)} + {seconds_expr})"
+    weeks = f"intDiv(toInt64(floor({target})), 5 * 86400)"
+    rest = f"({target} - {weeks} * 5 * 86400)"
+    day = f"intDiv(toInt64(floor({rest})), 86400)"
+    epoch = f"(({weeks} * 7 + {day} - 3) * 86400 + ({rest} - {day} * 86400))"
+    return f"fromUnixTimestamp64Milli(toInt64(round({epoch} * 1000)), 'UTC')"
