@@ -548,8 +548,8 @@ def _config_error(exc: ValidationError, raw: Any, where: str) -> ConfigError:
         loc = rest
     message = first["msg"].removeprefix("Value error, ")
     named = re.match(r"^([a-z_]+): (.*)$", message, re.S)
-    if not loc and named:  # a check across fields names the field first in its message
-        loc, message = [named[1]], named[2]
+    if named:  # a check across fields names the field first in its message
+        loc, message = [*loc, named[1]], named[2]
     field_name = ".".join(p.rstrip("_") for p in loc) or "-"
     return ConfigError(where, field_name, message)
 

@@ -124,7 +124,7 @@ class Dispatcher:
         acks: dict[tuple[str, datetime], Ack],
     ) -> list[NotificationRecord]:
         live = [a for a in alerts.values() if a.state in (FIRING, RESOLVED)]
-        self.inhibited = self.inhibitor.inhibited(live)
+        self.inhibited = self.inhibitor.inhibited(alerts.values())
         self.silenced = {}
         for a in live:
             hit = next((s.id for s in silences if s.silences(a.labels, now)), None)

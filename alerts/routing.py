@@ -87,7 +87,7 @@ def muted(route: ResolvedRoute, config: AlertsConfig, now: datetime) -> str | No
 
 
 class Inhibitor:
-    """Firing source alerts mute target alerts that carry equal values for the `equal` labels."""
+    """Pending or firing source alerts mute firing target alerts that carry equal values for the `equal` labels."""
 
     def __init__(self, rules: Iterable[InhibitRule]):
         self.rules: list[tuple[list[Matcher], list[Matcher], tuple[str, ...]]] = [
@@ -97,10 +97,14 @@ class Inhibitor:
 
     def inhibited(self, alerts: Iterable[Alert]) -> dict[str, str]:
         """fingerprint -> fingerprint of the alert inhibiting it."""
+        alerts = list(alerts)
         firing = [a for a in alerts if a.state == "firing"]
+        # A pending source inhibits too: ERP going down makes per-record alerts fire at once, while the
+        # unreachable alert waits out its `for`; without this the page would be the symptom, not the cause.
+        active = [a for a in alerts if a.state in ("pending", "firing")]
         out: dict[str, str] = {}
         for sources_m, targets_m, equal in self.rules:
-            sources = [a for a in firing if all(m.matches(a.labels) for m in sources_m)]
+            sources = [a for a in active if all(m.matches(a.labels) for m in sources_m)]
             if not sources:
                 continue
             for target in firing:

@@ -122,7 +122,8 @@ class AlertStore:
         """Pending, firing, and resolved-but-recent alerts, as of the last evaluation before a restart."""
         rows = self.client.query(
             f"SELECT {', '.join(_STATE_COLUMNS)} FROM alert_state FINAL "
-            "WHERE state IN ('pending', 'firing') OR (state = 'resolved' AND resolved_at > now64(3) - INTERVAL 1 DAY)"
+            "WHERE state IN ('pending', 'firing') OR (state = 'resolved' AND "
+            "resolved_at > (SELECT max(updated_at) FROM alert_state) - INTERVAL 1 DAY)"
         ).result_rows
         out = {}
         for r in rows:
@@ -227,6 +228,8 @@ class AlertStore:
         return current
 
     def _write_silence(self, s: Silence, now: datetime) -> None:
+        # The version column is the wall clock, whatever `now` the caller replays: the latest write wins.
+        now = max(datetime.now(UTC), now)
         matchers = orjson.dumps([m.to_json() for m in s.matchers]).decode()
         self.client.insert(
             "alert_silences",
@@ -243,11 +246,12 @@ class AlertStore:
             ],
         )
 
-    def silences(self, include_expired_days: int = 7) -> list[Silence]:
+    def silences(self, limit: int = 1000) -> list[Silence]:
+        """The latest silences, active or expired (expired ones stay listed for the record)."""
         rows = self.client.query(
             "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM alert_silences FINAL "
-            "WHERE ends_at > now64(3) - toIntervalDay({days:UInt32}) ORDER BY created_at",
-            parameters={"days": include_expired_days},
+            "ORDER BY created_at DESC LIMIT {limit:UInt32}",
+            parameters={"limit": limit},
         ).result_rows
         out = []
         for r in rows:
@@ -271,8 +275,7 @@ class AlertStore:
 
     def acks(self) -> dict[tuple[str, datetime], Ack]:
         rows = self.client.query(
-            "SELECT fingerprint, active_since, acknowledged_by, comment, time FROM alert_acks FINAL "
-            "WHERE time > now64(3) - INTERVAL 30 DAY"
+            "SELECT fingerprint, active_since, acknowledged_by, comment, time FROM alert_acks FINAL"
         ).result_rows
         return {(r[0], _utc(r[1])): Ack(r[0], _utc(r[1]), r[2], r[3], _utc(r[4])) for r in rows}  # type: ignore[misc,arg-type]
 
@@ -313,7 +316,7 @@ class AlertStore:
         rows = self.client.query(
             "SELECT argMax(time, time), receiver, integration, group_key, argMax(status, time), argMax(firing, time), "
             "argMax(resolved, time), 'sent', argMax(attempts, time), '' FROM alert_notifications "
-            "WHERE outcome = 'sent' AND time > now64(3) - INTERVAL 7 DAY GROUP BY receiver, integration, group_key"
+            "WHERE outcome = 'sent' GROUP BY receiver, integration, group_key"
         ).result_rows
         return [
             NotificationRecord(_utc(r[0]), r[1], r[2], r[3], r[4], tuple(r[5]), tuple(r[6]), r[7], int(r[8]), r[9])  # type: ignore[arg-type]

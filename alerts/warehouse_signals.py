@@ -5,7 +5,7 @@ absent-data rules then report."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -60,7 +60,7 @@ class WarehouseSignals:
                     sli=r[0],
                     dimension=r[1],
                     key=r[2],
-                    time=r[3],
+                    time=_utc(r[3]),
                     value=r[4],
                     good=float(r[5]),
                     total=float(r[6]),
@@ -75,7 +75,7 @@ class WarehouseSignals:
 
     def probe_state(self, as_of: datetime) -> ProbeState:
         rows = self._rows(_RUNS_QUERY, {"as_of": as_of, "since": as_of - self.lookback})
-        runs = [ProbeRun(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6]) for r in rows]
+        runs = [ProbeRun(r[0], r[1], r[2], _utc(r[3]), r[4], int(r[5]), r[6]) for r in rows]
         if not runs:
             return ProbeState()
         found = self._rows(_FINDINGS_QUERY, {"runs": [r.run_id for r in runs], "limit": self.findings_limit})
@@ -100,3 +100,7 @@ def _json(text: str) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

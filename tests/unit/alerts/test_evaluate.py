@@ -1,0 +1,148 @@
+"""The state machine (pending, firing, resolved), hysteresis, the minimum-event guard, and summaries that state
+numbers and the top offending records. Fixed datetimes, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from alerts.config import parse_config
+from alerts.evaluate import Alert, evaluate
+from alerts.signals import Finding, ProbeRun, ProbeState, SliValue
+
+T0 = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
+RULE = """
+rules:
+  - name: FirstPassLow
+    kind: sli
+    sli: time_posting_first_pass
+    op: "<"
+    threshold: 0.95
+    {extra}
+    severity: critical
+    team: finance-systems
+    runbook_url: https://runbooks.example/first-pass
+    summary: "first pass {{{{ value | pct }}}} ({{{{ good | int }}}} of {{{{ total | int }}}})"
+"""
+
+
+def cfg(extra: str = "") -> object:
+    return parse_config(RULE.format(extra=extra.replace("\n", "\n    ")))
+
+
+def sli(value: float, total: float = 1000, at: datetime = T0) -> SliValue:
+    return SliValue("time_posting_first_pass", "", "", at, value, value * total, total, 0.98, "ok", 0.5)
+
+
+def run(config: object, values: list[float], step: int = 15, total: float = 1000) -> list[list[str]]:
+    alerts: dict[str, Alert] = {}
+    states = []
+    for i, v in enumerate(values):
+        now = T0 + timedelta(seconds=step * i)
+        evaluate(config, [sli(v, total, now)], ProbeState(), now, alerts)  # type: ignore[arg-type]
+        states.append(sorted(a.state for a in alerts.values()))
+    return states
+
+
+def test_for_makes_it_pending_then_firing_then_resolved() -> None:
+    states = run(cfg("for: 30s"), [0.99, 0.90, 0.90, 0.90, 0.99])
+    assert states == [[], ["pending"], ["pending"], ["firing"], ["resolved"]]
+
+
+def test_a_blip_shorter_than_for_never_fires() -> None:
+    assert run(cfg("for: 1m"), [0.90, 0.90, 0.99, 0.90, 0.99]) == [["pending"], ["pending"], [], ["pending"], []]
+
+
+def test_keep_firing_for_holds_through_a_short_recovery() -> None:
+    states = run(cfg("keep_firing_for: 1m"), [0.90, 0.99, 0.99, 0.99, 0.99, 0.99])
+    assert states == [["firing"]] * 4 + [["resolved"]] * 2
+
+
+def test_hysteresis_stops_flapping_around_the_threshold() -> None:
+    wobble = [0.949, 0.951, 0.949, 0.952, 0.948, 0.951, 0.953, 0.949, 0.97, 0.97]
+    plain = run(cfg(), wobble)
+    with_band = run(cfg("clear_threshold: 0.96"), wobble)
+    flips = lambda states: sum(1 for a, b in zip(states, states[1:], strict=False) if a != b)  # noqa: E731
+    assert flips(plain) >= 6  # without a band the alert flaps on every wobble
+    assert with_band[:8] == [["firing"]] * 8 and with_band[8] == ["resolved"]
+
+
+def test_min_events_guard_keeps_a_quiet_flow_from_paging() -> None:
+    quiet = run(cfg("min_events: 50"), [0.5, 0.5, 0.5], total=4)  # 2 failures of 4 entries
+    busy = run(cfg("min_events: 50"), [0.5], total=400)
+    assert quiet == [[], [], []] and busy == [["firing"]]
+
+
+def test_summary_states_the_numbers() -> None:
+    alerts: dict[str, Alert] = {}
+    evaluate(cfg(), [sli(0.9)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
+    (alert,) = alerts.values()
+    assert alert.annotations["summary"] == "first pass 90.0% (900 of 1000)"
+    assert alert.labels == {"alertname": "FirstPassLow", "severity": "critical", "team": "finance-systems",
+                            "sli": "time_posting_first_pass"}  # fmt: skip
+    assert alert.annotations["runbook_url"] == "https://runbooks.example/first-pass"
+
+
+def _finding(i: int, project: str, amount: str, age_h: float = 30) -> Finding:
+    return Finding("time_posting", "approved_not_posted", "erp", "acme-us", "time_entry", f"TE-{i}", project,
+                   f"C-{i}", age_h * 3600, Decimal(amount), "USD", "{}")  # fmt: skip
+
+
+def test_approved_not_posted_summary_names_money_and_top_projects() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    rule = config.rule("ApprovedTimeNotPosted")
+    findings = [_finding(i, "PRJ-7", "1000") for i in range(30)] + [
+        _finding(100 + i, "PRJ-2", "1600") for i in range(7)
+    ]
+    findings.append(_finding(999, "PRJ-9", "5000", age_h=2))  # younger than 24 h: not counted
+    probes = ProbeState([ProbeRun("r1", "time_posting", "erp", T0, "mismatch", len(findings), "")], findings)
+    alerts: dict[str, Alert] = {}
+    single = type(config)(rules=(rule,), route=config.route, receivers=config.receivers, inhibit_rules=(),
+                          time_intervals={})  # fmt: skip
+    evaluate(single, [], probes, T0, alerts)
+    (alert,) = alerts.values()
+    summary = alert.annotations["summary"]
+    assert summary.startswith("37 approved entries worth USD 41,200 not posted for over 24 h on flow psa-to-erp-time")
+    assert "top projects PRJ-7 (30, USD 30,000); PRJ-2 (7, USD 11,200)" in summary
+    assert alert.state == "firing" and alert.labels["target_system"] == "erp"
+    # the findings go away: the alert resolves
+    evaluate(single, [], ProbeState([ProbeRun("r2", "time_posting", "erp", T0, "ok", 0, "")], []),
+             T0 + timedelta(minutes=5), alerts)  # fmt: skip
+    assert [a.state for a in alerts.values()] == ["resolved"]
+
+
+def test_absent_data_rules_fire_for_a_silent_probe_and_silent_metrics() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    only = tuple(r for r in config.rules if r.name in ("ProbeSilent", "SliSnapshotsSilent"))
+    cfg2 = type(config)(rules=only, route=config.route, receivers={}, inhibit_rules=(), time_intervals={})
+    stale = T0 - timedelta(hours=1)
+    probes = ProbeState([ProbeRun("r", "time_posting", "erp", stale, "ok", 0, ""),
+                         ProbeRun("q", "workers", "hcm", T0, "ok", 0, "")])  # fmt: skip
+    alerts: dict[str, Alert] = {}
+    evaluate(cfg2, [sli(0.99, at=stale)], probes, T0, alerts)
+    evaluate(cfg2, [sli(0.99, at=stale)], probes, T0 + timedelta(minutes=3), alerts)
+    firing = {a.labels.get("probe") or a.labels["sli"]: a for a in alerts.values() if a.state == "firing"}
+    assert set(firing) == {"time_posting", "time_posting_first_pass"}
+    assert "has not run for 63 min" in firing["time_posting"].annotations["summary"]
+
+
+def test_burn_rate_needs_both_windows() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    fast = config.rule("TimePostingFirstPassBurnRate1h")
+    cfg2 = type(config)(rules=(fast,), route=config.route, receivers={}, inhibit_rules=(), time_intervals={})
+
+    def row(b1h: float, b5m: float) -> SliValue:
+        return SliValue("time_posting_first_pass", "", "", T0, 0.7, 700, 1000, 0.98, "breach", 0.2,
+                        {"1h": b1h, "5m": b5m})  # fmt: skip
+
+    for b1h, b5m, fires in [(20, 2, False), (2, 20, False), (15.2, 15.3, True)]:
+        alerts: dict[str, Alert] = {}
+        evaluate(cfg2, [row(b1h, b5m)], ProbeState(), T0, alerts)
+        assert bool(alerts) is fires, (b1h, b5m)
+    assert "burns its error budget 15.2x (1h) and 15.3x (5m)" in next(iter(alerts.values())).annotations["summary"]
