@@ -30,9 +30,10 @@ def prometheus_expr(rule: Rule) -> tuple[str | None, str]:
     """(PromQL expression or None when not expressible, a note on what differs)."""
     if rule.kind == "burn_rate":
         sel = f'syncwatch_slo_burn_rate{{sli="{_q(rule.sli)}",window="%s"}}'
+        # `without (window)` so the two windows join, and the alert carries the rule's window labels only.
         expr = (
-            f"({sel % rule.long_window} > {rule.factor:g})\nand ignoring(window)\n"
-            f"({sel % rule.short_window} > {rule.factor:g})"
+            f"max without (window) ({sel % rule.long_window}) > {rule.factor:g}\nand\n"
+            f"max without (window) ({sel % rule.short_window}) > {rule.factor:g}"
         )
         return expr, "min_events is not expressible over /metrics" if rule.min_events else ""
     if rule.kind == "sli":
