@@ -63,8 +63,8 @@ def test_slack_gets_text_and_blocks() -> None:
         body = slack.received[0].body
         assert set(body) == {"text", "blocks"}
         assert body["text"].startswith("[FIRING:1] ApprovedTimeNotPosted") and "USD 41,200" in body["text"]
-        assert body["blocks"][0] == {"type": "header",
-                                     "text": {"type": "plain_text", "text": "[FIRING:1] ApprovedTimeNotPosted"}}  # fmt: skip
+        header = {"type": "plain_text", "text": "[FIRING:1] ApprovedTimeNotPosted"}
+        assert body["blocks"][0] == {"type": "header", "text": header}
         section = body["blocks"][1]
         assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
         assert "<https://runbooks.example/approved-not-posted|Runbook>" in section["text"]["text"]
