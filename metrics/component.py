@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import queue
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
-from fastapi import APIRouter
+from clickhouse_connect.driver.client import Client
 
+from metrics.api import build_router
+from metrics.evaluate import Evaluator, SliResult
+from metrics.exposition import SliCollector
+from metrics.query import Db
+from metrics.slis import NAMES
+from metrics.slo import load_slos
+from metrics.snapshots import SnapshotJob
+from metrics.windows import Window
 from syncwatch.settings import Settings
 
 if TYPE_CHECKING:
     from collector.service import Service
 
 __all__ = ["MetricsComponent"]
+T = TypeVar("T")
 
 
 class MetricsComponent:
@@ -19,10 +30,38 @@ class MetricsComponent:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.router = APIRouter(prefix="/api/v1", tags=["slis"])
+        # A bad SLO file stops the start with a message naming the SLI and field, before anything is served.
+        self.evaluator = Evaluator(load_slos(settings.slo_file, known=set(NAMES)))
+        self.router = build_router(self)
+        self._service: Service | None = None
+        self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
+        self.job: SnapshotJob | None = None
 
     def start(self, service: Service) -> None:
-        return None
+        self._service = service
+        self.job = SnapshotJob(self.evaluator, service.connect)
+        service.registry.register(SliCollector(self.job))
+        service.scheduler.add_job(
+            self.job.run_logged, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"
+        )
+        service.scheduler.add_job(self.job.run_logged, id="sli-snapshot-now")  # a first snapshot right away
 
     def stop(self) -> None:
         return None
+
+    def with_client(self, fn: Callable[[Client], T]) -> T:
+        """Run fn with a pooled client of its own (queries on one client serialise; readers should not wait)."""
+        assert self._service is not None, "metrics component not started"
+        try:
+            client = self._clients.get_nowait()
+        except queue.Empty:
+            client = self._service.connect()
+        try:
+            return fn(client)
+        finally:
+            self._clients.put(client)
+
+    def evaluate(
+        self, window: Window | None, by: str | None, names: Iterable[str] | None = None
+    ) -> dict[str, dict[str, SliResult]]:
+        return self.with_client(lambda c: self.evaluator.evaluate(Db(c), window=window, by=by, names=names))

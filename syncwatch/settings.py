@@ -57,6 +57,14 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="JSON logs on stderr")
 
+    # -- metrics: SLIs and SLOs --
+    slo_file: Path | None = Field(
+        default=None, description="SLO objectives and flow cadences (YAML); default: metrics/slos.yaml in the package"
+    )
+    sli_snapshot_seconds: float = Field(
+        default=30.0, gt=0, description="How often SLIs are computed and stored as a time series"
+    )
+
     # Dashboard stage (dashboard/): the Streamlit console reads only the collector's HTTP read API
     dashboard_api_url: str = Field(
         default="http://127.0.0.1:4318", description="Collector base URL the dashboard reads from"
@@ -72,6 +80,26 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port the dashboard listens on")
     dashboard_refresh_seconds: int = Field(default=30, ge=5, description="Auto-refresh period of live tiles")
     dashboard_timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout to the collector")
+
+    # Alerts stage (alerts/): rules, routing and receivers live in YAML; these pick the file and the cadence
+    alerts_config_file: Path | None = Field(
+        default=None, description="Rules/routing/receivers YAML (default: the packaged alerts/config/default.yaml)"
+    )
+    alerts_evaluation_interval_seconds: float = Field(
+        default=15.0, ge=1, le=3600, description="How often alert rules are evaluated"
+    )
+    alerts_webhook_url: str = Field(
+        default="", description="If set, the default receiver also posts Alertmanager-style webhooks here"
+    )
+    alerts_alertmanager_url: str = Field(
+        default="", description="If set, the default receiver also pushes alerts to this Alertmanager (base URL)"
+    )
+    alerts_external_url: str = Field(
+        default="", description="Base URL put in notifications' links (default: http://HOST:PORT)"
+    )
+    alerts_notify_attempts: int = Field(
+        default=4, ge=1, le=10, description="Delivery attempts per notification (exponential backoff between)"
+    )
 
     # Probes stage (probes/): systems, budgets and declarative probes live in the probes file
     probes_config: Path | None = Field(

@@ -17,6 +17,8 @@ __all__ = ["BILLABLE", "InvoiceReadiness", "UnbilledWip"]
 # Billable by the hour: time-and-materials projects (fixed-fee and internal work is not invoiced per entry).
 BILLABLE = "e.billing_type = 'time_and_materials'"
 _OPEN = "e.superseded_at IS NULL AND e.written_off_at IS NULL"
+# Blocked until a later posting books it.
+_BLOCKED = f"(e.blocked_since IS NOT NULL AND (e.posted_at IS NULL OR e.posted_at > {AS_OF}))"
 
 
 class InvoiceReadiness:
@@ -35,17 +37,20 @@ class InvoiceReadiness:
     limit_days = 3.0
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        end = "if(e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {T}, e.invoice_ready_at, {T})"
+        # Every window ends at as_of, so each entry's lag is computed once and the windows only filter.
+        end = f"if(e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}, e.invoice_ready_at, {AS_OF})"
         lag = f"(({business_seconds_sql(end)} - {business_seconds_sql('e.approved_at')}) / 86400.0)"
+        source = f"""SELECT e.*, {lag} AS lag,
+                            e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
+                     FROM ({ENTRIES_WITH_PROJECT}) AS e
+                     WHERE e.approved_at IS NOT NULL AND {BILLABLE} AND {_OPEN}"""
         inside = "e.approved_at >= {F} AND e.approved_at < {T}"
         columns = f"""
-            countIf({inside}) AS total_{{i}},
-            countIf({inside} AND {lag} <= {self.limit_days}) AS good_{{i}},
-            quantileExactLowIf(0.95)({lag}, {inside}) AS p95_{{i}},
-            quantileExactLowIf(0.5)({lag}, {inside}) AS p50_{{i}},
-            countIf({inside} AND NOT (e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {{T}})) AS open_{{i}}"""
-        where = f"e.approved_at IS NOT NULL AND {BILLABLE} AND {_OPEN}"
-        rows = scan(db, ENTRIES_WITH_PROJECT, windows, columns, ENTRY_KEYS.get(by or ""), where)
+            countIf({inside}) AS total_{{i}}, countIf({inside} AND e.lag <= {self.limit_days}) AS good_{{i}},
+            quantileExactLowIf(0.95)(e.lag, {inside}) AS p95_{{i}},
+            quantileExactLowIf(0.5)(e.lag, {inside}) AS p50_{{i}},
+            countIf({inside} AND NOT e.ready) AS open_{{i}}"""
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""))
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
@@ -86,13 +91,13 @@ class UnbilledWip:
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         age_days = f"({seconds_between('e.approved_at', AS_OF)} / 86400.0)"
-        blocked5 = f"(e.blocked_since IS NOT NULL AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400)"
+        blocked5 = f"({_BLOCKED} AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400)"
         key = ENTRY_KEYS.get(by or "", "''")
         sql = f"""
             SELECT {key} AS key, e.currency AS currency,
                    sumIf(e.amount, {age_days} <= 7) AS b0, sumIf(e.amount, {age_days} > 7 AND {age_days} <= 30) AS b1,
                    sumIf(e.amount, {age_days} > 30 AND {age_days} <= 60) AS b2, sumIf(e.amount, {age_days} > 60) AS b3,
-                   sumIf(e.amount, {age_days} > 30 OR e.blocked_since IS NOT NULL) AS at_risk,
+                   sumIf(e.amount, {age_days} > 30 OR {_BLOCKED}) AS at_risk,
                    sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf({blocked5}) AS n_blocked5,
                    count() AS entries, countIf(e.first_attempt_at IS NULL) AS unpriced
             FROM ({ENTRIES_WITH_PROJECT}) AS e
@@ -129,13 +134,13 @@ class UnbilledWip:
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
         sql = f"""
             SELECT e.entry_id AS key, 'entry' AS kind,
-                   if(e.blocked_since IS NOT NULL, 'blocked: ' || e.last_error,
+                   if({_BLOCKED}, 'blocked: ' || e.last_error,
                       if(e.posted_at IS NULL, 'approved, not posted', 'posted, not invoiced')) AS status,
                    {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount,
                    e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
             FROM ({ENTRIES_WITH_PROJECT}) AS e
             WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF} AND {BILLABLE} AND {_OPEN}
               AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
-              AND ({seconds_between("e.approved_at", AS_OF)} > 30 * 86400 OR e.blocked_since IS NOT NULL)
+              AND ({seconds_between("e.approved_at", AS_OF)} > 30 * 86400 OR {_BLOCKED})
             ORDER BY e.amount DESC LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit)

@@ -38,15 +38,19 @@ class ExceptionSla:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        source = f"SELECT x.*, {_DUE.replace('e.', 'x.')} AS due_at FROM ({EXCEPTIONS}) AS x"
-        is_open = "e.opened_at <= {T} AND (e.resolved_at IS NULL OR e.resolved_at > {T})"
-        columns = f"""
-            countIf(e.due_at >= {{F}} AND e.due_at < {{T}}) AS total_{{i}},
-            countIf(e.due_at >= {{F}} AND e.due_at < {{T}} AND e.resolved_at IS NOT NULL
-                    AND e.resolved_at <= e.due_at) AS good_{{i}},
-            countIf({is_open}) AS open_{{i}}, countIf({is_open} AND e.due_at < {{T}}) AS breaches_{{i}},
-            maxIf({seconds_between("e.opened_at", "{T}")}, {is_open}) AS oldest_{{i}}"""
-        rows = scan(db, source, windows, columns, _KEYS.get(by or ""), "e.opened_at IS NOT NULL")
+        # Every window ends at as_of: due time and openness are computed once per exception.
+        source = f"""
+            SELECT x.*, {_DUE.replace("e.", "x.")} AS due_at,
+                   x.opened_at <= {AS_OF} AND (x.resolved_at IS NULL OR x.resolved_at > {AS_OF}) AS is_open,
+                   {seconds_between("x.opened_at", AS_OF)} AS age_s,
+                   x.resolved_at IS NOT NULL AND x.resolved_at <= due_at AS met
+            FROM ({EXCEPTIONS}) AS x WHERE x.opened_at IS NOT NULL"""
+        columns = """
+            countIf(e.due_at >= {F} AND e.due_at < {T}) AS total_{i},
+            countIf(e.due_at >= {F} AND e.due_at < {T} AND e.met) AS good_{i},
+            countIf(e.is_open) AS open_{i}, countIf(e.is_open AND e.due_at < {T}) AS breaches_{i},
+            maxIf(e.age_s, e.is_open) AS oldest_{i}"""
+        rows = scan(db, source, windows, columns, _KEYS.get(by or ""))
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])

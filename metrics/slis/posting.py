@@ -185,17 +185,20 @@ class BillingSyncLatency:
     threshold_seconds = 900
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        lat = seconds_between("e.approved_at", "e.posted_at")
+        # Every window ends at as_of: latency and stuck-ness are computed once per entry.
+        source = f"""
+            SELECT e.*, {seconds_between("e.approved_at", "e.posted_at")} AS lat,
+                   e.posted_at IS NULL AND e.superseded_at IS NULL AND e.written_off_at IS NULL
+                       AND {seconds_between("e.approved_at", AS_OF)} > {self.threshold_seconds} AS stuck
+            FROM ({ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES}) AS e WHERE e.approved_at IS NOT NULL"""
+        posted = "e.posted_at >= {F} AND e.posted_at < {T}"
         columns = f"""
-            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}}) + countIf(e.posted_at IS NULL
-                AND e.approved_at >= {{F}} AND e.superseded_at IS NULL AND e.written_off_at IS NULL
-                AND {seconds_between("e.approved_at", "{T}")} > {self.threshold_seconds}) AS total_{{i}},
-            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}} AND {lat} <= {self.threshold_seconds}) AS good_{{i}},
-            quantileExactLowIf(0.95)({lat}, e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS p95_{{i}},
-            quantileExactLowIf(0.5)({lat}, e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS p50_{{i}},
-            countIf(e.posted_at >= {{F}} AND e.posted_at < {{T}}) AS n_{{i}}"""
-        source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), "e.approved_at IS NOT NULL")
+            countIf({posted}) + countIf(e.stuck AND e.approved_at >= {{F}}) AS total_{{i}},
+            countIf({posted} AND e.lat <= {self.threshold_seconds}) AS good_{{i}},
+            quantileExactLowIf(0.95)(e.lat, {posted}) AS p95_{{i}},
+            quantileExactLowIf(0.5)(e.lat, {posted}) AS p50_{{i}},
+            countIf({posted}) AS n_{{i}}"""
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""))
         invoices = {} if by else self._invoices(db, windows[0])
 
         def build(row: dict[str, Any], i: int) -> Reading:

@@ -34,15 +34,20 @@ class ResourcePlanFreshness:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        in_time = f"(e.synced_at IS NOT NULL AND {seconds_between('e.entered_at', 'e.synced_at')} <= {_LIMIT})"
+        # Every window ends at as_of: judge each change once, then the windows only filter on entered_at.
+        source = f"""
+            SELECT c.*, {_LIMIT.replace("e.", "c.")} AS limit_s,
+                   c.synced_at IS NOT NULL AND {seconds_between("c.entered_at", "c.synced_at")} <= limit_s AS in_time,
+                   {seconds_between("c.entered_at", AS_OF)} AS age_s,
+                   c.synced_at IS NULL OR c.synced_at > {AS_OF} AS unapplied
+            FROM ({CHANGES}) AS c WHERE c.entered_at IS NOT NULL"""
         inside = "e.entered_at >= {F} AND e.entered_at < {T}"
-        unapplied = f"{inside} AND (e.synced_at IS NULL OR e.synced_at > {{T}})"
         columns = f"""
-            countIf({inside} AND ({in_time} OR {seconds_between("e.entered_at", "{T}")} > {_LIMIT})) AS total_{{i}},
-            countIf({inside} AND {in_time}) AS good_{{i}},
-            maxIf({seconds_between("e.entered_at", "{T}")}, {unapplied}) AS oldest_{{i}},
-            uniqExactIf(e.consultant, {unapplied}) AS consultants_{{i}}"""
-        rows = scan(db, CHANGES, windows, columns, _KEYS.get(by or ""), "e.entered_at IS NOT NULL")
+            countIf({inside} AND (e.in_time OR e.age_s > e.limit_s)) AS total_{{i}},
+            countIf({inside} AND e.in_time) AS good_{{i}},
+            maxIf(e.age_s, {inside} AND e.unapplied) AS oldest_{{i}},
+            uniqExactIf(e.consultant, {inside} AND e.unapplied) AS consultants_{{i}}"""
+        rows = scan(db, source, windows, columns, _KEYS.get(by or ""))
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])

@@ -1,0 +1,117 @@
+"""Read API for SLIs (scope read): values against objectives, stored series, breakdowns and the records behind
+a number. Every number the product shows can be drilled to its records."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from metrics.catalogue import DIMENSIONS
+from metrics.query import Db
+from metrics.snapshots import read_series
+from metrics.windows import Window, parse_duration
+
+if TYPE_CHECKING:
+    from metrics.component import MetricsComponent
+
+__all__ = ["build_router"]
+
+
+def _instant(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HTTPException(422, f"{field}: not an ISO 8601 instant: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _window(window: str | None, start: str | None, end: str | None) -> Window | None:
+    """An explicit window from from/to (reproducible), a rolling one ending now, or None for each SLO's own."""
+    try:
+        if start or end:
+            if not start:
+                raise HTTPException(422, "from: required when to is given")
+            stop = _instant(end, "to") if end else datetime.now(UTC)
+            return Window(_instant(start, "from"), stop)
+        if window:
+            return Window.rolling(parse_duration(window))
+    except ValueError as exc:
+        raise HTTPException(422, f"window: {exc}") from exc
+    return None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def build_router(component: MetricsComponent) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["slis"])
+
+    def _check(request: Request, name: str | None = None) -> None:
+        request.app.state.service.auth.require(request, "read")
+        if name is not None and name not in component.evaluator.registry:
+            known = ", ".join(component.evaluator.registry)
+            raise HTTPException(404, f"unknown SLI {name!r}; known: {known}")
+
+    WindowQ = Query(None, description="Rolling window ending now, e.g. 30d, 7d, 6h (default: each SLO's window)")
+    FromQ = Query(None, alias="from", description="Window start, ISO 8601 (with `to`: a reproducible window)")
+    ToQ = Query(None, alias="to", description="Window end, ISO 8601 (default: now)")
+
+    @router.get("/slis", summary="Every SLI: value, objective, status, error budget and burn rates")
+    async def slis(request: Request, window: str | None = WindowQ, start: str | None = FromQ,
+                   end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
+        _check(request)
+        explicit = _window(window, start, end)
+        results = await asyncio.to_thread(component.evaluate, explicit, None)
+        items = [r[""].as_json() for r in results.values() if "" in r]
+        first = next(iter(results.values()))[""] if results else None
+        return {
+            "as_of": _iso(first.window.end) if first else _iso(datetime.now(UTC)),
+            "from": _iso(explicit.start) if explicit else None,
+            "to": _iso(explicit.end) if explicit else None,
+            "slis": items,
+        }
+
+    @router.get("/slis/{name}/series", summary="Stored values of one SLI over time (from snapshots)")
+    async def series(request: Request, name: str, start: str | None = FromQ, end: str | None = ToQ,
+                     points: int = Query(500, ge=2, le=5000)) -> dict[str, Any]:  # fmt: skip
+        _check(request, name)
+        stop = _instant(end, "to") if end else datetime.now(UTC)
+        begin = _instant(start, "from") if start else stop - parse_duration("7d")
+        rows = await asyncio.to_thread(component.with_client, lambda c: read_series(c, name, begin, stop, points))
+        unit = component.evaluator.registry[name].definition.unit
+        return {"name": name, "unit": unit, "from": _iso(begin), "to": _iso(stop), "points": rows}
+
+    @router.get("/slis/{name}/breakdown", summary="One SLI per flow, system, tenant, project or customer")
+    async def breakdown(request: Request, name: str, by: str = Query(..., description=", ".join(DIMENSIONS)),
+                        window: str | None = WindowQ, start: str | None = FromQ,
+                        end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
+        _check(request, name)
+        supported = component.evaluator.registry[name].definition.dimensions
+        if by not in supported:
+            raise HTTPException(422, f"by: {name} breaks down by {', '.join(supported)}, not {by!r}")
+        results = await asyncio.to_thread(component.evaluate, _window(window, start, end), by, [name])
+        rows = [
+            {"key": key, "value": r.value, "good": r.good, "total": r.total, "status": r.status,
+             "details": r.details}
+            for key, r in sorted(results.get(name, {}).items())
+        ]  # fmt: skip
+        return {"name": name, "by": by, "rows": rows}
+
+    @router.get("/slis/{name}/records", summary="The records behind the number, with age and money at risk")
+    async def records(request: Request, name: str, limit: int = Query(100, ge=1, le=10000),
+                      window: str | None = WindowQ, start: str | None = FromQ,
+                      end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
+        _check(request, name)
+        sli = component.evaluator.registry[name]
+        explicit = _window(window, start, end) or component.evaluator.window_for(sli.definition, datetime.now(UTC))
+        rows = await asyncio.to_thread(component.with_client, lambda c: sli.records(Db(c), explicit, limit))
+        for row in rows:
+            if row.get("amount") is not None:
+                row["amount"] = float(row["amount"])
+        return {"name": name, "from": _iso(explicit.start), "to": _iso(explicit.end), "records": rows}
+
+    return router

@@ -1,0 +1,69 @@
+"""Prometheus: SLI values, objectives, error budgets and burn rates from the latest snapshot, read at each scrape
+(a custom collector, so values are never stale copies). Labels are bounded: sli, window, flow, queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from metrics.snapshots import SnapshotJob
+
+__all__ = ["SliCollector"]
+
+
+class SliCollector(Collector):
+    def __init__(self, job: SnapshotJob) -> None:
+        self.job = job
+
+    def collect(self) -> Iterator[Metric]:
+        value = GaugeMetricFamily("syncwatch_sli_value", "Current SLI value over its SLO window (unit per SLI)",
+                                  labels=["sli"])  # fmt: skip
+        objective = GaugeMetricFamily("syncwatch_slo_objective", "SLO target of each SLI", labels=["sli"])
+        budget = GaugeMetricFamily(
+            "syncwatch_slo_error_budget_remaining_ratio", "Share of the error budget left (negative: overspent)",
+            labels=["sli"],
+        )  # fmt: skip
+        burn = GaugeMetricFamily("syncwatch_slo_burn_rate", "Error ratio over the window / allowed error ratio",
+                                 labels=["sli", "window"])  # fmt: skip
+        status = GaugeMetricFamily("syncwatch_sli_breached", "1 when the SLI is outside its objective",
+                                   labels=["sli"])  # fmt: skip
+        flow_value = GaugeMetricFamily("syncwatch_flow_sli_value", "SLI value per integration flow",
+                                       labels=["sli", "flow"])  # fmt: skip
+        flow_age = GaugeMetricFamily("syncwatch_flow_last_event_age_seconds", "Seconds since each flow's last event",
+                                     labels=["flow"])  # fmt: skip
+        dlq_count = GaugeMetricFamily("syncwatch_dead_letter_backlog_messages", "Dead letters not replayed",
+                                      labels=["queue"])  # fmt: skip
+        dlq_age = GaugeMetricFamily("syncwatch_dead_letter_oldest_age_seconds", "Age of the oldest dead letter",
+                                    labels=["queue"])  # fmt: skip
+        snapshot_age = GaugeMetricFamily("syncwatch_sli_snapshot_timestamp_seconds", "When SLIs were last computed")
+        failures = GaugeMetricFamily("syncwatch_sli_snapshot_failures", "Snapshot runs that failed since start")
+        failures.add_metric([], float(self.job.failures))
+        snap = self.job.latest
+        if snap is not None:
+            snapshot_age.add_metric([], snap.taken_at.timestamp())
+            for name, r in snap.overall.items():
+                if r.value is not None:
+                    value.add_metric([name], r.value)
+                objective.add_metric([name], r.target)
+                status.add_metric([name], 1.0 if r.status in ("breach", "warning") else 0.0)
+                if r.error_budget_remaining is not None:
+                    budget.add_metric([name], r.error_budget_remaining)
+                for window, rate in r.burn_rates.items():
+                    if rate is not None:
+                        burn.add_metric([name, window], rate)
+                if name == "dead_letter_backlog":
+                    for queue, q in r.details.get("queues", {}).items():
+                        dlq_count.add_metric([queue], float(q["count"]))
+                        dlq_age.add_metric([queue], float(q["oldest_hours"]) * 3600)
+            for name, results in snap.by_flow.items():
+                for flow, r in results.items():
+                    if r.value is None:
+                        continue
+                    if name == "flow_silence":
+                        flow_age.add_metric([flow], r.value)
+                    else:
+                        flow_value.add_metric([name, flow], r.value)
+        yield from (value, objective, budget, burn, status, flow_value, flow_age, dlq_count, dlq_age, snapshot_age,
+                    failures)  # fmt: skip
