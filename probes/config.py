@@ -130,7 +130,7 @@ class ConditionConfig(_Strict):
 
 
 class DeclarativeConfig(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     system: str
     path: str
     method: Literal["GET", "POST"] = "GET"
