@@ -31,7 +31,8 @@ class Component(Protocol):
 
 
 def components(settings: Settings) -> list[Component]:
+    from alerts.component import AlertsComponent
     from metrics.component import MetricsComponent
     from probes.component import ProbesComponent
 
-    return [MetricsComponent(settings), ProbesComponent(settings)]
+    return [MetricsComponent(settings), ProbesComponent(settings), AlertsComponent(settings)]
