@@ -1,0 +1,99 @@
+"""Prometheus sees the same SLIs the API reports: a real Prometheus server (Debian package) scrapes the
+collector's /metrics with a read token, and PromQL returns the API's values. promtool lints the exposition."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ThreadedCollector, Tokens, auth, free_port
+from tests.integration.metrics.test_hand_built_logs import firm_log
+
+pytestmark = pytest.mark.integration
+
+
+def _seed(collector: ThreadedCollector, tokens: Tokens) -> None:
+    batch, _ = firm_log()
+    headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
+    assert httpx.post(f"{collector.url}/v1/events", json=batch, headers=headers, timeout=30).status_code == 200
+    collector.app.state.service.components[0].job.run()
+
+
+def test_promtool_accepts_the_exposition(collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) -> None:
+    _seed(collector, tokens)
+    text = httpx.get(f"{collector.url}/metrics", headers=auth(tokens["read"]), timeout=30).text
+    assert 'syncwatch_sli_value{sli="time_posting_first_pass"}' in text
+    assert 'syncwatch_slo_objective{sli="time_posting_first_pass"} 0.98' in text
+    assert 'syncwatch_dead_letter_backlog_messages{queue="q-time"} 1.0' in text
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: make test installs the Debian prometheus package"
+    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _promql(base: str, query: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=10).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def test_prometheus_scrapes_the_values_the_api_reports(
+    collector: ThreadedCollector, tokens: Tokens, tmp_path: Path
+) -> None:
+    _seed(collector, tokens)
+    api = httpx.get(f"{collector.url}/api/v1/slis", headers=auth(tokens["read"]), timeout=60).json()
+    expected = {s["name"]: s for s in api["slis"]}
+
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "syncwatch",
+                "metrics_path": "/metrics",
+                "authorization": {"type": "Bearer", "credentials": tokens["read"]},
+                "static_configs": [{"targets": [collector.url.removeprefix("http://")]}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus missing: make test installs the Debian prometheus package"
+    server = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            try:
+                found = _promql(base, 'syncwatch_sli_value{sli="time_posting_first_pass"}')
+            except (httpx.HTTPError, ValueError, AssertionError):  # not up yet: connection refused or 503 text
+                found = []
+            if found:
+                break
+            time.sleep(0.5)
+        assert found, "Prometheus never scraped an SLI value"
+        assert float(found[0]["value"][1]) == pytest.approx(expected["time_posting_first_pass"]["value"])
+        budget = _promql(base, 'syncwatch_slo_error_budget_remaining_ratio{sli="time_posting_first_pass"}')
+        assert float(budget[0]["value"][1]) == pytest.approx(
+            expected["time_posting_first_pass"]["error_budget_remaining"]
+        )
+        dead = _promql(base, 'syncwatch_sli_value{sli="dead_letter_backlog"}')
+        assert float(dead[0]["value"][1]) == pytest.approx(expected["dead_letter_backlog"]["value"], rel=1e-3)
+        up = _promql(base, 'up{job="syncwatch"}')
+        assert up and up[0]["value"][1] == "1"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
