@@ -2,7 +2,7 @@
 on loopback, run every built-in probe once with the DEFAULT budgets (real pacing: 4 calls/s per system), and
 report per probe its outcome, duration, API calls per system, findings, and whether they equal the ground truth.
 
-    .venv/bin/python bench/probes.py --consultants 5000 --days 30 [--fault duplicate_submissions] [--record]
+    .venv/bin/python bench/probe_scale.py --consultants 5000 --days 30 [--fault duplicate_submissions] [--record]
 """
 
 from __future__ import annotations
