@@ -113,7 +113,10 @@ def _health(service: Service, minutes: int) -> dict[str, Any]:
             "throttled": _by("reason", _samples(m.throttled.collect(), "_total")),
             "insert_failures": _by("table", _samples(m.insert_failures.collect(), "_total")),
         },
-        "queue_rows": _by("table", _samples(m.queue_rows.collect(), "queue_rows")),
+        "queue_rows": {
+            **dict.fromkeys(service.writers, 0.0),
+            **_by("table", _samples(m.queue_rows.collect(), "queue_rows")),
+        },
         "queue_max_rows": service.settings.queue_max_rows,
         "spooled_batches": len(service.spool.pending()),
         "warehouse_up": all(v >= 1 for _, v in _samples(m.warehouse_up.collect(), "warehouse_up"))

@@ -137,6 +137,8 @@ class ApiClient:
     timeout: float = 10.0
     transport: httpx.BaseTransport | None = None
     _http: httpx.Client = field(init=False, repr=False)
+    # Kept for the client's life: starting threads per page render cost more than the requests on a busy host.
+    _pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -145,7 +147,9 @@ class ApiClient:
             timeout=self.timeout,
             transport=self.transport,
             headers={"Accept": "application/json", "User-Agent": "syncwatch-dashboard"},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dashboard-api")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiClient:
@@ -167,6 +171,7 @@ class ApiClient:
         return bool(self.admin_token)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=False)
         self._http.close()
 
     # -- generic ------------------------------------------------------------------------------------------
@@ -178,8 +183,7 @@ class ApiClient:
         wanted = list(dict.fromkeys(requests))
         if len(wanted) <= 1:
             return {r: self.get(r) for r in wanted}
-        with ThreadPoolExecutor(max_workers=min(8, len(wanted)), thread_name_prefix="dashboard-api") as pool:
-            return dict(zip(wanted, pool.map(self.get, wanted), strict=True))
+        return dict(zip(wanted, self._pool.map(self.get, wanted), strict=True))
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, **kwargs: Any) -> Outcome:
         token = self.admin_token if method != "GET" else self.token

@@ -12,7 +12,7 @@ from typing import Any
 
 from dashboard.format import STATUS_ICON, worst_status
 
-__all__ = ["HOPS", "Hop", "HopHealth", "flow_map_dot", "hop_health", "silent_flows"]
+__all__ = ["HOPS", "Hop", "HopHealth", "flow_map_svg", "hop_health", "silent_flows"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ HOPS: tuple[Hop, ...] = (
     ),
 )
 
-# Fills readable in light and dark themes, with white text on the coloured ones.
+# Mid-tone status colours, readable on light and dark backgrounds.
 _FILL = {"ok": "#2e7d32", "warning": "#e65100", "breach": "#c62828", "no_data": "#757575"}
 
 
@@ -92,29 +92,62 @@ def hop_health(slis: Mapping[str, Mapping[str, Any]], silent: set[str]) -> list[
     return out
 
 
-def flow_map_dot(health: list[HopHealth]) -> str:
-    """Graphviz DOT of systems and hops, edges coloured by health; transparent so both themes read it."""
-    systems: dict[str, list[str]] = {}
-    for h in health:
-        for system in (h.hop.source, h.hop.target):
-            systems.setdefault(system, []).append(h.status)
-    lines = [
-        "digraph flows {",
-        '  graph [rankdir=LR, bgcolor="transparent", nodesep=0.5, ranksep=1.4, fontname="sans-serif"];',
-        '  node [shape=box, style="rounded,filled", fontcolor="white", fontname="sans-serif", penwidth=0, '
-        'margin="0.25,0.12"];',
-        '  edge [fontname="sans-serif", fontcolor="#8a8a8a", fontsize=11, penwidth=3];',
+# Where each system sits on the map (x, y of the box centre) and how each hop's line bends, in SVG units.
+_POS = {"CRM": (90, 60), "HCM": (90, 250), "PSA": (330, 155), "ERP": (600, 155)}
+_BEND = {
+    ("CRM", "PSA"): 0,
+    ("CRM", "ERP"): -95,
+    ("HCM", "PSA"): 0,
+}
+_PARALLEL = (-55, 0, 55)  # three PSA -> ERP hops side by side
+
+
+def flow_map_svg(health: list[HopHealth]) -> str:
+    """The flow map as inline SVG: systems as boxes, hops as arrows coloured by health with a status label.
+
+    Inline SVG instead of a Graphviz chart: it draws with the page (no layout engine to load, a Graphviz chart
+    cost the Overview about a second of its first render) and text uses currentColor, so it reads in light and
+    dark themes alike."""
+    parts = [
+        '<svg viewBox="0 0 700 310" width="100%" role="img" aria-label="integration flow map" '
+        'xmlns="http://www.w3.org/2000/svg" style="max-width:760px;font-family:sans-serif">',
+        "<defs>",
     ]
-    for system in ("CRM", "HCM", "PSA", "ERP"):
-        if system in systems:
-            lines.append(f'  "{system}" [fillcolor="#455a64", label="{system}"];')
-    for h in health:
-        icon = STATUS_ICON.get(h.status, "")
-        label = f"{icon} {h.hop.label}"
-        tooltip = "; ".join(h.reasons) or h.status
-        colour = _FILL.get(h.status, _FILL["no_data"])
-        lines.append(
-            f'  "{h.hop.source}" -> "{h.hop.target}" [label="{label}", color="{colour}", tooltip="{tooltip}"];'
+    for status, colour in _FILL.items():
+        parts.append(
+            f'<marker id="arrow-{status}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
         )
-    lines.append("}")
-    return "\n".join(lines)
+    parts.append("</defs>")
+    parallel = iter(_PARALLEL)
+    for h in health:
+        (x1, y1), (x2, y2) = _POS[h.hop.source], _POS[h.hop.target]
+        offset = next(parallel) if (h.hop.source, h.hop.target) == ("PSA", "ERP") else 0
+        bend = _BEND.get((h.hop.source, h.hop.target), 0)
+        # leave and enter the boxes at their edges, not their centres
+        sx, ex = x1 + 55, x2 - 55
+        sy, ey = y1 + offset * 0.35, y2 + offset * 0.35
+        cx, cy = (sx + ex) / 2, (sy + ey) / 2 + bend + offset
+        colour = _FILL.get(h.status, _FILL["no_data"])
+        why = "; ".join(h.reasons) or h.status.replace("_", " ")
+        parts.append(
+            f"<g><title>{_esc(h.hop.source)} → {_esc(h.hop.target)}: {_esc(h.hop.label)} ({_esc(why)})</title>"
+            f'<path d="M{sx:.0f},{sy:.0f} Q{cx:.0f},{cy:.0f} {ex:.0f},{ey:.0f}" fill="none" stroke="{colour}" '
+            f'stroke-width="4" marker-end="url(#arrow-{h.status})"/>'
+            f'<text x="{(sx + 2 * cx + ex) / 4:.0f}" y="{(sy + 2 * cy + ey) / 4 - 7:.0f}" text-anchor="middle" '
+            f'font-size="12" fill="currentColor">{STATUS_ICON.get(h.status, "")} {_esc(h.hop.label)}</text></g>'
+        )
+    for system, (x, y) in _POS.items():
+        worst = worst_status([h.status for h in health if system in (h.hop.source, h.hop.target)])
+        parts.append(
+            f'<g><rect x="{x - 55}" y="{y - 22}" width="110" height="44" rx="10" fill="#455a64" '
+            f'stroke="{_FILL.get(worst, _FILL["no_data"])}" stroke-width="3"/>'
+            f'<text x="{x}" y="{y + 6}" text-anchor="middle" font-size="16" font-weight="bold" fill="#ffffff">'
+            f"{system}</text></g>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -122,9 +122,13 @@ def verdict(journey: Mapping[str, Any], now: datetime) -> Verdict:
     stalled = (now - last_at).total_seconds() if last_at else None
     reasons = []
     resolved = {str(e.get("type")) for e in events}
+    # a failed span followed by a successful business event was retried and got through: history, not a cause
+    progressed_at = max((str(e.get("at")) for e in events if _failure_reason(e) is None), default="")
     for item in items:
         reason = _failure_reason(item)
         if reason is None:
+            continue
+        if item.get("signal") == "span" and str(item.get("at")) < progressed_at:
             continue
         # a failure later healed (posted after post_failed, replayed after dead-letter) is history, not a cause
         healed = (

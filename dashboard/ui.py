@@ -21,6 +21,7 @@ __all__ = [
     "api",
     "data",
     "fetch",
+    "finding",
     "now",
     "param",
     "refresh_seconds",
@@ -116,6 +117,16 @@ def show_problem(outcome: Outcome, what: str, empty_hint: str = "") -> None:
             "throttled": "The page retries on the next refresh.",
         }.get(outcome.kind, "")
         st.error(f"**{what}: {outcome.message}.** {advice}", icon=":material/error:")
+
+
+def finding(level: str, text: str) -> None:
+    """A statement about the integrations (a breached SLI, a failed record), in colour.
+
+    st.error is kept for the console failing to get data, so "the tool is broken" never looks like "the
+    integration is broken" (and the browser test can fail on any st.error)."""
+    colour, icon = {"bad": ("red", "report"), "warn": ("orange", "warning"), "good": ("green", "check_circle")}[level]
+    with st.container(border=True):
+        st.markdown(f":{colour}[:material/{icon}: {text}]")
 
 
 def data(outcome: Outcome) -> Any:

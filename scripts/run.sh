@@ -16,20 +16,32 @@ if [ ! -s "$tokens" ]; then
 fi
 # shellcheck disable=SC1090
 . "$tokens"
+if [ -z "${SYNCWATCH_DASHBOARD_TOKEN:-}" ]; then  # the dashboard's own read token (older token files lack it)
+  ( umask 077; dash=$($SW token create --name "demo-dashboard-$(date +%s)" --scope read 2>/dev/null)
+    printf 'SYNCWATCH_DASHBOARD_TOKEN=%s\n' "$dash" >> "$tokens" )
+  # shellcheck disable=SC1090
+  . "$tokens"
+fi
 
 $SW serve > var/collector.log 2>&1 &
 collector=$!
-trap 'kill $collector $sim 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+trap 'kill $collector $sim $dashboard 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 sim=""
+dashboard=""
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:${port}/readyz" >/dev/null && break
   kill -0 $collector 2>/dev/null || { echo "collector failed to start; see var/collector.log" >&2; tail -5 var/collector.log >&2; exit 1; }
   sleep 0.2
 done
 
+SYNCWATCH_DASHBOARD_TOKEN="$SYNCWATCH_DASHBOARD_TOKEN" SYNCWATCH_DASHBOARD_API_URL="http://127.0.0.1:${port}" \
+  $SW dashboard > var/dashboard.log 2>&1 &
+dashboard=$!
+
 cat <<TXT
 
   SyncWatch is running (embedded warehouse in ./var/warehouse), fed by a simulated firm of 500 consultants at 60x.
+    Dashboard         http://127.0.0.1:${SYNCWATCH_DASHBOARD_PORT:-8501}        (logs: var/dashboard.log)
     Collector         http://127.0.0.1:${port}        (logs: var/collector.log)
       API docs        http://127.0.0.1:${port}/docs
       A record        curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/api/v1/records/TE-000000001

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts.cli import alerts_app, rules_app
+from dashboard.cli import app as dashboard_app
 from probes.cli import app as probes_app
 from syncwatch.settings import Settings
 from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_migrations, connect
@@ -22,6 +23,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(no_args_is_help=True, help="SyncWatch: integration health for professional-services firms.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (scopes: ingest, read, admin).")
 app.add_typer(token_app, name="token")
+app.add_typer(dashboard_app, name="dashboard")  # the operations console (dashboard/cli.py)
 app.add_typer(rules_app, name="rules")  # alert rules as code (alerts/cli.py)
 app.add_typer(alerts_app, name="alerts")  # active alerts, history, acks, silences
 app.add_typer(probes_app, name="probes")  # scheduled reconciliation probes (probes/cli.py)

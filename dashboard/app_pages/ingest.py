@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.api import Ok, Request
 from dashboard.charts import per_minute_chart
 from dashboard.format import duration, parse_time
-from dashboard.ui import data, fetch, now, param, refresh_seconds, set_params, show_problem
+from dashboard.ui import data, fetch, finding, now, param, refresh_seconds, set_params, show_problem
 
 st.title("Ingest health")
 SPANS = {"15 min": 15, "1 h": 60, "6 h": 360, "24 h": 1440}
@@ -49,7 +49,7 @@ def live() -> None:
     cols[3].metric("Spooled batches", h.get("spooled_batches", 0), help="waiting on disk for the warehouse")
     cols[4].metric("Warehouse", "up" if h.get("warehouse_up") else "DOWN")
     if not h.get("warehouse_up"):
-        st.error(f"Warehouse unreachable: {h.get('warehouse_error') or 'last insert failed'}. Ingest is spooling.")
+        finding("bad", f"**Warehouse unreachable:** {h.get('warehouse_error') or 'last insert failed'}. Ingest spools.")
     st.caption(
         "Since the collector started: "
         + " · ".join(
@@ -69,27 +69,20 @@ def live() -> None:
         st.markdown("**Delivery lag p95 per minute (seconds)**")
         if per_minute:
             st.altair_chart(per_minute_chart(per_minute, "lag_p95", "lag p95 (s)", "#8e24aa"))
-    q_left, q_right = st.columns(2)
-    with q_left:
-        st.markdown("**Queue depth by table (rows)**")
-        frame = pd.DataFrame({"table": list(queue), "rows": list(queue.values())})
-        if not frame.empty:
-            st.altair_chart(
-                alt.Chart(frame).mark_bar().encode(y=alt.Y("table:N", title="table"),
-                                                   x=alt.X("rows:Q", title="rows waiting"),
-                                                   tooltip=["table", "rows"]).properties(height=120)
-            )  # fmt: skip
-    with q_right:
-        st.markdown("**Warehouse insert latency**")
-        latency = h.get("insert_latency_seconds") or {}
-        if latency:
-            st.dataframe(
-                pd.DataFrame([{"table": t, "p50": duration(v.get("p50")), "p95": duration(v.get("p95")),
-                               "inserts": v.get("inserts")} for t, v in latency.items()]),
-                hide_index=True,
-            )  # fmt: skip
-        else:
-            st.info("No insert yet.")
+    # queues and insert latency as plain numbers: a chart per table would cost more to draw than it tells
+    latency = h.get("insert_latency_seconds") or {}
+    tables = sorted(set(queue) | set(latency))
+    if tables:
+        st.markdown("**Per table: rows waiting for the writer, and warehouse insert latency**")
+        for col, table in zip(st.columns(len(tables)), tables, strict=True):
+            lat = latency.get(table) or {}
+            col.metric(
+                table,
+                f"{queue.get(table, 0):,.0f} rows",
+                help=f"insert p50 {duration(lat.get('p50'))}, p95 {duration(lat.get('p95'))} "
+                f"over {lat.get('inserts', 0):,.0f} inserts",
+            )
+            col.caption(f"insert p50 {duration(lat.get('p50'))} · p95 {duration(lat.get('p95'))}")
 
 
 live()

@@ -8,9 +8,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard.api import SLI_NAMES, Ok, Request
-from dashboard.flows import flow_map_dot, hop_health, silent_flows
-from dashboard.format import STATUS_COLOUR, money_by_currency, objective_text, percent, status_label, value
-from dashboard.ui import data, fetch, now, refresh_seconds, show_problem
+from dashboard.flows import flow_map_svg, hop_health, silent_flows
+from dashboard.format import STATUS_COLOUR, money_by_currency, objective_text, percent, status_label, thin, value
+from dashboard.ui import data, fetch, finding, now, refresh_seconds, show_problem
 
 st.title("Integration health")
 
@@ -20,7 +20,8 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
     unit = sli.get("unit")
     status = str(sli.get("status") or "no_data")
     objective = sli.get("objective") or {}
-    series: list[float] = [float(p["value"]) for p in points if isinstance(p.get("value"), int | float)]
+    # 24 h of 30 s snapshots is 2,880 points; a sparkline shows the shape with 96
+    series: list[float] = [float(p["value"]) for p in thin(points, 96) if isinstance(p.get("value"), int | float)]
     delta = None
     if len(series) >= 2 and unit != "money":
         delta = value(series[-1] - series[0], unit) + " in 24 h"
@@ -36,7 +37,7 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
             delta=delta,
             delta_color="normal" if objective.get("comparison") == ">=" else "inverse",
             help=help_text,
-            chart_data=series[-96:] or None,
+            chart_data=series or None,
             chart_type="area",
         )
         colour = STATUS_COLOUR.get(status, "gray")
@@ -80,9 +81,9 @@ def live() -> None:
         help=" · ".join(f"{c}: {a:,.0f}" for c, a in at_risk.items()) or None,
     )
     if breached:
-        st.error("Breached: " + ", ".join(str(s.get("title") or s.get("name")) for s in breached), icon="🔴")
+        finding("bad", "**Breached:** " + ", ".join(str(s.get("title") or s.get("name")) for s in breached))
     elif slis and not warned:
-        st.success("Every SLI meets its objective.", icon="🟢")
+        finding("good", "Every SLI meets its objective.")
     if slis_body.get("as_of"):
         st.caption(f"As of {slis_body['as_of']} · window {slis_body.get('from', '?')} → {slis_body.get('to', '?')}")
 
@@ -90,7 +91,7 @@ def live() -> None:
     silent = silent_flows((data(silence_o) or {}).get("rows", []))
     health = hop_health(slis, silent)
     left, right = st.columns([3, 2])
-    left.graphviz_chart(flow_map_dot(health), width="stretch")
+    left.html(flow_map_svg(health))
     with right:
         for h in health:
             colour = STATUS_COLOUR.get(h.status, "gray")

@@ -13,7 +13,7 @@ from dashboard.api import Failed, Ok, Request
 from dashboard.charts import waterfall_chart
 from dashboard.format import duration
 from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
-from dashboard.ui import fetch, now, param, set_params, show_problem
+from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Record trace")
 
@@ -56,7 +56,7 @@ if result.state == "not_found":
     st.stop()
 
 summary = journey.get("summary") or {}
-{"failed": st.error, "waiting": st.warning, "complete": st.success}[result.state](f"**{key}** · {result.headline}")
+finding({"failed": "bad", "waiting": "warn", "complete": "good"}[result.state], f"**{key}** · {result.headline}")
 if len(result.reasons) > 1:
     st.markdown("\n".join(f"- {r}" for r in result.reasons))
 
@@ -70,9 +70,15 @@ st.caption(f"First seen {summary.get('first_seen')} · last seen {summary.get('l
 
 st.subheader("Journey")
 rows = waterfall_rows(journey)
+WATERFALL_ITEMS = 600  # a busy project has thousands; a waterfall of the latest ones stays readable and fast
 if rows:
-    st.altair_chart(waterfall_chart(rows))
-    st.caption("Bars are spans (start to end), diamonds are business events; red marks a failure.")
+    st.altair_chart(waterfall_chart(rows[-WATERFALL_ITEMS:]))
+    note = (
+        f" The latest {WATERFALL_ITEMS} of {len(rows):,} items are drawn; the table lists all."
+        if len(rows) > WATERFALL_ITEMS
+        else ""
+    )
+    st.caption("Bars are spans (start to end), diamonds are business events; red marks a failure." + note)
 
 items = journey.get("items") or []
 table = pd.DataFrame(
@@ -104,6 +110,8 @@ if related:
     st.subheader("Related records")
     st.markdown(" · ".join(f"[{k}](./trace?key={k}&kind={v}) ({KEY_KINDS[v]})" for k, v in list(related.items())[:20]))
 
-with st.expander("Raw items"):
-    for item in items[:200]:
-        st.json(item, expanded=False)
+with st.expander("Raw item"):
+    # one item at a time: hundreds of JSON viewers would cost more than the whole page
+    labels = [f"{i.get('at')} · {i.get('type') or i.get('name')}" for i in items]
+    picked = st.selectbox("Item", range(len(items)), index=len(items) - 1, format_func=lambda n: labels[n])
+    st.json(items[picked] if items else {}, expanded=True)

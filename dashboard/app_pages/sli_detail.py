@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.api import SLI_NAMES, Ok, Request
 from dashboard.charts import breakdown_chart, budget_chart, burn_chart, series_chart
-from dashboard.format import STATUS_COLOUR, duration, money, objective_text, percent, status_label, value
+from dashboard.format import STATUS_COLOUR, duration, money, objective_text, percent, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
 DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "customer")
@@ -57,7 +57,7 @@ if sli:
     st.markdown(f"Status: :{STATUS_COLOUR.get(status, 'gray')}[**{status_label(status)}**]")
 
 st.subheader(f"Over the last {window}")
-points = (data(series_o) or {}).get("points", [])
+points = thin((data(series_o) or {}).get("points", []), 720)
 if not isinstance(series_o, Ok):
     show_problem(series_o, "Series")
 elif not points:
@@ -87,8 +87,16 @@ with right:
         worst_first = sorted(rows, key=lambda r: (r.get("good") or 0) - (r.get("total") or 0))
         st.altair_chart(breakdown_chart(worst_first, unit, by))
         if len(rows) > 25:
-            st.caption(f"The 25 worst of {len(rows):,}; all of them below.")
-            st.dataframe(pd.DataFrame(worst_first), hide_index=True, height=240)
+            shown = worst_first[:2000]
+            st.caption(f"The 25 worst of {len(rows):,}; the {len(shown):,} worst below, all of them in the CSV.")
+            st.dataframe(pd.DataFrame(shown), hide_index=True, height=240)
+            st.download_button(
+                f"Download all {len(rows):,} rows (CSV)",
+                lambda: pd.DataFrame(worst_first).to_csv(index=False),
+                f"{sli_name}-by-{by}.csv",
+                "text/csv",
+                on_click="ignore",
+            )
 
 st.subheader("Records behind the number")
 records = (data(records_o) or {}).get("records", [])
@@ -130,5 +138,9 @@ else:
         },
     )
     st.download_button(
-        "Download CSV", frame.drop(columns=["trace"]).to_csv(index=False), f"{sli_name}-records.csv", "text/csv"
+        "Download records (CSV)",
+        lambda: frame.drop(columns=["trace"]).to_csv(index=False),
+        f"{sli_name}-records.csv",
+        "text/csv",
+        on_click="ignore",
     )

@@ -116,15 +116,17 @@ class FakeCollector:
                 return httpx.Response(404, json={"error": f"unknown SLI {name!r}", "status": 404})
             if tail == "series":
                 start = datetime.fromisoformat(q["from"].replace("Z", "+00:00")) if "from" in q else now
-                step = max((now - start) / max(self.series_points, 1), timedelta(seconds=30))
+                # the metrics stage snapshots every 30 s; a long window is at most series_points points
+                count = max(2, min(self.series_points, int((now - start).total_seconds() // 30)))
+                step = (now - start) / count
                 base = float(sli["value"] or 0)
                 pts = [
                     {
                         "time": _iso(start + i * step),
                         "value": base * (1 + 0.01 * ((i % 7) - 3)),
-                        "error_budget_remaining": max(0.0, 0.9 - i / (self.series_points * 2)),
+                        "error_budget_remaining": max(0.0, 0.9 - i / (count * 2)),
                     }
-                    for i in range(self.series_points)
+                    for i in range(count)
                 ]
                 return _json({"name": name, "unit": sli["unit"], "points": pts})
             if tail == "breakdown":
@@ -276,6 +278,18 @@ def journey(key: str, failed: bool = True, start: datetime | None = None) -> dic
         },
         "items": items,
     }
+
+
+def project_journey(code: str, entries: int) -> dict[str, Any]:
+    """A busy project: the journeys of `entries` time entries (six items each), in time order."""
+    items: list[dict[str, Any]] = []
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    for n in range(max(1, entries)):
+        items += journey(f"TE-{n:09d}", failed=n % 20 == 0, start=start + timedelta(hours=n))["items"]
+    whole = journey(code, failed=False)
+    whole["items"] = items
+    whole["summary"].update(events=len(items) // 2, spans=len(items) // 2, last_seen=items[-1]["at"])
+    return whole
 
 
 def sample(consultants: int = 500, days: int = 90, seed: int = 7) -> FakeCollector:
@@ -441,7 +455,10 @@ def sample(consultants: int = 500, days: int = 90, seed: int = 7) -> FakeCollect
         alerts=alerts,
         history=history,
         silences=silences,
-        journeys={"TE-000000001": journey("TE-000000001")},
+        journeys={
+            "TE-000000001": journey("TE-000000001"),
+            "PRJ-00001": project_journey("PRJ-00001", consultants // 50),
+        },
         quarantine=quarantine,
         ingest=ingest,
     )

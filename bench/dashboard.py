@@ -1,0 +1,143 @@
+"""Dashboard benchmark: first render of every page in a real headless Chromium, at a firm's scale.
+
+Starts `syncwatch dashboard` in its own process against either
+- a fake collector answering the documented read API with answers sized like a firm of --consultants over --days
+  (default 50,000 x 90: a 50,000-row breakdown by project, 2,880 snapshots per SLI sparkline, a 25,920-point
+  90-day series, 500 records, 1,000 probe findings, a project journey of 6,000 items), or
+- a running collector (--api-url URL --token READ_TOKEN), e.g. one fed by `syncwatch simulate backfill`.
+
+"First render" is from navigation until the page's script has finished, every element has left its skeleton,
+and every chart has drawn (tests/integration/dashboard/browser.py). Each page is measured on a fresh dashboard
+process's cold caches (first visit) and again warm (a second visit within the cache's 10 s).
+
+    make bench-dashboard           # or: .venv/bin/python bench/dashboard.py --consultants 50000 --days 90 --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.dashboard.browser import Chromium  # noqa: E402
+from tests.unit.dashboard.fake_api import sample, serve  # noqa: E402
+
+SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
+RESULTS = ROOT / "bench" / "results" / "dashboard.jsonl"
+console = Console()
+
+
+def pages(trace_key: str) -> dict[str, str]:
+    return {
+        "overview": "/",
+        "sli detail": "/sli?sli=time_posting_first_pass&window=90d&by=project",
+        "record trace": f"/trace?key={trace_key}",
+        "probes": "/probes",
+        "alerts": "/alerts",
+        "ingest": "/ingest",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_dashboard(api_url: str, token: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
+    env.update(SYNCWATCH_DASHBOARD_TOKEN=token, SYNCWATCH_DASHBOARD_REFRESH_SECONDS="600")
+    process = subprocess.Popen(
+        [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", api_url],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the dashboard did not start")
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--consultants", type=int, default=50_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--api-url", default="", help="measure against this running collector instead of the fake")
+    parser.add_argument("--token", default="", help="read token for --api-url")
+    parser.add_argument("--trace-key", default="PRJ-00001", help="the record the trace page opens")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh dashboard processes (cold caches) to measure")
+    parser.add_argument("--record", action="store_true", help=f"append the figures to {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--screenshots", type=Path, default=None, help="keep a screenshot of every page here")
+    args = parser.parse_args()
+
+    cold: dict[str, list[float]] = {}
+    warm: dict[str, list[float]] = {}
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        if args.api_url:
+            api_url, token, source = args.api_url, args.token, f"collector {args.api_url}"
+        else:
+            started = time.perf_counter()
+            fake = sample(args.consultants, args.days)
+            api_url = stack.enter_context(serve(fake))
+            token = "bench-read-token"
+            source = f"fake API sized for {args.consultants:,} consultants x {args.days} days"
+            console.print(f"built the fake answers in {time.perf_counter() - started:.1f} s")
+        for round_no in range(args.rounds):
+            process, url = start_dashboard(api_url, token, Path(tmp))
+            try:
+                with Chromium(Path(tmp) / f"chromium-{round_no}") as browser:
+                    for name, path in pages(args.trace_key).items():
+                        cold.setdefault(name, []).append(browser.render(url + path, timeout=120))
+                        found = browser.problems()
+                        if found.get("exceptions") or found.get("errors") or found.get("traceback"):
+                            raise SystemExit(f"{name}: {found.get('exceptions') or found.get('errors')}")
+                        warm.setdefault(name, []).append(browser.render(url + path, timeout=120))
+                        if args.screenshots and round_no == 0:
+                            browser.screenshot(args.screenshots / f"{name.replace(' ', '-')}.png")
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+
+    table = Table("page", "first render, cold (median s)", "worst cold (s)", "warm (median s)", title=source)
+    for name in cold:
+        table.add_row(name, f"{statistics.median(cold[name]):.2f}", f"{max(cold[name]):.2f}",
+                      f"{statistics.median(warm[name]):.2f}")  # fmt: skip
+    console.print(table)
+    worst = max(max(v) for v in cold.values())
+    console.print(f"worst first render over {args.rounds} cold rounds: {worst:.2f} s (target <= 2 s)")
+    if args.record:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a") as out:
+            out.write(json.dumps({
+                "date": datetime.now(UTC).isoformat(timespec="seconds"), "source": source, "rounds": args.rounds,
+                "cold_median_s": {k: round(statistics.median(v), 3) for k, v in cold.items()},
+                "cold_worst_s": {k: round(max(v), 3) for k, v in cold.items()},
+                "warm_median_s": {k: round(statistics.median(v), 3) for k, v in warm.items()},
+            }) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""AppTest for every page: it renders, raises nothing, shows the numbers the API returns, keeps its filters in
+the URL, and turns API failures into messages."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.format import money, percent, value
+from tests.unit.dashboard.conftest import PAGE_FILES, Open, client_for
+from tests.unit.dashboard.fake_api import FakeCollector, journey
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: str(m.value) for m in at.metric}
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [s.value for s in at.success] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_overview_shows_every_sli_tile_with_the_api_numbers(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("overview")
+    shown = metrics(at)
+    for sli in fake.slis:
+        assert shown[sli["title"]] == value(sli["value"], sli["unit"], sli["details"])
+    breached = [s for s in fake.slis if s["status"] == "breach"]
+    assert shown["SLIs breached"] == f"{len(breached)} of {len(fake.slis)}"
+    assert shown["Alerts firing"] == "1"
+    wip = next(s for s in fake.slis if s["name"] == "unbilled_wip_at_risk")
+    assert (
+        "EUR" in shown["Unbilled WIP at risk"]
+        and money(wip["details"]["by_currency"]["EUR"], "EUR") in shown["Unbilled WIP at risk"]
+    )
+    assert "**Breached:**" in texts(at) and not at.error
+    assert "approved time" in texts(at)  # the flow map's legend
+    requested = {r.url.path for r in fake.requests}
+    assert {f"/api/v1/slis/{s['name']}/series" for s in fake.slis} <= requested  # sparklines
+
+
+def test_overview_without_the_metrics_stage_is_an_empty_state(open_page: Open, fake: FakeCollector) -> None:
+    fake.missing = ("/api/v1/slis", "/api/v1/alerts")
+    at = open_page("overview")
+    assert not at.error
+    assert any("not available yet" in i.value for i in at.info)
+    assert metrics(at)["SLIs breached"] == "—"
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_FILES))
+def test_collector_down_is_a_message_on_every_page(open_page: Open, page: str) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    at = open_page(page, client_for(refuse), key="TE-000000001")
+    assert any("unreachable" in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_FILES))
+def test_a_refused_token_is_a_message_on_every_page(open_page: Open, fake: FakeCollector, page: str) -> None:
+    fake.status_override = 401
+    at = open_page(page, key="TE-000000001")
+    assert any("token" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_sli_detail_follows_and_writes_the_url(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("sli", sli="time_posting_first_pass", window="30d", by="tenant")
+    sli = fake.slis[0]
+    shown = metrics(at)
+    assert shown["Current value"] == value(sli["value"], "ratio")
+    assert shown["Error budget left"] == percent(sli["error_budget_remaining"], 1)
+    assert shown["Records"] == "500"
+    eur = sum(r["amount"] for r in fake.records if r["currency"] == "EUR")
+    assert shown["At risk (EUR)"] == money(eur, "EUR")
+    assert at.query_params["sli"] == "time_posting_first_pass" and at.query_params["by"] == "tenant"
+    series = next(r for r in fake.requests if r.url.path.endswith("/series"))
+    assert "from" in series.url.params
+    assert any(r.url.path.endswith("/breakdown") and r.url.params["by"] == "tenant" for r in fake.requests)
+    assert len(at.get("vega_lite_chart")) >= 3  # series, budget, burn rates, breakdown
+
+
+def test_sli_detail_ignores_a_bad_url_value(open_page: Open) -> None:
+    at = open_page("sli", sli="no_such_sli", window="forever", by="nonsense")
+    assert at.selectbox[0].value == "time_posting_first_pass"
+    assert at.query_params["window"] == "7d"
+
+
+def test_record_trace_shows_where_it_stopped_and_why(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("trace", key="TE-000000001")
+    assert "TE-000000001** · Stopped after time_entry.post_failed" in texts(at)
+    assert "PERIOD_CLOSED (closed_period), not retryable" in texts(at) and not at.error
+    shown = metrics(at)
+    assert shown["Events"] == "3" and shown["Spans"] == "3" and shown["Errors"] == "1"
+    assert len(at.get("vega_lite_chart")) == 1  # the waterfall
+    assert "PRJ-0001" in texts(at) and "C000042" in texts(at)  # related records link onwards
+    assert at.query_params["key"] == "TE-000000001"
+
+
+def test_record_trace_of_a_healthy_record_says_what_comes_next(open_page: Open, fake: FakeCollector) -> None:
+    fake.journeys["TE-000000002"] = journey("TE-000000002", failed=False)
+    at = open_page("trace", key="TE-000000002")
+    assert "Waiting for time_entry.posted since time_entry.post_requested" in texts(at)
+
+
+def test_record_trace_unknown_key_and_empty_search(open_page: Open) -> None:
+    at = open_page("trace", key="TE-404")
+    assert any("no event or span mentions" in w.value for w in at.warning)
+    at = open_page("trace")
+    assert any("Enter a business key" in i.value for i in at.info)
+
+
+def test_record_trace_search_box_writes_the_key_into_the_url(open_page: Open) -> None:
+    at = open_page("trace")
+    at.text_input[0].input("TE-000000001").run()
+    assert at.query_params["key"] == "TE-000000001"
+    assert "PERIOD_CLOSED" in texts(at)
+
+
+def test_probes_page_shows_runs_budget_and_findings(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("probes")
+    shown = metrics(at)
+    assert shown["Probes"] == "4" and shown["Stale"] == "1"
+    assert shown["Findings"] == f"{len(fake.findings):,}"
+    assert shown["At risk (EUR)"] == money(sum(f["amount"] for f in fake.findings), "EUR")
+    assert at.query_params["probe"] == "erp-reconcile"  # the probe with findings is chosen first
+    assert any("hcm-reconcile" in w.value for w in at.warning)
+
+
+def test_probes_not_deployed_is_an_empty_state(open_page: Open, fake: FakeCollector) -> None:
+    fake.missing = ("/api/v1/probes",)
+    at = open_page("probes")
+    assert not at.error and any("not available yet" in i.value for i in at.info)
+
+
+def test_alerts_active_and_history(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts")
+    assert metrics(at)["Firing"] == "1" and metrics(at)["Pending"] == "1"
+    at = open_page("alerts", tab="history")
+    assert metrics(at)["Alerts in history"] == str(len(fake.history))
+
+
+def test_creating_a_silence_needs_confirmation(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts", tab="silences")
+    form = {t.label: t for t in at.text_input}
+    form["Value"].input("psa-to-erp-time")
+    form["Created by"].input("dana")
+    form["Why"].input("ERP maintenance")
+    next(b for b in at.button if b.label == "Create silence").click().run()
+    assert any("confirmation" in w.value for w in at.warning)
+    assert fake.writes == []
+    next(c for c in at.checkbox if c.label.startswith("I confirm: matching")).check()
+    next(b for b in at.button if b.label == "Create silence").click().run()
+    method, path, body = fake.writes[-1]
+    assert (method, path) == ("POST", "/api/v1/silences")
+    assert body["matchers"] == [{"name": "flow", "value": "psa-to-erp-time", "is_regex": False}]
+    assert body["created_by"] == "dana" and body["ends_at"].endswith("Z")
+    assert any("Silence created" in s.value for s in at.success)
+
+
+def test_expiring_a_silence_needs_confirmation(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts", tab="silences")
+    next(c for c in at.checkbox if c.label.startswith("I confirm: its alerts")).check()
+    next(b for b in at.button if b.label == "Expire silence").click().run()
+    assert fake.writes[-1][:2] == ("DELETE", "/api/v1/silences/s-0")
+    assert fake.silences[0]["state"] == "expired"
+
+
+def test_without_an_admin_token_silences_are_read_only(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts", client_for(fake.handle, admin=""), tab="silences")
+    assert not [b for b in at.button if b.label in ("Create silence", "Expire silence")]
+    assert any("Read-only" in c.value for c in at.caption)
+
+
+def test_ingest_health_shows_rates_queues_and_the_quarantine(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("ingest", reason="missing_field")
+    shown = metrics(at)
+    assert fake.ingest is not None
+    assert shown["Events / min (last)"] == f"{fake.ingest['events_per_minute'][-1]['events']:,}"
+    assert shown["Queued rows"] == "200" and shown["Warehouse"] == "up"
+    assert at.code[0].value == fake.quarantine["items"][0]["payload"]
+    assert any(r.url.params.get("reason") == "missing_field" for r in fake.requests)
+
+
+def test_ingest_health_warehouse_down_is_shown(open_page: Open, fake: FakeCollector) -> None:
+    assert fake.ingest is not None
+    fake.ingest.update(warehouse_up=False, warehouse_error="Connection refused")
+    at = open_page("ingest")
+    assert "Warehouse unreachable:** Connection refused" in texts(at)
+    assert metrics(at)["Warehouse"] == "DOWN"

@@ -1,0 +1,128 @@
+"""Units and currencies, the flow map's colours, and the reading of a record's journey, on fixed inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dashboard.flows import HOPS, flow_map_svg, hop_health, silent_flows
+from dashboard.format import duration, money, money_by_currency, objective_text, value, worst_status
+from dashboard.journey import guess_kind, verdict, waterfall_rows
+from tests.unit.dashboard.fake_api import journey
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("x", "unit", "shown"),
+    [
+        (0.98765, "ratio", "98.77 %"),
+        (45.2, "seconds", "45.2 s"),
+        (3 * 3600 + 125, "seconds", "3 h 2 min"),
+        (2 * 86400 + 7200, "seconds", "2 d 2 h"),
+        (0.25, "seconds", "250 ms"),
+        (2.5, "business_days", "2.50 business days"),
+        (1234.5, "hours", "1,234.5 h"),
+        (12345, "count", "12,345"),
+        (None, "ratio", "—"),
+        (float("nan"), "count", "—"),
+    ],
+)
+def test_values_in_their_units(x: float | None, unit: str, shown: str) -> None:
+    assert value(x, unit) == shown
+
+
+def test_money_is_shown_per_currency_largest_first() -> None:
+    details = {"by_currency": {"EUR": 1200.0, "USD": 35000.5, "bogus": 3}}
+    assert money_by_currency(details) == {"EUR": 1200.0, "USD": 35000.5}
+    assert value(36200.5, "money", details) == "35,000 USD · 1,200 EUR"
+    assert money(12.5, "gbp") == "12.50 GBP"
+    assert value(None, "money", {}) == "—"
+
+
+def test_objectives_and_statuses() -> None:
+    assert objective_text({"target": 0.98, "comparison": ">=", "window": "30d"}, "ratio") == "≥ 98.00 % over 30d"
+    assert objective_text(None, "ratio") == "no objective"
+    assert worst_status(["ok", "warning", None]) == "warning"
+    assert worst_status(["ok", "no_data"]) == "ok"
+    assert worst_status([None, "no_data"]) == "no_data"
+    assert worst_status(["ok", "breach", "warning"]) == "breach"
+    assert duration(-90) == "-1 min 30 s"
+
+
+def test_hops_take_the_worst_status_of_their_slis_and_silence_is_a_breach() -> None:
+    slis = {
+        "time_posting_first_pass": {"status": "ok"},
+        "time_posting_eventual": {"status": "warning"},
+        "resource_plan_freshness": {"status": "ok"},
+        "invoice_readiness_lag": {"status": "ok"},
+    }
+    silent = silent_flows([{"key": "hcm-to-psa-workers", "good": 0, "total": 1}, {"key": "crm-deals", "good": 1,
+                           "total": 1}])  # fmt: skip
+    assert silent == {"hcm-to-psa-workers"}
+    health = {h.hop.label: h for h in hop_health(slis, silent)}
+    assert health["approved time"].status == "warning"
+    assert (
+        health["workers, leave"].status == "breach" and "hcm-to-psa-workers: silent" in health["workers, leave"].reasons
+    )
+    assert health["invoices"].status == "ok"
+    assert health["projects"].status == "no_data"
+    svg = flow_map_svg(list(health.values()))
+    assert svg.count("marker-end=") == len(HOPS) and "HCM → PSA: workers, leave (hcm-to-psa-workers: silent)" in svg
+    assert 'stroke="#c62828" stroke-width="4" marker-end="url(#arrow-breach)"' in svg
+
+
+def test_a_failed_posting_is_where_the_record_stopped() -> None:
+    result = verdict(journey("TE-1"), NOW)
+    assert result.state == "failed" and result.last_event == "time_entry.post_failed"
+    assert "PERIOD_CLOSED (closed_period), not retryable" in result.headline
+    assert any("period closed" in r for r in result.reasons)  # the failed span says it too
+
+
+def test_a_record_that_is_waiting_names_the_next_step_and_how_long() -> None:
+    result = verdict(journey("TE-1", failed=False), NOW)
+    assert result.state == "waiting" and result.expected_next == "time_entry.posted"
+    assert result.stalled_for_seconds is not None and result.stalled_for_seconds > 3600
+
+
+def test_a_failure_later_healed_is_history() -> None:
+    story = journey("TE-1")
+    t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    story["items"].append({"at": t.isoformat().replace("+00:00", "Z"), "signal": "event", "type": "time_entry.posted",
+                           "data": {}, "source_system": "erp"})  # fmt: skip
+    story["items"].append({"at": (t + timedelta(hours=1)).isoformat().replace("+00:00", "Z"), "signal": "event",
+                           "type": "invoice.posted", "data": {}, "source_system": "erp"})  # fmt: skip
+    result = verdict(story, NOW)
+    assert result.state == "complete" and result.reasons == ()
+
+
+def test_unknown_keys_and_waterfall_rows() -> None:
+    assert verdict({"found": False, "items": []}, NOW).state == "not_found"
+    rows = waterfall_rows(journey("TE-1"))
+    spans = [r for r in rows if r["signal"] == "span"]
+    assert len(spans) == 3 and all(r["end"] > r["start"] for r in spans)
+    assert [r["status"] for r in rows if r["signal"] == "event"] == ["ok", "ok", "error"]
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [("TE-00000001", "entry"), ("TS-00000042", "timesheet"), ("INV-1", "invoice"), ("PRJ-00012", "project"),
+     ("C000123", "consultant"), ("ASG-0000001", "assignment"), ("006000000000123", "deal"), ("a" * 32, "trace"),
+     ("corr-7", "")],
+)  # fmt: skip
+def test_guessing_the_kind_of_a_pasted_key(key: str, kind: str) -> None:
+    assert guess_kind(key) == kind
+
+
+def test_thinning_keeps_the_spike_and_the_dip() -> None:
+    from dashboard.format import thin
+
+    points = [{"time": i, "value": 0.99} for i in range(10_000)]
+    points[1234]["value"], points[8765]["value"] = 0.5, 1.0
+    points[5000]["value"] = None
+    thinned = thin(points, 200)
+    assert len(thinned) <= 200
+    assert {p["value"] for p in thinned} >= {0.5, 1.0}
+    assert [p["time"] for p in thinned] == sorted(p["time"] for p in thinned)
+    assert thin(points[:50], 200) == points[:50]
