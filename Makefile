@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench bench-dashboard clean
 
 install: $(STAMP)
 
@@ -30,6 +30,12 @@ test: install lint typecheck
 
 bench: install
 	$(PY) bench/ingest.py
+
+bench-dashboard: install
+	$(PY) bench/dashboard.py --consultants 50000 --days 90
+
+bench-probes: install
+	$(PY) bench/probe_scale.py --consultants 5000 --days 30
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
