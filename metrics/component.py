@@ -12,6 +12,7 @@ from metrics.api import build_router
 from metrics.evaluate import Evaluator, SliResult
 from metrics.exposition import SliCollector
 from metrics.query import Db
+from metrics.rebuild import rebuild_state, state_is_missing
 from metrics.slis import NAMES
 from metrics.slo import load_slos
 from metrics.snapshots import SnapshotJob
@@ -44,7 +45,13 @@ class MetricsComponent:
         service.scheduler.add_job(
             self.job.run_logged, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"
         )
-        service.scheduler.add_job(self.job.run_logged, id="sli-snapshot-now")  # a first snapshot right away
+        # Right away: build the state from stored events if this warehouse predates it, then a first snapshot.
+        service.scheduler.add_job(self._first_run, id="sli-first-run")
+
+    def _first_run(self) -> None:
+        assert self._service is not None and self.job is not None
+        self.with_client(lambda client: rebuild_state(client) if state_is_missing(client) else 0)
+        self.job.run_logged()
 
     def stop(self) -> None:
         return None

@@ -31,8 +31,10 @@ def scan(
     cols, params = per_window(windows, columns)
     params["as_of"] = timestamp(windows[0].end)
     params.update(parameters or {})
-    group = key or "''"
-    sql = f"SELECT {group} AS key, {cols} FROM ({source}) AS e WHERE {where} GROUP BY key ORDER BY key"
+    # Overall (no key): no GROUP BY, so an empty state still yields one row of zero counts, not no row at all.
+    grouping = "GROUP BY key ORDER BY key" if key else ""
+    label = key or "''"
+    sql = f"SELECT {label} AS key, {cols} FROM ({source}) AS e WHERE {where} {grouping}"
     return db.rows(sql, params)
 
 

@@ -148,7 +148,7 @@ class DuplicateSubmissions:
         keys = {**ENTRY_KEYS, "tenant": "any(p.tenant)", "project": "any(p.project)"}
         key = keys.get(by or "", "''")
         source = f"SELECT p.entry_id, {key} AS k, {inner_cols} FROM ({POSTINGS}) AS p GROUP BY p.entry_id"
-        rows = scan(db, source, windows, columns, "e.k")
+        rows = scan(db, source, windows, columns, "e.k" if by else None)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             bad, total = float(row[f"bad_{i}"]), float(row[f"total_{i}"])

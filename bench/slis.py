@@ -1,0 +1,209 @@
+"""SLI benchmark: the full SLI set over 90 days, from the business state kept at ingest, against the naive query
+that derives the same state from the raw events table at query time (same SQL on top, same results), in the same
+run on the same warehouse.
+
+    make bench-slis      # or: .venv/bin/python bench/slis.py --consultants 5000 --scale 10
+
+The 5,000-consultant, 90-day firm is generated once by the simulator and sent through a real `syncwatch serve`
+(cached under var/bench/); the 50,000-consultant scale is nine renamed copies of it added inside the engine (every
+identifier suffixed, so records stay distinct and linked), which exercises the same queries on 10x the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from metrics.evaluate import Evaluator  # noqa: E402
+from metrics.query import Db  # noqa: E402
+from metrics.slo import load_slos  # noqa: E402
+from metrics.windows import Window  # noqa: E402
+from syncwatch.settings import Settings  # noqa: E402
+from syncwatch.warehouse import connect  # noqa: E402
+
+SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
+END = "2026-11-20T00:00:00Z"
+console = Console()
+STATE_TABLES = ("entry_state", "postings", "change_state", "exception_state", "dead_letter_state", "invoice_state",
+                "project_state", "deal_state", "rate_card_state", "assignment_state", "flow_activity")  # fmt: skip
+# Identifiers inside event data that link records; suffixed in the scaled copies.
+_DATA_IDS = "supersedes_entry_id|crm_opportunity_id|rate_card_id|erp_document_id|object_id|original_event_id"
+_ID_COLUMNS = ("id", "entry_id", "timesheet_id", "invoice_id", "project_code", "consultant_id", "assignment_id",
+               "exception_id", "message_id", "opportunity_id", "change_id", "correlation_id", "subject")  # fmt: skip
+
+
+def build(workdir: Path, consultants: int, days: int) -> None:
+    """Generate the firm through a real collector into workdir/warehouse (skipped when already there)."""
+    marker = workdir / "built.json"
+    if marker.exists():
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = 43000 + os.getpid() % 1000
+    env = {**os.environ, "SYNCWATCH_CLICKHOUSE_URL": f"chdb://{workdir / 'warehouse'}",
+           "SYNCWATCH_VAR_DIR": str(workdir / "var"), "SYNCWATCH_PORT": str(port),
+           "SYNCWATCH_SLI_SNAPSHOT_SECONDS": "86400", "SYNCWATCH_LOG_LEVEL": "WARNING"}  # fmt: skip
+    made = subprocess.run([SYNCWATCH, "token", "create", "--name", "bench", "--scope", "ingest"], env=env,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    token = re.search(r"swt_[A-Za-z0-9_\-]+", made.stdout + made.stderr)
+    assert token, made.stdout + made.stderr
+    server = subprocess.Popen([SYNCWATCH, "serve"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        started = time.perf_counter()
+        subprocess.run(
+            [SYNCWATCH, "simulate", "backfill", "--consultants", str(consultants), "--days", str(days), "--no-spans",
+             "--end", END, "--base-url", f"http://127.0.0.1:{port}", "--token", token[0]],
+            env=env, check=True,
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=120)
+    marker.write_text(json.dumps({"consultants": consultants, "days": days, "backfill_seconds": elapsed}))
+
+
+def scale_up(client: Any, copies: int) -> None:
+    """Add `copies` renamed copies of the firm inside the engine (10x rows for copies=9)."""
+    have = client.query("SELECT count() FROM events WHERE position(id, '~') > 0").result_rows[0][0]
+    if have:
+        return
+    columns = [
+        name
+        for name, kind in client.query(
+            "SELECT name, default_kind FROM system.columns WHERE database = currentDatabase() AND table = 'events'"
+        ).result_rows
+        if kind != "MATERIALIZED"
+    ]
+    exprs = []
+    for name in columns:
+        if name in _ID_COLUMNS:
+            exprs.append(f"if({name} = '', '', concat({name}, '~', toString(n.number))) AS {name}")
+        elif name == "entry_ids":
+            exprs.append("arrayMap(x -> concat(x, '~', toString(n.number)), entry_ids) AS entry_ids")
+        elif name == "data":
+            exprs.append(
+                f'replaceRegexpAll(data, \'"({_DATA_IDS})":"([^"]+)"\','
+                " concat('\"\\\\1\":\"\\\\2~', toString(n.number), '\"')) AS data"
+            )
+        else:
+            exprs.append(name)
+    client.command(
+        f"INSERT INTO events ({', '.join(columns)}) SELECT {', '.join(exprs)} FROM events "
+        f"CROSS JOIN numbers(1, {copies}) AS n",
+        settings={"max_insert_threads": 2, "max_execution_time": 3600},
+    )
+
+
+class NaiveDb(Db):
+    """Derives every state table from the raw events (FINAL) at query time, with the views' own SELECTs."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        database = client.query("SELECT currentDatabase()").result_rows[0][0]
+        views: dict[str, list[str]] = {}
+        for target, select in client.query(
+            """SELECT extract(create_table_query, 'TO [`]?[a-z0-9_]+[`]?[.][`]?([a-z_]+)'), as_select
+               FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'"""
+        ).result_rows:
+            if target in STATE_TABLES:
+                derived = re.sub(rf"FROM {re.escape(database)}\.events\b", "FROM (SELECT *, flow FROM events FINAL)",
+                                 select)  # fmt: skip
+                views.setdefault(target, []).append(derived)
+        self.replacements = {t: "(" + " UNION ALL ".join(s) + ")" for t, s in views.items()}
+
+    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        for table, derived in self.replacements.items():
+            sql = re.sub(rf"FROM {table}\b", f"FROM {derived}", sql)
+        return super().rows(sql, parameters)
+
+
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def measure(client: Any, runs: int, naive_runs: int) -> dict[str, float]:
+    evaluator = Evaluator(load_slos())
+    end = datetime.fromisoformat(END.replace("Z", "+00:00"))
+    window = Window(end - timedelta(days=90), end)
+    fast, fast_result = timed(lambda: evaluator.evaluate(Db(client), window=window), runs)
+    slow, slow_result = timed(lambda: evaluator.evaluate(NaiveDb(client), window=window), naive_runs)
+    for name, results in fast_result.items():  # type: ignore[union-attr]
+        ours, theirs = results[""], slow_result[name][""]  # type: ignore[index]
+        assert (ours.good, ours.total, ours.value) == (theirs.good, theirs.total, theirs.value), name
+    entries = client.query("SELECT uniqExact(entry_id) FROM entry_state").result_rows[0][0]
+    events = client.query("SELECT count() FROM events").result_rows[0][0]
+    return {"state_s": fast, "naive_s": slow, "speedup": slow / fast, "entries": entries, "events": events}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--consultants", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--scale", type=int, default=10, help="also measure at this multiple of the firm (1: skip)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--naive-runs", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench" / "slis")
+    parser.add_argument("--record", action="store_true", help="append the figures to bench/results/slis.jsonl")
+    args = parser.parse_args()
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(f"building the {args.consultants:,}-consultant, {args.days}-day firm (cached)")
+        build(args.workdir, args.consultants, args.days)
+        bar.update(task, description="firm ready")
+    settings = Settings(clickhouse_url=f"chdb://{args.workdir / 'warehouse'}", var_dir=args.workdir / "var")
+    client = connect(settings, create_database=False)
+    figures = {}
+    figures[f"{args.consultants}"] = measure(client, args.runs, args.naive_runs)
+    if args.scale > 1:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as b:
+            b.add_task(f"adding {args.scale - 1} renamed copies inside the engine")
+            scale_up(client, args.scale - 1)
+        figures[f"{args.consultants * args.scale}"] = measure(client, args.runs, args.naive_runs)
+
+    table = Table(title="Full SLI set over 90 days (12 SLIs with burn-rate windows), median")
+    for column in ("consultants", "events", "entries", "from state", "naive full scan", "speed-up"):
+        table.add_column(column, justify="right")
+    for consultants, f in figures.items():
+        state_ms, naive_ms = f"{f['state_s'] * 1000:,.0f} ms", f"{f['naive_s'] * 1000:,.0f} ms"
+        table.add_row(f"{int(consultants):,}", f"{f['events']:,}", f"{f['entries']:,}", state_ms, naive_ms,
+                      f"{f['speedup']:.1f}x")  # fmt: skip
+    console.print(table)
+    if args.record:
+        out = ROOT / "bench" / "results" / "slis.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        with out.open("a") as fh:
+            fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), "figures": figures}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
