@@ -19,7 +19,7 @@ def state_is_missing(client: Client) -> bool:
     if not events:
         return False
     built = client.query("SELECT count() FROM flow_activity").result_rows[0][0]
-    return built == 0
+    return bool(built == 0)
 
 
 def rebuild_state(client: Client) -> int:
