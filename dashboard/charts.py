@@ -127,7 +127,11 @@ def burn_chart(burn_rates: Mapping[str, Any], height: int = 200) -> alt.LayerCha
             tooltip=["window", alt.Tooltip("burn:Q", format=".2f"), alt.Tooltip("threshold:Q", title="alert at")],
         )
     )
-    ticks = alt.Chart(frame).mark_tick(color="#8a8a8a", thickness=2, size=30).encode(x="window:N", y="threshold:Q")
+    ticks = (
+        alt.Chart(frame)
+        .mark_tick(color="#8a8a8a", thickness=2, size=30)
+        .encode(x=alt.X("window:N", sort=windows), y="threshold:Q")
+    )
     layered: alt.LayerChart = (bars + ticks).properties(height=height)
     return layered
 
@@ -157,31 +161,31 @@ def breakdown_chart(rows: Sequence[Mapping[str, Any]], unit: str | None, by: str
 
 
 def waterfall_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
-    """Spans as bars from start to end, events as diamonds, one lane per system or service, red where failed."""
+    """Steps top to bottom in time order; a bar from the previous step to this one (the wait, then the work),
+    a diamond for a business event and a square for a span; red where it failed."""
     frame = pd.DataFrame(list(rows))
-    lanes = list(dict.fromkeys(frame["lane"]))
+    order = list(frame["step"])
     base = alt.Chart(frame).encode(
-        y=alt.Y("lane:N", sort=lanes, title="system / service"),
+        y=alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=420)),
         color=alt.Color("status:N", scale=_STATUS_SCALE, title="status"),
         tooltip=[
             alt.Tooltip("what:N", title="what"),
-            alt.Tooltip("signal:N"),
-            alt.Tooltip("start:T", title="at (UTC)", format="%Y-%m-%d %H:%M:%S.%L"),
-            alt.Tooltip("duration_ms:Q", title="duration (ms)", format=",.1f"),
+            alt.Tooltip("system:N", title="system / service"),
+            alt.Tooltip("at:T", title="at (UTC)", format="%Y-%m-%d %H:%M:%S.%L"),
+            alt.Tooltip("waited:N", title="waited before"),
+            alt.Tooltip("duration_ms:Q", title="took (ms)", format=",.1f"),
             alt.Tooltip("detail:N"),
         ],
     )
-    bars = (
-        base.transform_filter(alt.datum.signal == "span")
-        .mark_bar(size=14, cornerRadius=2)
-        .encode(x=alt.X("start:T", title="time (UTC)"), x2="end:T")
+    bars = base.mark_bar(height=10, opacity=0.55, cornerRadius=2).encode(
+        x=alt.X("start:T", title="time (UTC)"), x2="end:T"
     )
-    points = (
-        base.transform_filter(alt.datum.signal == "event")
-        .mark_point(shape="diamond", size=140, filled=True)
-        .encode(x="start:T")
-    )
-    layered: alt.LayerChart = (bars + points).properties(height=max(160, 46 * len(lanes)))
+    marks = base.mark_point(filled=True, size=90).encode(
+        x="at:T",
+        shape=alt.Shape("signal:N", scale=alt.Scale(domain=["event", "span"], range=["diamond", "square"]),
+                        title="item"),
+    )  # fmt: skip
+    layered: alt.LayerChart = (bars + marks).properties(height=max(120, 22 * len(frame)))
     return layered
 
 

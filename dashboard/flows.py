@@ -103,14 +103,14 @@ _PARALLEL = (-55, 0, 55)  # three PSA -> ERP hops side by side
 
 
 def flow_map_svg(health: list[HopHealth]) -> str:
-    """The flow map as inline SVG: systems as boxes, hops as arrows coloured by health with a status label.
+    """The flow map as SVG: systems as boxes, hops as arrows coloured by health with a status label.
 
-    Inline SVG instead of a Graphviz chart: it draws with the page (no layout engine to load, a Graphviz chart
-    cost the Overview about a second of its first render) and text uses currentColor, so it reads in light and
-    dark themes alike."""
+    SVG instead of a Graphviz chart: it draws with the page (no layout engine to load, a Graphviz chart cost the
+    Overview about a second of its first render) and reads in light and
+    dark themes alike (mid-grey labels: an image does not inherit the theme's text colour)."""
     parts = [
-        '<svg viewBox="0 0 700 310" width="100%" role="img" aria-label="integration flow map" '
-        'xmlns="http://www.w3.org/2000/svg" style="max-width:760px;font-family:sans-serif">',
+        '<svg viewBox="0 0 700 310" width="700" height="310" role="img" aria-label="integration flow map" '
+        'xmlns="http://www.w3.org/2000/svg" style="font-family:sans-serif">',
         "<defs>",
     ]
     for status, colour in _FILL.items():
@@ -135,7 +135,7 @@ def flow_map_svg(health: list[HopHealth]) -> str:
             f'<path d="M{sx:.0f},{sy:.0f} Q{cx:.0f},{cy:.0f} {ex:.0f},{ey:.0f}" fill="none" stroke="{colour}" '
             f'stroke-width="4" marker-end="url(#arrow-{h.status})"/>'
             f'<text x="{(sx + 2 * cx + ex) / 4:.0f}" y="{(sy + 2 * cy + ey) / 4 - 7:.0f}" text-anchor="middle" '
-            f'font-size="12" fill="currentColor">{STATUS_ICON.get(h.status, "")} {_esc(h.hop.label)}</text></g>'
+            f'font-size="12" fill="#8a8a8a">{STATUS_ICON.get(h.status, "")} {_esc(h.hop.label)}</text></g>'
         )
     for system, (x, y) in _POS.items():
         worst = worst_status([h.status for h in health if system in (h.hop.source, h.hop.target)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,10 @@ __all__ = [
     "STATUS_COLOUR",
     "STATUS_ICON",
     "STATUS_ORDER",
+    "STATUS_MATERIAL",
     "age",
+    "budget",
+    "count",
     "duration",
     "money",
     "money_by_currency",
@@ -27,7 +31,15 @@ __all__ = [
 
 # Worst first. no_data is not "healthy": it ranks above ok so a silent SLI is never hidden behind green.
 STATUS_ORDER: tuple[str, ...] = ("breach", "warning", "no_data", "ok")
-STATUS_ICON: Mapping[str, str] = {"ok": "🟢", "warning": "🟠", "breach": "🔴", "no_data": "⚪"}
+# Glyphs every font has (emoji are missing from many Linux browsers' fonts and show as boxes).
+STATUS_ICON: Mapping[str, str] = {"ok": "●", "warning": "▲", "breach": "■", "no_data": "○"}
+# Material icons for Markdown contexts (Streamlit ships the font).
+STATUS_MATERIAL: Mapping[str, str] = {
+    "ok": ":material/check_circle:",
+    "warning": ":material/warning:",
+    "breach": ":material/error:",
+    "no_data": ":material/help:",
+}
 # Streamlit's named colours adapt to light and dark themes.
 STATUS_COLOUR: Mapping[str, str] = {"ok": "green", "warning": "orange", "breach": "red", "no_data": "gray"}
 _STATUS_WORDS: Mapping[str, str] = {"ok": "OK", "warning": "Warning", "breach": "Breach", "no_data": "No data"}
@@ -43,8 +55,25 @@ _UNIT_AXIS: Mapping[str, str] = {
 
 
 def status_label(status: str | None) -> str:
+    """Coloured Markdown: icon and word, e.g. ':red[:material/error: Breach]'."""
     status = status or "no_data"
-    return f"{STATUS_ICON.get(status, '⚪')} {_STATUS_WORDS.get(status, status)}"
+    icon = STATUS_MATERIAL.get(status, STATUS_MATERIAL["no_data"])
+    return f":{STATUS_COLOUR.get(status, 'gray')}[{icon} {_STATUS_WORDS.get(status, status)}]"
+
+
+def budget(remaining: Any) -> str:
+    """Error budget left; below zero it is spent, and by how much matters."""
+    f = _finite(remaining)
+    if f is None:
+        return "—"
+    return f"{f * 100:.0f} %" if f >= 0 else f"spent ({f * 100:.0f} %)"
+
+
+def count(x: Any) -> str:
+    f = _finite(x)
+    if f is None:
+        return "—"
+    return f"{f:,.0f}" if f == int(f) else f"{f:,.2f}"
 
 
 def worst_status(statuses: list[str | None]) -> str:
@@ -137,7 +166,7 @@ def value(x: Any, unit: str | None, details: Mapping[str, Any] | None = None) ->
     if unit == "seconds":
         return duration(f)
     if unit == "business_days":
-        return f"{f:.2f} business days"
+        return f"{f:.2f} bus. days"
     if unit == "hours":
         return f"{f:,.1f} h"
     if unit == "count":
@@ -149,9 +178,10 @@ def objective_text(objective: Mapping[str, Any] | None, unit: str | None) -> str
     if not objective or objective.get("target") is None:
         return "no objective"
     comparison = {">=": "≥", "<=": "≤"}.get(str(objective.get("comparison")), str(objective.get("comparison", "")))
-    window = objective.get("window")
+    window = str(objective.get("window") or "")
     target = value(objective["target"], unit if unit != "money" else "count")
-    return f"{comparison} {target}" + (f" over {window}" if window else "")
+    # only a real window length ("30d", "24h"); an echo of the request's own range says nothing
+    return f"{comparison} {target}" + (f" over {window}" if re.fullmatch(r"\d+[smhdw]", window) else "")
 
 
 def unit_axis_title(unit: str | None, currency: str | None = None) -> str:
@@ -170,12 +200,18 @@ def parse_time(text: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def thin(points: list[dict[str, Any]], limit: int, field: str = "value") -> list[dict[str, Any]]:
-    """At most ~`limit` points of a time-ordered series: per bucket its lowest and highest value, so a spike or
-    a dip survives (a plain average would hide exactly the breach people look for). A browser draws 90 days of
-    30-second snapshots (259,200 points) no better than 700, and much slower."""
+def thin(
+    points: list[dict[str, Any]], limit: int, field: str = "value", keep: str = "extremes"
+) -> list[dict[str, Any]]:
+    """At most ~`limit` points of a time-ordered series. keep="extremes": per bucket its lowest and highest
+    value, so a spike or a dip survives (a plain average would hide exactly the breach people look for);
+    keep="last": the last point of each bucket, the shape for a sparkline. A browser draws 90 days of 30-second
+    snapshots (259,200 points) no better than 700, and much slower."""
     if len(points) <= limit:
         return points
+    if keep == "last":
+        step = len(points) / limit
+        return [points[min(len(points) - 1, int((i + 1) * step) - 1)] for i in range(limit)]
     values = [_finite(p.get(field)) for p in points]
     buckets = max(1, limit // 2)
     size = len(points) / buckets

@@ -153,38 +153,44 @@ def verdict(journey: Mapping[str, Any], now: datetime) -> Verdict:
 
 
 def waterfall_rows(journey: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per span (a bar from start to end) and per event (a point), laned by system or service."""
-    rows = []
+    """One row per item in time order; each bar runs from the end of the previous item to the end of this one,
+    so long bars are where the record waited (a journey spans days while its spans last milliseconds: bars of
+    the spans alone would be invisible on the days-long axis)."""
+    rows: list[dict[str, Any]] = []
+    previous_end: datetime | None = None
     for item in journey.get("items") or []:
         at = parse_time(item.get("at"))
         if at is None:
             continue
         if item.get("signal") == "span":
             ms = float(item.get("duration_ms") or 0.0)
-            rows.append(
-                {
-                    "lane": str(item.get("service") or "?"),
-                    "what": str(item.get("name") or "span"),
-                    "signal": "span",
-                    "start": at,
-                    "end": at + timedelta(milliseconds=max(ms, 1.0)),
-                    "duration_ms": ms,
-                    "status": "error" if item.get("status") == "Error" else "ok",
-                    "detail": str(item.get("status_message") or ""),
-                }
-            )
+            what = str(item.get("name") or "span")
+            system = str(item.get("service") or "?")
+            status = "error" if item.get("status") == "Error" else "ok"
+            detail = str(item.get("status_message") or "")
         else:
+            ms = 0.0
+            what = str(item.get("type") or "event")
+            system = str(item.get("source_system") or item.get("source") or "?")
             failed = _failure_reason(item)
-            rows.append(
-                {
-                    "lane": str(item.get("source_system") or item.get("source") or "?"),
-                    "what": str(item.get("type") or "event"),
-                    "signal": "event",
-                    "start": at,
-                    "end": at,
-                    "duration_ms": 0.0,
-                    "status": "error" if failed else "ok",
-                    "detail": failed or "",
-                }
-            )
+            status = "error" if failed else "ok"
+            detail = failed or ""
+        end = at + timedelta(milliseconds=ms)
+        start = previous_end if previous_end is not None and previous_end < at else at
+        rows.append(
+            {
+                "step": f"{len(rows) + 1:>3}. {what} ({system})",
+                "what": what,
+                "system": system,
+                "signal": str(item.get("signal")),
+                "at": at,
+                "start": start,
+                "end": max(end, start + timedelta(milliseconds=1)),
+                "waited": duration((at - start).total_seconds()),
+                "duration_ms": ms,
+                "status": status,
+                "detail": detail,
+            }
+        )
+        previous_end = max(end, previous_end) if previous_end is not None else end
     return rows

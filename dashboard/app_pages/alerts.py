@@ -15,7 +15,7 @@ from dashboard.ui import api, fetch, now, param, refresh_seconds, set_params, sh
 
 st.title("Alerts")
 TABS = ("active", "history", "silences")
-SEVERITY_ICON = {"page": "🔴", "critical": "🔴", "error": "🔴", "ticket": "🟠", "warning": "🟠", "info": "🔵"}
+SEVERITY_ICON = {"page": "■", "critical": "■", "error": "■", "ticket": "▲", "warning": "▲", "info": "●"}
 
 
 def _alert_rows(alerts: list[dict[str, Any]]) -> pd.DataFrame:
@@ -27,7 +27,7 @@ def _alert_rows(alerts: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append(
             {
                 "state": a.get("state"),
-                "severity": f"{SEVERITY_ICON.get(str(a.get('severity')), '⚪')} {a.get('severity', '')}",
+                "severity": f"{SEVERITY_ICON.get(str(a.get('severity')), '○')} {a.get('severity', '')}",
                 "summary": notes.get("summary") or a.get("rule"),
                 "rule": a.get("rule"),
                 "team": a.get("team"),

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard.api import SLI_NAMES, Ok, Request
 from dashboard.flows import flow_map_svg, hop_health, silent_flows
-from dashboard.format import STATUS_COLOUR, money_by_currency, objective_text, percent, status_label, thin, value
+from dashboard.format import STATUS_COLOUR, count, money_by_currency, objective_text, status_label, thin, value
+from dashboard.format import budget as budget_text
 from dashboard.ui import data, fetch, finding, now, refresh_seconds, show_problem
 
 st.title("Integration health")
@@ -21,14 +22,17 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
     status = str(sli.get("status") or "no_data")
     objective = sli.get("objective") or {}
     # 24 h of 30 s snapshots is 2,880 points; a sparkline shows the shape with 96
-    series: list[float] = [float(p["value"]) for p in thin(points, 96) if isinstance(p.get("value"), int | float)]
+    # the shape, not the noise: one point per quarter hour
+    series = [float(p["value"]) for p in thin(points, 96, keep="last") if isinstance(p.get("value"), int | float)]
     delta = None
     if len(series) >= 2 and unit != "money":
-        delta = value(series[-1] - series[0], unit) + " in 24 h"
+        change = series[-1] - series[0]
+        # a ratio moves in percentage points; "+5 %" would read as relative
+        delta = (f"{change * 100:+.2f} pp" if unit == "ratio" else value(change, unit)) + " in 24 h"
     budget = sli.get("error_budget_remaining")
     help_text = (
-        f"Objective {objective_text(objective, unit)}. Error budget left: {percent(budget, 1)}. "
-        f"{sli.get('good', '—')} good of {sli.get('total', '—')}."
+        f"Objective {objective_text(objective, unit)}. Error budget left: {budget_text(budget)}. "
+        f"{count(sli.get('good'))} good of {count(sli.get('total'))}."
     )
     with st.container(border=True):
         st.metric(
@@ -40,10 +44,9 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
             chart_data=series or None,
             chart_type="area",
         )
-        colour = STATUS_COLOUR.get(status, "gray")
         st.markdown(
-            f":{colour}[{status_label(status)}] · objective {objective_text(objective, unit)} · "
-            f"budget left **{percent(budget, 0)}**"
+            f"{status_label(status)} · objective {objective_text(objective, unit)} · "
+            f"budget left **{budget_text(budget)}**"
         )
         st.page_link("app_pages/sli_detail.py", label="Details and records", icon=":material/arrow_forward:",
                      query_params={"sli": name})  # fmt: skip
@@ -71,7 +74,7 @@ def live() -> None:
     firing = [a for a in (data(alerts_o) or {}).get("alerts", []) if a.get("state") == "firing"]
     wip = slis.get("unbilled_wip_at_risk", {})
     at_risk = money_by_currency(wip.get("details"))
-    head = st.columns(4)
+    head = st.columns([2, 2, 2, 3])
     head[0].metric("SLIs breached", f"{len(breached)} of {len(slis)}" if slis else "—")
     head[1].metric("SLIs warning", len(warned) if slis else "—")
     head[2].metric("Alerts firing", len(firing) if isinstance(alerts_o, Ok) else "—")
@@ -91,7 +94,7 @@ def live() -> None:
     silent = silent_flows((data(silence_o) or {}).get("rows", []))
     health = hop_health(slis, silent)
     left, right = st.columns([3, 2])
-    left.html(flow_map_svg(health))
+    left.image(flow_map_svg(health), width="stretch")
     with right:
         for h in health:
             colour = STATUS_COLOUR.get(h.status, "gray")
@@ -105,9 +108,9 @@ def live() -> None:
         st.info("No SLI has been computed yet: the metrics stage writes its first snapshot within a minute.")
     else:
         ordered = [slis[n] for n in SLI_NAMES if n in slis] + [s for n, s in slis.items() if n not in SLI_NAMES]
-        for start_at in range(0, len(ordered), 4):
-            cols = st.columns(4)
-            for col, sli in zip(cols, ordered[start_at : start_at + 4], strict=False):
+        for start_at in range(0, len(ordered), 3):
+            cols = st.columns(3)
+            for col, sli in zip(cols, ordered[start_at : start_at + 3], strict=False):
                 with col:
                     _tile(sli, series.get(str(sli.get("name")), []))
     if not isinstance(alerts_o, Ok):
@@ -116,7 +119,10 @@ def live() -> None:
         st.subheader("Firing alerts")
         for a in firing[:10]:
             summary = (a.get("annotations") or {}).get("summary") or a.get("rule")
-            st.markdown(f"🔴 **{a.get('severity', '?')}** · {summary} · since {a.get('active_since', '?')}")
+            st.markdown(
+                f":red[:material/notifications_active:] **{a.get('severity', '?')}** · {summary} · "
+                f"since {a.get('active_since', '?')}"
+            )
         st.page_link("app_pages/alerts.py", label="All alerts", icon=":material/arrow_forward:")
     st.caption(f"Refreshes every {refresh_seconds()} s.")
 

@@ -14,7 +14,8 @@ from dashboard.format import duration, money, parse_time
 from dashboard.ui import fetch, now, param, set_params, show_problem
 
 st.title("Probes and reconciliation")
-OUTCOME_ICON = {"ok": "🟢", "mismatch": "🟠", "failed": "🔴", "timeout": "🔴", "throttled": "🟠", "unknown": "⚪"}
+# plain glyphs: a table cell cannot colour them, and emoji are boxes where the browser lacks an emoji font
+OUTCOME_ICON = {"ok": "●", "mismatch": "▲", "failed": "■", "timeout": "■", "throttled": "▲", "unknown": "○"}
 
 (probes_o,) = fetch([Request.of("/api/v1/probes")])
 if not isinstance(probes_o, Ok):
@@ -36,8 +37,8 @@ for p in probes:
         {
             "probe": p.get("name"),
             "system": p.get("system"),
-            "outcome": f"{OUTCOME_ICON.get(str(run.get('outcome')), '⚪')} {run.get('outcome', 'never ran')}",
-            "stale": "⚠ stale" if p.get("stale") else "",
+            "outcome": f"{OUTCOME_ICON.get(str(run.get('outcome')), '○')} {run.get('outcome', 'never ran')}",
+            "stale": "▲ stale" if p.get("stale") else "",
             "last run": f"{duration((current - started).total_seconds())} ago" if started else "never",
             "every": duration(p.get("interval_seconds")),
             "took": duration((run.get("duration_ms") or 0) / 1000) if run else "—",

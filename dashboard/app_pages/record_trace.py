@@ -63,14 +63,14 @@ if len(result.reasons) > 1:
 cols = st.columns(5)
 cols[0].metric("Events", summary.get("events", 0))
 cols[1].metric("Spans", summary.get("spans", 0))
-cols[2].metric("Errors", summary.get("errors", 0))
+cols[2].metric("Errors", summary.get("errors", 0), help="Failures seen on the way, including ones later retried")
 cols[3].metric("Systems", ", ".join(summary.get("systems") or []) or "—")
 cols[4].metric("Idle for", duration(result.stalled_for_seconds), help="Time since the last event about this record")
 st.caption(f"First seen {summary.get('first_seen')} · last seen {summary.get('last_seen')} (UTC)")
 
 st.subheader("Journey")
 rows = waterfall_rows(journey)
-WATERFALL_ITEMS = 600  # a busy project has thousands; a waterfall of the latest ones stays readable and fast
+WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones stay readable and fast
 if rows:
     st.altair_chart(waterfall_chart(rows[-WATERFALL_ITEMS:]))
     note = (
@@ -78,7 +78,10 @@ if rows:
         if len(rows) > WATERFALL_ITEMS
         else ""
     )
-    st.caption("Bars are spans (start to end), diamonds are business events; red marks a failure." + note)
+    st.caption(
+        "One row per step in time order; a bar runs from the previous step to this one (long bars are where the "
+        "record waited). Diamonds are business events, squares are spans; red marks a failure." + note
+    )
 
 items = journey.get("items") or []
 table = pd.DataFrame(

@@ -10,7 +10,8 @@ import streamlit as st
 
 from dashboard.api import SLI_NAMES, Ok, Request
 from dashboard.charts import breakdown_chart, budget_chart, burn_chart, series_chart
-from dashboard.format import STATUS_COLOUR, duration, money, objective_text, percent, status_label, thin, value
+from dashboard.format import budget as budget_text
+from dashboard.format import count, duration, money, objective_text, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
 DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "customer")
@@ -22,7 +23,7 @@ listed = [s for s in (data(slis_o) or {}).get("slis", []) if isinstance(s, dict)
 by_name = {str(s.get("name")): s for s in listed}
 names = list(by_name) or list(SLI_NAMES)
 
-controls = st.columns([3, 2, 2])
+controls = st.columns([3, 3, 2])
 sli_name = controls[0].selectbox(
     "SLI",
     names,
@@ -51,10 +52,13 @@ if sli:
     status = str(sli.get("status") or "no_data")
     top = st.columns(4)
     top[0].metric("Current value", value(sli.get("value"), unit, sli.get("details")))
-    top[1].metric("Objective", objective_text(sli.get("objective"), unit))
-    top[2].metric("Error budget left", percent(sli.get("error_budget_remaining"), 1))
-    top[3].metric("Good / total", f"{sli.get('good', '—')} / {sli.get('total', '—')}")
-    st.markdown(f"Status: :{STATUS_COLOUR.get(status, 'gray')}[**{status_label(status)}**]")
+    objective = sli.get("objective") or {}
+    top[1].metric(
+        "Objective", objective_text({**objective, "window": None}, unit), help=f"over {objective.get('window')}"
+    )
+    top[2].metric("Error budget left", budget_text(sli.get("error_budget_remaining")))
+    top[3].metric("Good / total", f"{count(sli.get('good'))} / {count(sli.get('total'))}")
+    st.markdown(f"Status: **{status_label(status)}** · objective {objective_text(sli.get('objective'), unit)}")
 
 st.subheader(f"Over the last {window}")
 points = thin((data(series_o) or {}).get("points", []), 720)

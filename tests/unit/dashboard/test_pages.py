@@ -7,7 +7,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.format import money, percent, value
+from dashboard.format import budget, money, value
 from tests.unit.dashboard.conftest import PAGE_FILES, Open, client_for
 from tests.unit.dashboard.fake_api import FakeCollector, journey
 
@@ -70,7 +70,7 @@ def test_sli_detail_follows_and_writes_the_url(open_page: Open, fake: FakeCollec
     sli = fake.slis[0]
     shown = metrics(at)
     assert shown["Current value"] == value(sli["value"], "ratio")
-    assert shown["Error budget left"] == percent(sli["error_budget_remaining"], 1)
+    assert shown["Error budget left"] == budget(sli["error_budget_remaining"])
     assert shown["Records"] == "500"
     eur = sum(r["amount"] for r in fake.records if r["currency"] == "EUR")
     assert shown["At risk (EUR)"] == money(eur, "EUR")

@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
         (3 * 3600 + 125, "seconds", "3 h 2 min"),
         (2 * 86400 + 7200, "seconds", "2 d 2 h"),
         (0.25, "seconds", "250 ms"),
-        (2.5, "business_days", "2.50 business days"),
+        (2.5, "business_days", "2.50 bus. days"),
         (1234.5, "hours", "1,234.5 h"),
         (12345, "count", "12,345"),
         (None, "ratio", "—"),
@@ -100,9 +100,11 @@ def test_a_failure_later_healed_is_history() -> None:
 def test_unknown_keys_and_waterfall_rows() -> None:
     assert verdict({"found": False, "items": []}, NOW).state == "not_found"
     rows = waterfall_rows(journey("TE-1"))
-    spans = [r for r in rows if r["signal"] == "span"]
-    assert len(spans) == 3 and all(r["end"] > r["start"] for r in spans)
+    assert len(rows) == 6 and all(r["end"] > r["start"] for r in rows)
     assert [r["status"] for r in rows if r["signal"] == "event"] == ["ok", "ok", "error"]
+    # each bar starts where the previous step ended: the wait between steps is visible
+    assert rows[2]["start"] == rows[1]["end"] and rows[2]["waited"] == "5 min 0 s"
+    assert rows[0]["step"].strip().startswith("1. ")
 
 
 @pytest.mark.parametrize(
@@ -126,3 +128,12 @@ def test_thinning_keeps_the_spike_and_the_dip() -> None:
     assert {p["value"] for p in thinned} >= {0.5, 1.0}
     assert [p["time"] for p in thinned] == sorted(p["time"] for p in thinned)
     assert thin(points[:50], 200) == points[:50]
+
+
+def test_thinning_for_a_sparkline_keeps_the_shape_and_the_last_point() -> None:
+    from dashboard.format import thin
+
+    points = [{"time": i, "value": float(i)} for i in range(2880)]
+    thinned = thin(points, 96, keep="last")
+    assert len(thinned) == 96 and thinned[-1] == points[-1]
+    assert [p["value"] for p in thinned] == sorted(p["value"] for p in thinned)
