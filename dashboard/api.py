@@ -31,6 +31,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from syncwatch.settings import Settings
 
@@ -231,8 +232,9 @@ class ApiClient:
 
 def _outcome(path: str, response: httpx.Response, elapsed_ms: float) -> Outcome:
     try:
-        body: Any = response.json() if response.content else None
-    except ValueError:
+        # orjson: a 50,000-row breakdown decodes several times faster than with the standard library
+        body: Any = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
         body = None
     status = response.status_code
     if status < 300:

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.api import Failed, Ok, Request
-from dashboard.ui import api, fetch
+from dashboard.ui import answer_cache, api, fetch
 
 __all__: list[str] = []
 
@@ -28,6 +28,7 @@ PAGES = [
 
 page = st.navigation(PAGES)
 
+# Before the page: pages may st.stop() early (an empty search, a stage not deployed), which would skip this.
 with st.sidebar:
     client = api()
     (ready,) = fetch([Request.of("/readyz")])
@@ -38,7 +39,7 @@ with st.sidebar:
     else:
         st.caption(f":red[●] collector unreachable · {client.base_url}")
     if st.button("Refresh now", icon=":material/refresh:", help="Drop cached answers and ask the collector again"):
-        st.cache_data.clear()
+        answer_cache().clear()
         st.rerun()
 
 page.run()

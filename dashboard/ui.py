@@ -6,6 +6,8 @@ an httpx.MockTransport), else it is built once per process from Settings (SYNCWA
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -18,6 +20,7 @@ from syncwatch.settings import Settings
 __all__ = [
     "CACHE_SECONDS",
     "WINDOWS",
+    "answer_cache",
     "api",
     "data",
     "fetch",
@@ -75,34 +78,52 @@ def window_start(label: str, end: datetime) -> datetime:
     return start.replace(second=0, microsecond=0)
 
 
-class _NotCached(Exception):
-    """Raised inside the cached function so Streamlit keeps failures out of the cache (exceptions are not cached)."""
+class _AnswerCache:
+    """Answers per (collector and token, request) for CACHE_SECONDS, shared by every session of this process.
 
-    def __init__(self, outcomes: dict[tuple[str, tuple[tuple[str, str], ...]], Outcome]):
-        super().__init__("a request failed")
-        self.outcomes = outcomes
+    Not st.cache_data: that pickles every answer in and out on each hit, which for a 50,000-row breakdown costs
+    more than asking again. Pages never mutate answers (they sort into new lists, build new frames). Failures
+    are not kept, so the next render retries."""
+
+    def __init__(self, ttl: float, max_entries: int = 512):
+        self.ttl, self.max_entries = ttl, max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, Request], tuple[float, Outcome]] = {}
+
+    def get_many(self, client: ApiClient, requests: Sequence[Request]) -> list[Outcome]:
+        now_s = time.monotonic()
+        found: dict[Request, Outcome] = {}
+        with self._lock:
+            for r in requests:
+                entry = self._entries.get((client.identity, r))
+                if entry is not None and now_s - entry[0] < self.ttl:
+                    found[r] = entry[1]
+        missing = [r for r in dict.fromkeys(requests) if r not in found]
+        if missing:
+            answers = client.get_many(missing)
+            found.update(answers)
+            with self._lock:
+                for r, outcome in answers.items():
+                    if not isinstance(outcome, Failed):
+                        self._entries[(client.identity, r)] = (now_s, outcome)
+                if len(self._entries) > self.max_entries:
+                    for key, _ in sorted(self._entries.items(), key=lambda kv: kv[1][0])[: len(self._entries) // 2]:
+                        del self._entries[key]
+        return [found[r] for r in requests]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=512)
-def _fetch_cached(
-    _client: ApiClient, identity: str, wanted: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
-) -> dict[tuple[str, tuple[tuple[str, str], ...]], Outcome]:
-    answers = _client.get_many(Request(path, params) for path, params in wanted)
-    outcomes = {(r.path, r.params): o for r, o in answers.items()}
-    if any(isinstance(o, Failed) for o in outcomes.values()):
-        raise _NotCached(outcomes)
-    return outcomes
+@st.cache_resource(show_spinner=False)
+def answer_cache() -> _AnswerCache:
+    return _AnswerCache(CACHE_SECONDS)
 
 
 def fetch(requests: Sequence[Request]) -> list[Outcome]:
     """The answers to several GETs, fetched in parallel, cached for CACHE_SECONDS unless one of them failed."""
-    client = api()
-    wanted = tuple((r.path, r.params) for r in requests)
-    try:
-        outcomes = _fetch_cached(client, client.identity, wanted)
-    except _NotCached as failed:
-        outcomes = failed.outcomes
-    return [outcomes[w] for w in wanted]
+    return answer_cache().get_many(api(), requests)
 
 
 def show_problem(outcome: Outcome, what: str, empty_hint: str = "") -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.api import Ok, Request
 from dashboard.format import duration, parse_time
-from dashboard.ui import api, fetch, now, param, refresh_seconds, set_params, show_problem
+from dashboard.ui import answer_cache, api, fetch, now, param, refresh_seconds, set_params, show_problem
 
 st.title("Alerts")
 TABS = ("active", "history", "silences")
@@ -98,7 +98,7 @@ def active() -> None:
                     else:
                         outcome = client.acknowledge(fp)
                         if isinstance(outcome, Ok):
-                            st.cache_data.clear()
+                            answer_cache().clear()
                             st.success("Acknowledged.")
                         else:
                             show_problem(outcome, "Acknowledge")
@@ -175,7 +175,7 @@ def silences() -> None:
                     comment,
                 )
                 if isinstance(outcome, Ok):
-                    st.cache_data.clear()
+                    answer_cache().clear()
                     st.success(f"Silence created until {(now() + timedelta(hours=float(hours))):%Y-%m-%d %H:%M} UTC.")
                 else:
                     show_problem(outcome, "Create silence")
@@ -193,7 +193,7 @@ def silences() -> None:
                     else:
                         outcome = client.expire_silence(sid)
                         if isinstance(outcome, Ok):
-                            st.cache_data.clear()
+                            answer_cache().clear()
                             st.success(f"Silence {sid} expired.")
                         else:
                             show_problem(outcome, "Expire silence")

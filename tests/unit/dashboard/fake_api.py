@@ -91,6 +91,7 @@ class FakeCollector:
     status_override: int | None = None  # answer every request with this status (401, 500, ...)
     requests: list[httpx.Request] = field(default_factory=list)
     writes: list[tuple[str, str, Any]] = field(default_factory=list)
+    _memo: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -114,6 +115,9 @@ class FakeCollector:
             sli = next((s for s in self.slis if s["name"] == name), None)
             if sli is None:
                 return httpx.Response(404, json={"error": f"unknown SLI {name!r}", "status": 404})
+            memo = self._memo.get(str(request.url))
+            if memo is not None and tail in ("series", "breakdown"):
+                return _json_bytes(memo)  # a real metrics API reads stored snapshots; this fake should not be the cost
             if tail == "series":
                 start = datetime.fromisoformat(q["from"].replace("Z", "+00:00")) if "from" in q else now
                 # the metrics stage snapshots every 30 s; a long window is at most series_points points
@@ -128,7 +132,7 @@ class FakeCollector:
                     }
                     for i in range(count)
                 ]
-                return _json({"name": name, "unit": sli["unit"], "points": pts})
+                return self._remember(request, {"name": name, "unit": sli["unit"], "points": pts})
             if tail == "breakdown":
                 by = q.get("by", "flow")
                 keys = FLOWS if by == "flow" else [f"{by}-{i:05d}" for i in range(self.breakdown_rows)]
@@ -136,7 +140,7 @@ class FakeCollector:
                     {"key": k, "value": (i % 10) / 10, "good": 10 - (i % 10), "total": 10}
                     for i, k in enumerate(keys[: self.breakdown_rows])
                 ]
-                return _json({"name": name, "by": by, "rows": rows})
+                return self._remember(request, {"name": name, "by": by, "rows": rows})
             if tail == "records":
                 limit = int(q.get("limit", "100"))
                 return _json({"name": name, "records": self.records[:limit]})
@@ -172,6 +176,11 @@ class FakeCollector:
             return _json(self.ingest)
         return httpx.Response(404, json={"detail": "Not Found"})
 
+    def _remember(self, request: httpx.Request, body: Any) -> httpx.Response:
+        encoded = orjson.dumps(body)
+        self._memo[str(request.url)] = encoded
+        return _json_bytes(encoded)
+
     def _write(self, request: httpx.Request, path: str) -> httpx.Response:
         body = orjson.loads(request.content) if request.content else None
         self.writes.append((request.method, path, body))
@@ -196,6 +205,10 @@ class FakeCollector:
         if request.method == "POST" and path.endswith("/ack"):
             return _json({"acknowledged": True})
         return httpx.Response(404, json={"detail": "Not Found"})
+
+
+def _json_bytes(encoded: bytes) -> httpx.Response:
+    return httpx.Response(200, content=encoded, headers={"content-type": "application/json"})
 
 
 def _json(body: Any) -> httpx.Response:
