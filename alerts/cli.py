@@ -30,8 +30,13 @@ rules_app = typer.Typer(no_args_is_help=True, help="Alert rules as code: validat
 alerts_app = typer.Typer(no_args_is_help=True, help="Active alerts, history, acknowledgements, silences.")
 silence_app = typer.Typer(no_args_is_help=True, help="Silences: create, list, expire.")
 alerts_app.add_typer(silence_app, name="silence")
-console = Console()
 errors = Console(stderr=True)
+
+
+def _out() -> Console:
+    # Built per command, so COLUMNS (scripts, tests) is read when the table is printed.
+    return Console()
+
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="rules file (default: settings, else packaged)")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (default: the local one)")]
@@ -57,8 +62,8 @@ def rules_check(config: ConfigOpt = None) -> None:
     table = Table("rule", "kind", "severity", "team", "for")
     for r in loaded.rules:
         table.add_row(r.name, r.kind, r.severity, r.team, f"{r.for_:g}s")
-    console.print(table)
-    console.print(f"{len(loaded.rules)} rules, {len(loaded.receivers)} receivers: OK ({loaded.source})")
+    _out().print(table)
+    _out().print(f"{len(loaded.rules)} rules, {len(loaded.receivers)} receivers: OK ({loaded.source})")
 
 
 @rules_app.command("export")
@@ -115,7 +120,7 @@ def alerts_list(url: UrlOpt = None, token: TokenOpt = None, state: str | None = 
             a["annotations"].get("summary", ""),
             a["acknowledged_by"] or "",
         )
-    console.print(table)
+    _out().print(table)
 
 
 @alerts_app.command("history")
@@ -125,14 +130,14 @@ def alerts_history(url: UrlOpt = None, token: TokenOpt = None, limit: int = 50) 
     table = Table("time", "rule", "from", "to", "summary")
     for h in answer["history"]:
         table.add_row(h["time"], h["rule"], h["from_state"], h["to_state"], h["summary"])
-    console.print(table)
+    _out().print(table)
 
 
 @alerts_app.command("ack")
 def alerts_ack(fingerprint: str, url: UrlOpt = None, token: TokenOpt = None, comment: str = "") -> None:
     """Acknowledge an alert: no more repeats, PagerDuty acknowledges the incident."""
     answer = _call("POST", f"/api/v1/alerts/{fingerprint}/ack", url, token, {"comment": comment})
-    console.print(f"acknowledged {fingerprint} as {answer['acknowledged_by']}")
+    _out().print(f"acknowledged {fingerprint} as {answer['acknowledged_by']}")
 
 
 @silence_app.command("create")
@@ -169,11 +174,11 @@ def silence_list(url: UrlOpt = None, token: TokenOpt = None) -> None:
     for s in answer["silences"]:
         matchers = ", ".join(f"{m['name']}{'=~' if m['is_regex'] else '='}{m['value']}" for m in s["matchers"])
         table.add_row(s["id"], s["state"], matchers, s["ends_at"], s["created_by"], s["comment"])
-    console.print(table)
+    _out().print(table)
 
 
 @silence_app.command("expire")
 def silence_expire(silence_id: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
     """Expire a silence now."""
     _call("DELETE", f"/api/v1/silences/{silence_id}", url, token)
-    console.print(f"silence {silence_id} expired")
+    _out().print(f"silence {silence_id} expired")

@@ -133,6 +133,9 @@ class Rule(_Strict):
     min_events: float = 0.0
     for_: float = Field(default=0.0, alias="for")
     keep_firing_for: float = 0.0
+    # Only start firing inside these time intervals (a firing alert is held outside them), e.g. business days
+    # for an hourly flow that is rightly quiet at weekends.
+    active_time_intervals: tuple[str, ...] = ()
 
     @field_validator("for_", "keep_firing_for", "min_age", "max_age", mode="before")
     @classmethod
@@ -166,6 +169,10 @@ class Rule(_Strict):
         for name in need:
             if not getattr(self, name):
                 raise ValueError(f"{name}: a {self.kind} rule needs it")
+        try:
+            re.compile(self.key)
+        except re.error as exc:
+            raise ValueError(f"key: bad pattern {self.key!r}: {exc}") from exc
         if self.dimension not in DIMENSIONS:
             known = ", ".join(d or "''" for d in DIMENSIONS)
             raise ValueError(f"dimension: {self.dimension!r} is not one of {known}")
@@ -214,6 +221,9 @@ class SloSpec(_Strict):
     dimension: str = ""
     min_events: float = 0.0
     labels: dict[str, str] = Field(default_factory=dict)
+    # The ticket pair (3d/6h) fires at 1x in the workbook; an SLO whose steady state burns close to 1x (a tight
+    # objective) would open a ticket every other week, so it may ask for a higher factor.
+    ticket_factor: float = Field(default=1.0, gt=0)
 
 
 # -- routing ----------------------------------------------------------------------------------------------------
@@ -472,6 +482,10 @@ def parse_config(
         raise ConfigError(f"rule {duplicates[0]!r}", "name", "defined more than once")
     receivers = {r.name: r for r in parsed.receivers}
     intervals = {t.name: t for t in parsed.time_intervals}
+    for rule in rules:
+        for name in rule.active_time_intervals:
+            if name not in intervals:
+                raise ConfigError(f"rule {rule.name!r}", "active_time_intervals", f"unknown time interval {name!r}")
     _check_route(parsed.route, receivers, intervals, "route")
     return AlertsConfig(
         rules=tuple(rules),
@@ -490,7 +504,10 @@ def burn_rate_rules(slos: tuple[SloSpec, ...]) -> list[Rule]:
     for slo in slos:
         camel = "".join(part.capitalize() for part in slo.sli.split("_"))
         title = slo.title or slo.sli.replace("_", " ")
-        for long_w, short_w, factor, severity, meaning in BURN_RATE_PAIRS:
+        for long_w, short_w, workbook_factor, severity, meaning in BURN_RATE_PAIRS:
+            factor = slo.ticket_factor if long_w == "3d" else workbook_factor
+            if factor != workbook_factor:
+                meaning = f"{factor * 10:g}% of the 30-day budget in 3 days"
             out.append(
                 Rule.model_validate(
                     {
@@ -507,8 +524,8 @@ def burn_rate_rules(slos: tuple[SloSpec, ...]) -> list[Rule]:
                         "min_events": slo.min_events,
                         "labels": {**slo.labels, "slo": slo.sli, "long_window": long_w, "short_window": short_w},
                         "summary": (
-                            f"{title} burns its error budget {{{{ value | round(1) }}}}x "
-                            f"({long_w}) and {{{{ short_burn | round(1) }}}}x ({short_w}), over {factor:g}x: "
+                            f"{title} burns its error budget {{{{ value | num }}}}x "
+                            f"({long_w}) and {{{{ short_burn | num }}}}x ({short_w}), over {factor:g}x: "
                             f"{meaning}; {{{{ budget_text }}}}{{{{ key_text }}}}"
                         ),
                         "description": (

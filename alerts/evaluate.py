@@ -97,7 +97,12 @@ def evaluate(
     transitions: list[Transition] = []
     seen: set[str] = set()
     for rule in config.rules:
+        active = all(
+            config.time_intervals[name].contains(now) for name in rule.active_time_intervals
+        )  # validated at load
         for obs in observe(rule, slis, probes, now):
+            if not active:
+                obs = replace(obs, fire=False)
             labels = {"alertname": rule.name, "severity": rule.severity, "team": rule.team, **rule.labels, **obs.labels}
             fp = fingerprint(labels)
             seen.add(fp)
@@ -194,7 +199,7 @@ def observe(rule: Rule, slis: list[SliValue], probes: ProbeState, now: datetime)
         rows = [
             s
             for s in slis
-            if s.sli == rule.sli and s.dimension == rule.dimension and (not rule.key or s.key == rule.key)
+            if s.sli == rule.sli and s.dimension == rule.dimension and (not rule.key or re.fullmatch(rule.key, s.key))
         ]
         return [o for o in (_observe_sli(rule, row) for row in rows) if o is not None]
     if rule.kind == "absent_sli":
@@ -236,7 +241,9 @@ def _observe_sli(rule: Rule, row: SliValue) -> Observation | None:
     if rule.kind == "burn_rate":
         long_burn, short_burn = row.burn.get(rule.long_window), row.burn.get(rule.short_window)
         if long_burn is None or short_burn is None:
-            return None
+            # No events in a window (a quiet 5 minutes on a small firm): no evidence either way. Do not start
+            # an alert on it, and do not resolve one on it either.
+            return Observation(labels, long_burn, False, True, context | {"short_burn": short_burn})
         context["short_burn"] = short_burn
         hit = not guarded and long_burn > rule.factor and short_burn > rule.factor
         return Observation(labels, long_burn, hit, hit, context)

@@ -1,7 +1,7 @@
 """Summary and description templates: Jinja2 in a sandbox, with StrictUndefined so a typo fails at load.
 
 A template sees the numbers of its alert (see `SAMPLE_CONTEXT` for every name) and a few filters that write
-them the way on-call reads them: `money` ("USD 41,200"), `pct` ("97.3%"), `duration` ("26 h"), `thousands`.
+them the way on-call reads them: `money` ("USD 41,200"), `pct` ("97.3%"), `duration` ("26 h"), `thousands`, `num` ("1,234.5", "n/a" for no value).
 """
 
 from __future__ import annotations
@@ -40,12 +40,16 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.{digits}f}%"
 
 
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{float(value):,.{digits}f}"
+
+
 def _thousands(value: float | None) -> str:
     return "n/a" if value is None else f"{float(value):,.0f}"
 
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(money=format_money, pct=_pct, duration=format_duration_human, thousands=_thousands)
+_ENV.filters.update(money=format_money, pct=_pct, duration=format_duration_human, thousands=_thousands, num=_num)
 
 
 class _AnyDetails(dict[str, Any]):

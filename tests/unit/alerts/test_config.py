@@ -27,10 +27,12 @@ def test_packaged_rules_load_and_generate_the_workbook_burn_rate_pairs() -> None
     config = load_config()
     burn = [r for r in config.rules if r.kind == "burn_rate"]
     assert len(burn) == 3 * len(config.slos) >= 12
-    first = [r for r in burn if r.sli == "time_posting_first_pass"]
-    assert [(r.long_window, r.short_window, r.factor, r.severity) for r in first] == [
+    exceptions = [r for r in burn if r.sli == "exception_sla_compliance"]
+    assert [(r.long_window, r.short_window, r.factor, r.severity) for r in exceptions] == [
         (p[0], p[1], p[2], p[3]) for p in BURN_RATE_PAIRS
     ]
+    first = [r for r in burn if r.sli == "time_posting_first_pass"]
+    assert [r.factor for r in first] == [14.4, 6.0, 1.5]  # ticket_factor: its steady state burns near 1x
     assert [(p[0], p[1], p[2]) for p in BURN_RATE_PAIRS] == [("1h", "5m", 14.4), ("6h", "30m", 6.0), ("3d", "6h", 1.0)]
     for rule in config.rules:
         assert rule.runbook_url.startswith("https://") and rule.team and rule.severity
