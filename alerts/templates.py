@@ -1,7 +1,8 @@
 """Summary and description templates: Jinja2 in a sandbox, with StrictUndefined so a typo fails at load.
 
 A template sees the numbers of its alert (see `SAMPLE_CONTEXT` for every name) and a few filters that write
-them the way on-call reads them: `money` ("USD 41,200"), `pct` ("97.3%"), `duration` ("26 h"), `thousands`, `num` ("1,234.5", "n/a" for no value).
+them the way on-call reads them: `money` ("USD 41,200"), `pct` ("97.3%"), `duration` ("26 h"), `thousands`,
+`num` ("1,234.5", "n/a" for no value).
 """
 
 from __future__ import annotations
