@@ -63,9 +63,14 @@ class HopHealth:
 
 
 def silent_flows(flow_silence_rows: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Flows the flow_silence breakdown reports as silent (good < total on that flow's row)."""
+    """Flows the flow_silence breakdown reports as silent: a breached row, or good < total where a row has no
+    status."""
     silent = set()
     for row in flow_silence_rows:
+        if row.get("status") is not None:
+            if row.get("status") == "breach":
+                silent.add(str(row.get("key")))
+            continue
         good, total = row.get("good"), row.get("total")
         if isinstance(good, int | float) and isinstance(total, int | float) and total > 0 and good < total:
             silent.add(str(row.get("key")))

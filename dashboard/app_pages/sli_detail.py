@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.api import SLI_NAMES, Ok, Request
+from dashboard.api import SLI_NAMES, Failed, Ok, Request
 from dashboard.charts import breakdown_chart, budget_chart, burn_chart, series_chart
 from dashboard.format import budget as budget_text
 from dashboard.format import count, duration, money, objective_text, status_label, thin, value
@@ -18,7 +18,7 @@ DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "cu
 
 st.title("SLI detail")
 
-(slis_o,) = fetch([Request.of("/api/v1/slis", window="30d")])
+(slis_o,) = fetch([Request.of("/api/v1/slis")])  # each SLI over its own objective window
 listed = [s for s in (data(slis_o) or {}).get("slis", []) if isinstance(s, dict)]
 by_name = {str(s.get("name")): s for s in listed}
 names = list(by_name) or list(SLI_NAMES)
@@ -42,9 +42,9 @@ unit = sli.get("unit")
 end = now().replace(second=0, microsecond=0)
 series_o, breakdown_o, records_o = fetch(
     [
-        Request.of(f"/api/v1/slis/{sli_name}/series", **{"from": window_start(window, end), "to": end}),
-        Request.of(f"/api/v1/slis/{sli_name}/breakdown", by=by),
-        Request.of(f"/api/v1/slis/{sli_name}/records", limit=500),
+        Request.of(f"/api/v1/slis/{sli_name}/series", points=720, **{"from": window_start(window, end), "to": end}),
+        Request.of(f"/api/v1/slis/{sli_name}/breakdown", by=by, window=window),
+        Request.of(f"/api/v1/slis/{sli_name}/records", limit=500, window=window),
     ]
 )
 
@@ -83,7 +83,9 @@ with left:
 with right:
     st.subheader(f"By {by.replace('_', ' ')}")
     rows = (data(breakdown_o) or {}).get("rows", [])
-    if not isinstance(breakdown_o, Ok):
+    if isinstance(breakdown_o, Failed) and breakdown_o.kind == "invalid":
+        st.info(f"{breakdown_o.message}.")  # this SLI has no such dimension: a choice, not a failure
+    elif not isinstance(breakdown_o, Ok):
         show_problem(breakdown_o, "Breakdown")
     elif not rows:
         st.info(f"No breakdown of {sli_name} by {by} yet.")
@@ -102,7 +104,7 @@ with right:
                 on_click="ignore",
             )
 
-st.subheader("Records behind the number")
+st.subheader(f"Records behind the number (last {window})")
 records = (data(records_o) or {}).get("records", [])
 if not isinstance(records_o, Ok):
     show_problem(records_o, "Records")

@@ -121,7 +121,8 @@ class FakeCollector:
             if tail == "series":
                 start = datetime.fromisoformat(q["from"].replace("Z", "+00:00")) if "from" in q else now
                 # the metrics stage snapshots every 30 s; a long window is at most series_points points
-                count = max(2, min(self.series_points, int((now - start).total_seconds() // 30)))
+                wanted = int(q.get("points", "500"))  # the metrics API thins to `points` (default 500)
+                count = max(2, min(self.series_points, wanted, int((now - start).total_seconds() // 30)))
                 step = (now - start) / count
                 base = float(sli["value"] or 0)
                 pts = [

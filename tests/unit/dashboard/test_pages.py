@@ -189,3 +189,16 @@ def test_ingest_health_warehouse_down_is_shown(open_page: Open, fake: FakeCollec
     at = open_page("ingest")
     assert "Warehouse unreachable:** Connection refused" in texts(at)
     assert metrics(at)["Warehouse"] == "DOWN"
+
+
+def test_a_dimension_the_sli_lacks_is_an_explanation_not_an_error(open_page: Open, fake: FakeCollector) -> None:
+    real = fake.handle
+
+    def refuse_customer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/breakdown") and request.url.params.get("by") == "customer":
+            return httpx.Response(422, json={"error": "by: x breaks down by flow, tenant, not 'customer'"})
+        return real(request)
+
+    at = open_page("sli", client_for(refuse_customer), sli="time_posting_first_pass", by="customer")
+    assert not at.error
+    assert any("breaks down by flow, tenant" in i.value for i in at.info)

@@ -137,3 +137,11 @@ def test_thinning_for_a_sparkline_keeps_the_shape_and_the_last_point() -> None:
     thinned = thin(points, 96, keep="last")
     assert len(thinned) == 96 and thinned[-1] == points[-1]
     assert [p["value"] for p in thinned] == sorted(p["value"] for p in thinned)
+
+
+def test_silent_flows_follow_the_row_status_when_the_api_gives_one() -> None:
+    rows = [
+        {"key": "psa-to-erp-time", "good": 1, "total": 1, "status": "breach"},
+        {"key": "crm-deals", "good": 0, "total": 1, "status": "ok"},
+    ]
+    assert silent_flows(rows) == {"psa-to-erp-time"}
