@@ -37,5 +37,8 @@ bench-dashboard: install
 bench-probes: install
 	$(PY) bench/probe_scale.py --consultants 5000 --days 30
 
+bench-detection: install
+	$(PY) bench/detection.py --consultants 200 --speed 60
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
