@@ -44,15 +44,20 @@ FALLBACK_BUDGET = BudgetLimits(calls_per_hour=300, max_concurrency=1, max_rate_p
 class Deadline:
     """A probe's time limit, checked before every call and used to cap each request's own timeout."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, seconds: float, clock: Callable[[], float] = time.monotonic, cancelled: Callable[[], bool] | None = None
+    ) -> None:
         self.seconds = seconds
         self._clock = clock
         self._end = clock() + seconds
+        self._cancelled = cancelled  # the host is shutting down: stop at the next call instead of running on
 
     def remaining(self) -> float:
         return self._end - self._clock()
 
     def check(self, what: str = "") -> float:
+        if self._cancelled is not None and self._cancelled():
+            raise DeadlineExceeded("stopped: the process is shutting down" + (f" ({what})" if what else ""))
         left = self.remaining()
         if left <= 0:
             raise DeadlineExceeded(f"timed out after {self.seconds:g} s" + (f" ({what})" if what else ""))

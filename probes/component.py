@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.schedulers.base import STATE_STOPPED
 from clickhouse_connect.driver.client import Client
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -55,7 +56,10 @@ class ProbesComponent:
         try:
             config = load_probes_file(path)
             self._provider = build_tracer_provider(service.connect)
-            self.fleet = ProbeFleet(config, tracer_provider=self._provider)
+            # Service.stop waits for running jobs: a probe notices the shutdown at its next call and ends there.
+            self.fleet = ProbeFleet(
+                config, tracer_provider=self._provider, cancelled=lambda: service.scheduler.state == STATE_STOPPED
+            )
         except ConfigError as exc:
             # Visible in the log and in GET /api/v1/probes; the collector's ingest keeps running.
             self.config_error = str(exc)

@@ -31,8 +31,10 @@ class ProbeFleet:
         tracer_provider: TracerProvider | None = None,
         now: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        self.cancelled = cancelled
         self.tracer_provider = tracer_provider
         self.now = now
         self.clients: dict[str, SystemClient] = {}
@@ -54,6 +56,7 @@ class ProbeFleet:
         for probe in config.declarative_probes():
             self.probes[probe.name] = probe
         self.last_runs: dict[str, ProbeRun] = {}
+        self.states: dict[str, dict[str, Any]] = {name: {} for name in self.probes}  # kept between runs
         self._lock = threading.Lock()
 
     def probe(self, name: str) -> Probe:
@@ -66,7 +69,14 @@ class ProbeFleet:
     def run(self, name: str) -> ProbeRun:
         probe = self.probe(name)
         tracer = self.tracer_provider.get_tracer("syncwatch.probes") if self.tracer_provider else None
-        result = run_probe(probe, self.clients, tracer=tracer, now=self.now)
+        result = run_probe(
+            probe,
+            self.clients,
+            tracer=tracer,
+            now=self.now,
+            state=self.states.setdefault(name, {}),
+            cancelled=self.cancelled,
+        )
         with self._lock:
             self.last_runs[name] = result
         return result

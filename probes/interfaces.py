@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from probes.errors import ConfigError
@@ -16,12 +16,14 @@ __all__ = ["Probe", "ProbeContext"]
 @dataclass
 class ProbeContext:
     """Everything one run may use: the systems' clients, the run's call scope (deadline, call counts), the time
-    the run treats as now (epoch seconds) and the probe's options from the config file."""
+    the run treats as now (epoch seconds), the probe's options from the config file, and a state mapping the
+    probe keeps between its runs in this process (e.g. an incremental scan's watermark)."""
 
     clients: Mapping[str, SystemClient]
     scope: CallScope
     now: float
     options: Mapping[str, Any]
+    state: MutableMapping[str, Any] = field(default_factory=dict)
 
     def client(self, system: str) -> SystemClient:
         try:

@@ -87,7 +87,9 @@ class ProbeRun:
 
         return {
             "run_id": self.run_id,
-            "started_at": datetime.fromtimestamp(self.started_at, UTC).isoformat().replace("+00:00", "Z"),
+            "started_at": datetime.fromtimestamp(self.started_at, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "outcome": self.outcome.value,
             "duration_ms": round(self.duration_ms, 3),
             "findings": len(self.findings),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import trace
@@ -30,11 +30,13 @@ def run_probe(
     *,
     tracer: Tracer | None = None,
     now: Callable[[], float] = time.time,
+    state: MutableMapping[str, Any] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ProbeRun:
     tracer = tracer or trace.NoOpTracer()
     started = now()
     t0 = time.perf_counter()
-    scope = CallScope(Deadline(probe.timeout_seconds))
+    scope = CallScope(Deadline(probe.timeout_seconds, cancelled=cancelled))
     findings: list[Finding] = []
     error = ""
     with tracer.start_as_current_span(f"probe {probe.name}", attributes={"syncwatch.probe": probe.name}) as span:
@@ -44,7 +46,7 @@ def run_probe(
         try:
             _check_budgets(probe, clients)
             options: Mapping[str, Any] = getattr(probe, "options", {}) or {}
-            findings = probe.run(ProbeContext(clients, scope, started, options))
+            findings = probe.run(ProbeContext(clients, scope, started, options, {} if state is None else state))
             outcome = Outcome.MISMATCH if findings else Outcome.OK
         except Throttled as exc:
             outcome, error = Outcome.THROTTLED, str(exc)

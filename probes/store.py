@@ -80,7 +80,7 @@ def last_runs(client: Client) -> dict[str, dict[str, Any]]:
         started = started.replace(tzinfo=UTC) if started.tzinfo is None else started
         out[probe] = {
             "run_id": run_id,
-            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "started_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "started_at_epoch": started.timestamp(),
             "outcome": outcome,
             "duration_ms": round(float(duration), 3),
@@ -112,7 +112,7 @@ def findings_of_last_run(client: Client, probe: str, limit: int) -> dict[str, An
     return {
         "probe": probe,
         "run_id": run_id,
-        "observed_at": started.isoformat().replace("+00:00", "Z"),
+        "observed_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "findings": [
             {
                 "kind": kind,

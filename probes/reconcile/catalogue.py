@@ -11,6 +11,7 @@ from probes.interfaces import ProbeContext
 from probes.model import Finding
 from probes.reconcile.dead_letters import check_dead_letters
 from probes.reconcile.deals import check_deals_without_project
+from probes.reconcile.duplicates import check_duplicate_postings
 from probes.reconcile.projects import check_project_master_data
 from probes.reconcile.rate_cards import check_rate_cards
 from probes.reconcile.time_posting import check_time_posting
@@ -47,9 +48,20 @@ BUILTIN_PROBES: dict[str, BuiltinProbe] = {
             900,
             240,
             {"psa": 60, "erp": 40},
-            "approved time not posted to the ERP and time posted twice, per month: counts, then keys where they differ",
+            "approved time not posted to the ERP, per month: counts first, keys only where they disagree",
             check_time_posting,
-            ("approved_not_posted", "duplicate_posting"),
+            ("approved_not_posted",),
+        ),
+        BuiltinProbe(
+            "duplicate_postings",
+            ("erp",),
+            3600,
+            900,
+            {"erp": 250},
+            "time the ERP booked more than once: a full read on the first run, then journals created since",
+            check_duplicate_postings,
+            ("duplicate_posting",),
+            {"lookback_days": 35},
         ),
         BuiltinProbe(
             "project_master_data",

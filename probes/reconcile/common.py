@@ -12,7 +12,7 @@ from probes.adapters import suiteql_count, suiteql_rows
 from probes.errors import BadResponse
 from probes.transport import CallScope, SystemClient
 
-__all__ = ["epoch", "erp_rows_by_date", "money", "to_date", "opt_float", "opt_int"]
+__all__ = ["chunks", "epoch", "erp_rows_by_date", "money", "opt_float", "opt_int", "quoted", "to_date"]
 
 SLICE_ROWS = 90_000  # under SuiteQL's 100,000 rows a query, with room for rows arriving while we page
 
@@ -28,6 +28,16 @@ def epoch(value: Any, *, field: str = "timestamp", system: str = "") -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def quoted(keys: list[str]) -> str:
+    """A SuiteQL IN list. Keys come from the systems' own answers; quotes are doubled so none can end the literal."""
+    return ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
 
 
 def to_date(t: float) -> date:

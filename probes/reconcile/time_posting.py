@@ -1,26 +1,29 @@
-"""Approved time that never reached the ERP, and time the ERP booked twice.
+"""Approved time that never reached the ERP.
 
-Per accounting month (by work date) it first compares cheap counts: PSA entries still approved or failed, PSA
-entries marked posted, and live ERP time journals. Only a month whose counts disagree is diffed key by key (PSA
-entry id against the journal's external id), so a healthy estate costs a few calls per month.
+Per month of work dates it first compares cheap counts: PSA entries still approved or failed, PSA entries marked
+posted, and the ERP's live time journals (one `COUNT(*)`). Only a month whose counts disagree is checked key by
+key, and only its pending entries: their ids are looked up in the ERP by external id (an entry the ERP does hold
+is a PSA status lag, not a loss). A healthy month costs four calls whatever the firm's size.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from probes.adapters import kantata_count, kantata_rows, suiteql_count
+from probes.adapters import kantata_count, kantata_rows, suiteql_count, suiteql_rows
 from probes.interfaces import ProbeContext
 from probes.model import Finding
-from probes.reconcile.common import epoch, erp_rows_by_date, money, opt_float, opt_int, to_date
+from probes.reconcile.common import chunks, epoch, money, opt_float, opt_int, quoted, to_date
 
 __all__ = ["check_time_posting", "month_slices"]
 
 ENTRIES = "/api/v1/time_entries.json"
 PENDING = ("approved", "post_failed")  # approved in the PSA, not (successfully) posted
+ID_CHUNK = 100
+PEOPLE_CHUNK = 20
 
 
 def month_slices(first: date, last: date) -> list[tuple[date, date]]:
@@ -40,103 +43,90 @@ def check_time_posting(ctx: ProbeContext) -> list[Finding]:
     findings: list[Finding] = []
     for start, end in month_slices(first, today):
         between = {"date_performed_between": f"{start}:{end}"}
-        pending = sum(kantata_count(psa, ctx.scope, ENTRIES, {**between, "status": s}) for s in PENDING)
+        pending = {s: kantata_count(psa, ctx.scope, ENTRIES, {**between, "status": s}) for s in PENDING}
         psa_posted = kantata_count(psa, ctx.scope, ENTRIES, {**between, "status": "posted"})
-        where = f"trandate >= '{start}' AND trandate <= '{end}' AND isreversed = 'F'"
-        erp_live = suiteql_count(erp, ctx.scope, f"SELECT COUNT(*) FROM timebill WHERE {where}")
-        if pending == 0 and psa_posted == erp_live:
-            continue  # the slice agrees: no key-level read
-        findings.extend(_diff_slice(ctx, start, end, pending, psa_posted, erp_live))
+        erp_live = suiteql_count(
+            erp,
+            ctx.scope,
+            f"SELECT COUNT(*) FROM timebill WHERE trandate >= '{start}' AND trandate <= '{end}' AND isreversed = 'F'",
+        )
+        if not any(pending.values()):
+            continue  # nothing waits in the PSA; posted-vs-journal differences are the duplicates probe's job
+        counts = {"period": f"{start}:{end}", "psa_pending": sum(pending.values()), "psa_posted": psa_posted,
+                  "erp_journals": erp_live}  # fmt: skip
+        entries = [
+            (status, e)
+            for status in PENDING
+            if pending[status]
+            for e in kantata_rows(psa, ctx.scope, ENTRIES, "time_entries", {**between, "status": status})
+        ]
+        findings.extend(_unposted(ctx, entries, start, end, counts))
     return findings
 
 
-def _diff_slice(
-    ctx: ProbeContext, start: date, end: date, pending: int, psa_posted: int, erp_live: int
+def _unposted(
+    ctx: ProbeContext, entries: list[tuple[str, dict[str, Any]]], start: date, end: date, counts: dict[str, Any]
 ) -> list[Finding]:
-    psa, erp = ctx.client("psa"), ctx.client("erp")
-    journals: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rates: dict[tuple[str, str], tuple[Decimal, str]] = {}
-    tenant_of: dict[str, str] = {}
-    for row in erp_rows_by_date(
-        erp,
-        ctx.scope,
-        "timebill",
-        "id, externalid, employee, job, hours, amount, currency, subsidiary, createddate",
-        "trandate",
-        start,
-        end,
-        "isreversed = 'F'",
-        known_count=erp_live,
-    ):
-        journals[str(row.get("externalid") or "")].append(row)
-        hours, amount = opt_float(row.get("hours")), money(row.get("amount"))
-        if hours and amount is not None:
-            rates[(str(row.get("employee")), str(row.get("job")))] = (
-                amount / Decimal(str(hours)),
-                str(row.get("currency") or ""),
-            )
-        tenant_of[str(row.get("employee"))] = str(row.get("subsidiary") or "")
-
-    findings: list[Finding] = []
-    statuses = list(PENDING)
-    if psa_posted > len([k for k in journals if k]):
-        statuses.append("posted")  # the PSA believes more lines are posted than the ERP holds: check those too
-    between = {"date_performed_between": f"{start}:{end}"}
-    for status in statuses:
-        for entry in kantata_rows(psa, ctx.scope, ENTRIES, "time_entries", {**between, "status": status}):
-            entry_id = str(entry.get("id"))
-            if journals.get(entry_id):
-                continue  # the ERP has it: the PSA's status lags, nothing is missing
-            consultant, project = str(entry.get("user_id") or ""), str(entry.get("workspace_id") or "")
-            hours = (opt_float(entry.get("time_in_minutes")) or 0.0) / 60.0
-            rate = rates.get((consultant, project))
-            amount = (
-                (rate[0] * Decimal(str(hours))).quantize(Decimal("0.0001")) if rate and entry.get("billable") else None
-            )
-            since = epoch(entry.get("updated_at"), field="time entry updated_at", system=psa.system)
-            findings.append(
-                Finding(
-                    kind="approved_not_posted",
-                    object_type="time_entry",
-                    object_id=entry_id,
-                    system="erp",
-                    tenant_id=tenant_of.get(consultant, ""),
-                    project_code=project,
-                    consultant_id=consultant,
-                    age_seconds=max(0.0, ctx.now - since),
-                    amount=amount,
-                    currency=rate[1] if rate and amount is not None else "",
-                    detail={
-                        "psa_status": status,
-                        "work_date": entry.get("date_performed"),
-                        "hours": round(hours, 2),
-                        "billable": bool(entry.get("billable")),
-                        "amount_basis": "the consultant's posted rate on the project" if amount is not None else "",
-                    },
-                )
-            )
-    for entry_id, rows in journals.items():
-        if not entry_id or len(rows) < 2:
-            continue
-        rows.sort(key=lambda r: str(r.get("createddate") or ""))
-        extra = [money(r.get("amount")) for r in rows[1:]]
-        first_row = rows[0]
-        duplicate_at = epoch(rows[1].get("createddate"), field="timebill createddate", system=erp.system)
+    erp = ctx.client("erp")
+    ids = [str(e.get("id")) for _, e in entries]
+    in_erp: set[str] = set()
+    for part in chunks(ids, ID_CHUNK):
+        rows = suiteql_rows(
+            erp, ctx.scope, f"SELECT externalid FROM timebill WHERE externalid IN ({quoted(part)}) AND isreversed = 'F'"
+        )
+        in_erp.update(str(r.get("externalid")) for r in rows)
+    missing = [(status, e) for status, e in entries if str(e.get("id")) not in in_erp]
+    rates, tenants = _rates(ctx, {str(e.get("user_id") or "") for _, e in missing}, start - timedelta(days=31), end)
+    findings = []
+    for status, entry in missing:
+        consultant, project = str(entry.get("user_id") or ""), str(entry.get("workspace_id") or "")
+        hours = (opt_float(entry.get("time_in_minutes")) or 0.0) / 60.0
+        rate = rates.get((consultant, project)) if entry.get("billable") else None
+        amount = (rate[0] * Decimal(str(hours))).quantize(Decimal("0.0001")) if rate else None
+        since = epoch(entry.get("updated_at"), field="time entry updated_at", system="psa")
         findings.append(
             Finding(
-                kind="duplicate_posting",
+                kind="approved_not_posted",
                 object_type="time_entry",
-                object_id=entry_id,
+                object_id=str(entry.get("id")),
                 system="erp",
-                tenant_id=str(first_row.get("subsidiary") or ""),
-                project_code=str(first_row.get("job") or ""),
-                consultant_id=str(first_row.get("employee") or ""),
-                age_seconds=max(0.0, ctx.now - duplicate_at),
-                amount=sum((a for a in extra if a is not None), Decimal(0))
-                if all(a is not None for a in extra)
-                else None,
-                currency=str(first_row.get("currency") or ""),
-                detail={"documents": [str(r.get("id")) for r in rows], "amount_basis": "booked more than once"},
+                tenant_id=tenants.get(consultant, ""),
+                project_code=project,
+                consultant_id=consultant,
+                age_seconds=max(0.0, ctx.now - since),
+                amount=amount,
+                currency=rate[1] if rate else "",
+                detail={
+                    "psa_status": status,
+                    "work_date": entry.get("date_performed"),
+                    "hours": round(hours, 2),
+                    "billable": bool(entry.get("billable")),
+                    "amount_basis": "the consultant's posted rate on the project" if rate else "",
+                    "slice": counts,
+                },
             )
         )
     return findings
+
+
+def _rates(
+    ctx: ProbeContext, consultants: Iterable[str], start: date, end: date
+) -> tuple[dict[tuple[str, str], tuple[Decimal, str]], dict[str, str]]:
+    """Each consultant's posted rate per project, and legal entity, from their recent live journals."""
+    erp = ctx.client("erp")
+    rates: dict[tuple[str, str], tuple[Decimal, str]] = {}
+    tenants: dict[str, str] = {}
+    for part in chunks(sorted(c for c in consultants if c), PEOPLE_CHUNK):
+        for row in suiteql_rows(
+            erp,
+            ctx.scope,
+            "SELECT employee, job, hours, amount, currency, subsidiary FROM timebill "
+            f"WHERE employee IN ({quoted(part)}) AND trandate >= '{start}' AND trandate <= '{end}' "
+            "AND isreversed = 'F'",
+        ):
+            hours, amount = opt_float(row.get("hours")), money(row.get("amount"))
+            employee = str(row.get("employee"))
+            if hours and amount is not None:
+                rates[(employee, str(row.get("job")))] = (amount / Decimal(str(hours)), str(row.get("currency") or ""))
+            tenants[employee] = str(row.get("subsidiary") or "")
+    return rates, tenants

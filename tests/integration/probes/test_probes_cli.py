@@ -37,7 +37,7 @@ def test_standalone_list_and_run(tmp_path: Path) -> None:
         config = estate_config(base)
         del config["systems"]["hcm"]
         # the CLI measures against the wall clock; the simulated firm lives in 2025
-        config["builtin"] = {"time_posting": {"options": {"lookback_days": 1000}}}
+        config["builtin"] = {"duplicate_postings": {"options": {"lookback_days": 1000}}}
         path = tmp_path / "probes.yaml"
         path.write_text(yaml.safe_dump(config))
         env = {
@@ -55,7 +55,7 @@ def test_standalone_list_and_run(tmp_path: Path) -> None:
         assert ran.returncode == 1, ran.stderr  # mismatch
         assert "dead_letters" in ran.stdout and "mismatch" in ran.stdout and "dead_letter_unreplayed" in ran.stdout
 
-        as_json = _cli(["probes", "run", "time_posting", "--json"], env)
+        as_json = _cli(["probes", "run", "duplicate_postings", "--json"], env)
         assert as_json.returncode == 1, as_json.stderr
         answer = json.loads(as_json.stdout)
         assert answer["outcome"] == "mismatch"

@@ -71,8 +71,8 @@ def clean() -> Iterator[tuple[Simulation, dict[str, ProbeRun]]]:
 def test_clean_estate_matches_truth(clean: tuple[Simulation, dict[str, ProbeRun]]) -> None:
     sim, runs = clean
     assert {r.outcome for r in runs.values()} <= {Outcome.OK, Outcome.MISMATCH}, {n: r.error for n, r in runs.items()}
-    assert set(runs) == {"time_posting", "project_master_data", "deals_without_project", "worker_sync", "rate_cards",
-                         "dead_letters"}  # fmt: skip
+    assert set(runs) == {"time_posting", "duplicate_postings", "project_master_data", "deals_without_project",
+                         "worker_sync", "rate_cards", "dead_letters"}  # fmt: skip
     _, expected = _truth(sim)
     ours = _by_kind(runs)
     for kind in KEYED:
@@ -127,7 +127,7 @@ def test_findings_carry_keys_and_money(
 ) -> None:
     sim = simulate("duplicate_submissions")
     runs = _run_all(sim, monkeypatch)
-    dups = [f for f in runs["time_posting"].findings if f.kind == "duplicate_posting"]
+    dups = [f for f in runs["duplicate_postings"].findings if f.kind == "duplicate_posting"]
     assert dups
     for f in dups:
         postings = [p for p in sim.firm.postings_by_entry[f.object_id] if not p.reversed]
@@ -140,3 +140,21 @@ def test_findings_carry_keys_and_money(
         assert abs(f.age_seconds - (sim.now - e.approved_at)) < 1.0
         if f.amount is not None:
             assert abs(float(f.amount) - e.hours * e.rate) <= 0.01 * max(1.0, e.hours * e.rate)
+
+
+def test_duplicate_scan_is_incremental_and_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.calendar import DAY
+
+    set_secrets(monkeypatch)
+    sim = simulate("duplicate_submissions", days=21)
+    with serve(create_app(sim)) as base:
+        fleet = ProbeFleet(estate_probes(base), now=lambda: sim.now)
+        first = fleet.run("duplicate_postings")
+        assert {f.object_id for f in first.findings} == _truth(sim)[1]["duplicate_posting"]
+        with sim.lock:
+            sim.run_until(sim.now + 3 * DAY)  # more postings, more duplicates, some adjustments reverse journals
+        second = fleet.run("duplicate_postings")
+        fleet.close()
+    expected = _truth(sim)[1]["duplicate_posting"]
+    assert {f.object_id for f in second.findings} == expected and len(expected) > len(first.findings)
+    assert second.api_calls < first.api_calls, (first.api_calls, second.api_calls)  # 3 days read, not 24

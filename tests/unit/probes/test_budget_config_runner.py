@@ -229,3 +229,37 @@ def test_prometheus_series() -> None:
     assert v("syncwatch_probe_last_run_timestamp_seconds", {"probe": "a"}) == now - 30
     assert v("syncwatch_probe_api_calls_total", {"system": "erp"}) == 1.0
     assert v("syncwatch_probe_budget_remaining_calls", {"system": "erp"}) == 99.0
+
+
+def test_the_example_probes_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_CLIENT_SECRET", "x")
+    monkeypatch.setenv("SIM_API_KEY", "y")
+    from probes.fleet import ProbeFleet
+
+    path = Path(__file__).resolve().parents[3] / "probes" / "examples" / "simulated-estate.yaml"
+    fleet = ProbeFleet(load_probes_file(path))
+    assert fleet.skipped == {} and "dead_letter_queues" in fleet.probes and "time_posting" in fleet.probes
+    assert fleet.describe("duplicate_postings")["cost"] == {"erp": 250}
+    fleet.close()
+
+
+def test_a_shutdown_stops_a_run_at_its_next_call() -> None:
+    stopping = False
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal stopping, calls
+        calls += 1
+        stopping = True  # the host starts shutting down while the first call is out
+        return httpx.Response(200, json={})
+
+    client, _ = make_client(handler)
+
+    class TwoCalls(_Probe):
+        def run(self, ctx: Any) -> list[Finding]:
+            client.get_json(ctx.scope, "/a")
+            client.get_json(ctx.scope, "/b")
+            return []
+
+    run = run_probe(TwoCalls([]), {"erp": client}, cancelled=lambda: stopping)
+    assert run.outcome is Outcome.TIMEOUT and "shutting down" in run.error and calls == 1
