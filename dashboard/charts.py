@@ -166,7 +166,7 @@ def waterfall_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     frame = pd.DataFrame(list(rows))
     order = list(frame["step"])
     base = alt.Chart(frame).encode(
-        y=alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=420)),
+        y=alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=420, labelOverlap=False)),
         color=alt.Color("status:N", scale=_STATUS_SCALE, title="status"),
         tooltip=[
             alt.Tooltip("what:N", title="what"),

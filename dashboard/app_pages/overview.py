@@ -89,7 +89,8 @@ def live() -> None:
     elif slis and not warned:
         finding("good", "Every SLI meets its objective.")
     if slis_body.get("as_of"):
-        st.caption(f"As of {slis_body['as_of']} · window {slis_body.get('from', '?')} → {slis_body.get('to', '?')}")
+        span = f" · window {slis_body['from']} → {slis_body['to']}" if slis_body.get("from") else ""
+        st.caption(f"As of {slis_body['as_of']} (UTC){span} · each SLI over its objective's window")
 
     st.subheader("Flows")
     silent = silent_flows((data(silence_o) or {}).get("rows", []))

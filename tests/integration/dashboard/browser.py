@@ -139,6 +139,16 @@ class Chromium:
                 raise TimeoutError(f"{url} did not finish rendering in {timeout:g} s (state {state})")
             time.sleep(0.03)
 
+    def color_scheme(self, scheme: str) -> None:
+        """Emulate the viewer's system theme ("light" or "dark"); Streamlit follows it by default."""
+        self.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+
+    def background_luminance(self) -> float:
+        """0 (black) .. 1 (white): the app's background, to check which theme is showing."""
+        rgb = self.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+        r, g, b = (int(x) for x in str(rgb)[str(rgb).index("(") + 1 : str(rgb).index(")")].split(",")[:3])
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
     def problems(self) -> dict[str, Any]:
         found: dict[str, Any] = self.evaluate(PROBLEMS_JS) or {}
         return found

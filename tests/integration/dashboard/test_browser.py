@@ -89,7 +89,18 @@ def test_every_page_and_a_record_trace_render_in_chromium(dashboard: str, wareho
                 ]
             if page == "ingest":
                 assert "Events received per minute" in found["text"]
-    assert sorted(p.name for p in shots.iterdir()) == sorted(f"{p}.png" for p in PAGES)
+        # the same console in the dark theme (Streamlit follows the system setting)
+        browser.color_scheme("dark")
+        for page in ("overview", "sli"):
+            browser.render(f"{dashboard}/{'' if page == 'overview' else page}")
+            browser.screenshot(shots / "dark" / f"{page}.png")
+            found = browser.problems()
+            assert found["exceptions"] == [] and found["errors"] == [], (page, found)
+            assert browser.background_luminance() < 0.3, page
+        browser.color_scheme("light")
+        browser.render(f"{dashboard}/")
+        assert browser.background_luminance() > 0.7
+    assert sorted(p.name for p in shots.glob("*.png")) == sorted(f"{p}.png" for p in PAGES)
     assert all((shots / f"{p}.png").stat().st_size > 10_000 for p in PAGES)
     print("first render (s):", {k: round(v, 2) for k, v in timings.items()})
 
