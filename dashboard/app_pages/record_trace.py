@@ -69,13 +69,14 @@ cols[4].metric("Idle for", duration(result.stalled_for_seconds), help="Time sinc
 st.caption(f"First seen {summary.get('first_seen')} · last seen {summary.get('last_seen')} (UTC)")
 
 st.subheader("Journey")
-rows = waterfall_rows(journey)
 WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones stay readable and fast
+all_items = journey.get("items") or []
+rows = waterfall_rows({"items": all_items[-WATERFALL_ITEMS:]})
 if rows:
-    st.altair_chart(waterfall_chart(rows[-WATERFALL_ITEMS:]))
+    st.altair_chart(waterfall_chart(rows))
     note = (
-        f" The latest {WATERFALL_ITEMS} of {len(rows):,} items are drawn; the table lists all."
-        if len(rows) > WATERFALL_ITEMS
+        f" The latest {WATERFALL_ITEMS} of {len(all_items):,} items are drawn; the table lists all."
+        if len(all_items) > WATERFALL_ITEMS
         else ""
     )
     st.caption(
@@ -114,7 +115,7 @@ if related:
     st.markdown(" · ".join(f"[{k}](./trace?key={k}&kind={v}) ({KEY_KINDS[v]})" for k, v in list(related.items())[:20]))
 
 with st.expander("Raw item"):
-    # one item at a time: hundreds of JSON viewers would cost more than the whole page
-    labels = [f"{i.get('at')} · {i.get('type') or i.get('name')}" for i in items]
-    picked = st.selectbox("Item", range(len(items)), index=len(items) - 1, format_func=lambda n: labels[n])
-    st.json(items[picked] if items else {}, expanded=True)
+    # one item at a time, chosen by its row number: a picker listing thousands of items would cost more to send
+    # than the whole page
+    number = st.number_input("Row", min_value=1, max_value=max(1, len(items)), value=max(1, len(items)), step=1)
+    st.json(items[int(number) - 1] if items else {}, expanded=True)
