@@ -109,15 +109,32 @@ def history() -> None:
     if not isinstance(history_o, Ok):
         show_problem(history_o, "Alert history")
         return
-    past = _items(history_o.data, "alerts", "history", "items")
+    past = _items(history_o.data, "history", "alerts", "items")
     if not past:
-        st.info("No alert has fired yet.")
+        st.info("No alert has changed state yet.")
         return
-    st.metric("Alerts in history", len(past))
+    fired = sum(1 for h in past if h.get("to_state") == "firing")
+    cols = st.columns(3)
+    cols[0].metric("Transitions shown", len(past))
+    cols[1].metric("Went firing", fired)
+    cols[2].metric("Resolved", sum(1 for h in past if h.get("to_state") == "resolved"))
     st.dataframe(
-        _alert_rows(past),
+        pd.DataFrame(
+            [
+                {
+                    "time (UTC)": h.get("time") or h.get("active_since"),
+                    "transition": f"{h.get('from_state') or '—'} → {h.get('to_state') or h.get('state') or '?'}",
+                    "severity": f"{SEVERITY_ICON.get(str(h.get('severity')), '○')} {h.get('severity', '')}",
+                    "summary": h.get("summary") or (h.get("annotations") or {}).get("summary") or h.get("rule"),
+                    "rule": h.get("rule"),
+                    "value": h.get("value"),
+                    "labels": ", ".join(f"{k}={v}" for k, v in (h.get("labels") or {}).items()),
+                    "fingerprint": h.get("fingerprint"),
+                }
+                for h in past
+            ]
+        ),
         hide_index=True,
-        column_config={"runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗")},
     )
 
 

@@ -153,7 +153,7 @@ class FakeCollector:
         if path == "/api/v1/alerts":
             return _json({"alerts": self.alerts})
         if path == "/api/v1/alerts/history":
-            return _json({"alerts": self.history})
+            return _json({"history": self.history})
         if path == "/api/v1/silences":
             return _json({"silences": self.silences})
         if path.startswith("/api/v1/records/"):
@@ -402,7 +402,13 @@ def sample(consultants: int = 500, days: int = 90, seed: int = 7) -> FakeCollect
             "acknowledged_by": None,
         },
     ]
-    history = [dict(a, state="resolved", fingerprint=f"old-{i}") for i, a in enumerate(alerts * 20)]
+    history = [
+        {"time": _iso(now - timedelta(minutes=i)), "fingerprint": f"fp-{i % 2 + 1}", "rule": alerts[i % 2]["rule"],
+         "from_state": ("pending", "firing")[i % 2], "to_state": ("firing", "resolved")[i % 2],
+         "severity": alerts[i % 2]["severity"], "labels": alerts[i % 2]["labels"],
+         "summary": alerts[i % 2]["annotations"]["summary"], "value": 1.0}
+        for i in range(40)
+    ]  # fmt: skip
     silences = [
         {
             "id": "s-0",

@@ -138,7 +138,8 @@ def test_alerts_active_and_history(open_page: Open, fake: FakeCollector) -> None
     at = open_page("alerts")
     assert metrics(at)["Firing"] == "1" and metrics(at)["Pending"] == "1"
     at = open_page("alerts", tab="history")
-    assert metrics(at)["Alerts in history"] == str(len(fake.history))
+    assert metrics(at)["Transitions shown"] == str(len(fake.history))
+    assert metrics(at)["Went firing"] == str(sum(1 for h in fake.history if h["to_state"] == "firing"))
 
 
 def test_creating_a_silence_needs_confirmation(open_page: Open, fake: FakeCollector) -> None:
