@@ -10,13 +10,19 @@ from metrics.query import Db, per_window, timestamp
 from metrics.state import ENTRIES, PROJECTS
 from metrics.windows import Window
 
-__all__ = ["ENTRIES_WITH_PROJECT", "readings", "records_query", "scan"]
+__all__ = ["ENTRIES_WITH_PROJECT", "entries_with_project", "readings", "records_query", "scan"]
+
 
 # Entries with their project's customer and billing type as the PSA holds them (billable = time and materials).
-ENTRIES_WITH_PROJECT = f"""
+def entries_with_project(where: str = "1") -> str:
+    """`where` (on the entry's own columns) filters before the join, so the join sees only the entries in play."""
+    return f"""
 SELECT e.*, p.customer AS customer, p.billing_type AS billing_type
-FROM ({ENTRIES}) AS e LEFT JOIN ({PROJECTS}) AS p ON p.project = e.project
+FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) AS e LEFT JOIN ({PROJECTS}) AS p ON p.project = e.project
 """
+
+
+ENTRIES_WITH_PROJECT = entries_with_project()
 
 
 def scan(
@@ -27,13 +33,19 @@ def scan(
     key: str | None,
     where: str = "1",
     parameters: dict[str, Any] | None = None,
+    main_columns: str = "",
 ) -> list[dict[str, Any]]:
+    """`columns` repeat for every window (counts for burn rates); `main_columns` (percentiles, details) only for
+    the first, the SLO window: a percentile per burn-rate window would keep every value seven times."""
     cols, params = per_window(windows, columns)
+    if main_columns:
+        cols += ",\n" + per_window(windows[:1], main_columns)[0]
     params["as_of"] = timestamp(windows[0].end)
     params.update(parameters or {})
     # Overall (no key): no GROUP BY, so an empty state still yields one row of zero counts, not no row at all.
     grouping = "GROUP BY key ORDER BY key" if key else ""
     label = key or "''"
+    # Grouping follows the state tables' sort keys where it can: stream instead of hashing every record.
     sql = f"SELECT {label} AS key, {cols} FROM ({source}) AS e WHERE {where} {grouping}"
     return db.rows(sql, params)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import ENTRIES_WITH_PROJECT, readings, records_query, scan
+from metrics.slis._scan import entries_with_project, readings, records_query, scan
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
 from metrics.windows import Window, business_seconds_sql
 
@@ -16,9 +16,14 @@ __all__ = ["BILLABLE", "InvoiceReadiness", "UnbilledWip"]
 
 # Billable by the hour: time-and-materials projects (fixed-fee and internal work is not invoiced per entry).
 BILLABLE = "e.billing_type = 'time_and_materials'"
-_OPEN = "e.superseded_at IS NULL AND e.written_off_at IS NULL"
 # Blocked until a later posting books it.
 _BLOCKED = f"(e.blocked_since IS NOT NULL AND (e.posted_at IS NULL OR e.posted_at > {AS_OF}))"
+# Approved, still open and not yet on a ready invoice as of the window's end: the unbilled work in progress.
+_UNBILLED = (
+    f"approved_at IS NOT NULL AND approved_at <= {AS_OF} AND superseded_at IS NULL AND written_off_at IS NULL"
+    f" AND (invoice_ready_at IS NULL OR invoice_ready_at > {AS_OF})"
+)
+_APPROVED_OPEN = "approved_at IS NOT NULL AND superseded_at IS NULL AND written_off_at IS NULL"
 
 
 class InvoiceReadiness:
@@ -42,20 +47,21 @@ class InvoiceReadiness:
         lag = f"(({business_seconds_sql(end)} - {business_seconds_sql('e.approved_at')}) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag,
                             e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
-                     FROM ({ENTRIES_WITH_PROJECT}) AS e
-                     WHERE e.approved_at IS NOT NULL AND {BILLABLE} AND {_OPEN}"""
+                     FROM ({entries_with_project(_APPROVED_OPEN)}) AS e WHERE {BILLABLE}"""
         inside = "e.approved_at >= {F} AND e.approved_at < {T}"
         columns = f"""
-            countIf({inside}) AS total_{{i}}, countIf({inside} AND e.lag <= {self.limit_days}) AS good_{{i}},
-            quantileExactLowIf(0.95)(e.lag, {inside}) AS p95_{{i}},
-            quantileExactLowIf(0.5)(e.lag, {inside}) AS p50_{{i}},
-            countIf({inside} AND NOT e.ready) AS open_{{i}}"""
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""))
+            countIf({inside}) AS total_{{i}}, countIf({inside} AND e.lag <= {self.limit_days}) AS good_{{i}}"""
+        main = f"""
+            quantileExactLowIf(0.95)(e.lag, {inside}) AS p95, quantileExactLowIf(0.5)(e.lag, {inside}) AS p50,
+            countIf({inside} AND NOT e.ready) AS not_ready"""
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), main_columns=main)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
-            details = {"p50": row[f"p50_{i}"] if total else None, "entries": total, "not_ready": row[f"open_{i}"]}
-            return Reading(good, total, float(row[f"p95_{i}"]) if total else None, details)
+            if i:  # burn-rate windows: counts only
+                return Reading(good, total, None)
+            details = {"p50": row["p50"] if total else None, "entries": total, "not_ready": row["not_ready"]}
+            return Reading(good, total, float(row["p95"]) if total else None, details)
 
         return readings(rows, len(windows), build)
 
@@ -65,9 +71,8 @@ class InvoiceReadiness:
                    if(e.posted_at IS NULL, 'approved, not posted', 'posted, not on a ready invoice') AS status,
                    {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount,
                    e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
-            FROM ({ENTRIES_WITH_PROJECT}) AS e
-            WHERE e.approved_at >= {{f0:DateTime64(6, 'UTC')}} AND e.approved_at < {AS_OF} AND {BILLABLE}
-              AND {_OPEN} AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+            FROM ({entries_with_project(_UNBILLED)}) AS e
+            WHERE e.approved_at >= {{f0:DateTime64(6, 'UTC')}} AND {BILLABLE}
             ORDER BY e.approved_at, e.amount DESC LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit)
 
@@ -100,9 +105,7 @@ class UnbilledWip:
                    sumIf(e.amount, {age_days} > 30 OR {_BLOCKED}) AS at_risk,
                    sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf({blocked5}) AS n_blocked5,
                    count() AS entries, countIf(e.first_attempt_at IS NULL) AS unpriced
-            FROM ({ENTRIES_WITH_PROJECT}) AS e
-            WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF} AND {BILLABLE} AND {_OPEN}
-              AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+            FROM ({entries_with_project(_UNBILLED)}) AS e WHERE {BILLABLE}
             GROUP BY key, currency ORDER BY key, currency"""
         rows = records_query(db, sql, windows[0], 0)
         grouped: dict[str, dict[str, Any]] = defaultdict(
@@ -138,9 +141,7 @@ class UnbilledWip:
                       if(e.posted_at IS NULL, 'approved, not posted', 'posted, not invoiced')) AS status,
                    {seconds_between("e.approved_at", AS_OF)} AS age_seconds, e.amount AS amount,
                    e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
-            FROM ({ENTRIES_WITH_PROJECT}) AS e
-            WHERE e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF} AND {BILLABLE} AND {_OPEN}
-              AND (e.invoice_ready_at IS NULL OR e.invoice_ready_at > {AS_OF})
+            FROM ({entries_with_project(_UNBILLED)}) AS e WHERE {BILLABLE}
               AND ({seconds_between("e.approved_at", AS_OF)} > 30 * 86400 OR {_BLOCKED})
             ORDER BY e.amount DESC LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit)

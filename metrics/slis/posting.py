@@ -147,7 +147,10 @@ class DuplicateSubmissions:
         )
         keys = {**ENTRY_KEYS, "tenant": "any(p.tenant)", "project": "any(p.project)"}
         key = keys.get(by or "", "''")
-        source = f"SELECT p.entry_id, {key} AS k, {inner_cols} FROM ({POSTINGS}) AS p GROUP BY p.entry_id"
+        source = (
+            f"SELECT p.entry_id, {key} AS k, {inner_cols} FROM ({POSTINGS}) AS p GROUP BY p.entry_id"
+            " SETTINGS optimize_aggregation_in_order = 1"
+        )
         rows = scan(db, source, windows, columns, "e.k" if by else None)
 
         def build(row: dict[str, Any], i: int) -> Reading:
@@ -198,25 +201,27 @@ class BillingSyncLatency:
         counted = f"(({posted}) OR (e.open AND e.approved_at >= {{F}}))"
         columns = f"""
             countIf({posted}) + countIf(e.stuck AND e.approved_at >= {{F}}) AS total_{{i}},
-            countIf({posted} AND e.lat <= {self.threshold_seconds}) AS good_{{i}},
-            quantileExactLowIf(0.95)(if(e.open, e.age_s, e.lat), {counted}) AS p95_{{i}},
-            quantileExactLowIf(0.95)(e.lat, {posted}) AS completed_p95_{{i}},
-            quantileExactLowIf(0.5)(e.lat, {posted}) AS p50_{{i}},
-            countIf({posted}) AS n_{{i}}, countIf({counted}) AS counted_{{i}}, countIf(e.open) AS open_{{i}}"""
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""))
+            countIf({posted} AND e.lat <= {self.threshold_seconds}) AS good_{{i}}"""
+        main = f"""
+            quantileExactLowIf(0.95)(if(e.open, e.age_s, e.lat), {counted}) AS p95,
+            quantileExactLowIf(0.95)(e.lat, {posted}) AS completed_p95, quantileExactLowIf(0.5)(e.lat, {posted}) AS p50,
+            countIf({posted}) AS n, countIf({counted}) AS counted, countIf(e.open) AS not_posted"""
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), main_columns=main)
         invoices = {} if by else self._invoices(db, windows[0])
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
-            n = row[f"n_{i}"]
+            if i:  # burn-rate windows: counts only
+                return Reading(good, total, None)
+            n = row["n"]
             details = {
-                "completed_p95": row[f"completed_p95_{i}"] if n else None,
-                "approval_to_posted_p50": row[f"p50_{i}"] if n else None,
+                "completed_p95": row["completed_p95"] if n else None,
+                "approval_to_posted_p50": row["p50"] if n else None,
                 "posted": n,
-                "not_posted_yet": row[f"open_{i}"],
+                "not_posted_yet": row["not_posted"],
                 **invoices,
             }
-            return Reading(good, total, float(row[f"p95_{i}"]) if row[f"counted_{i}"] else None, details)
+            return Reading(good, total, float(row["p95"]) if row["counted"] else None, details)
 
         return readings(rows, len(windows), build)
 
