@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.api import Ok, Request
 from dashboard.format import duration, money, parse_time
-from dashboard.ui import fetch, now, param, set_params, show_problem
+from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Probes and reconciliation")
 # plain glyphs: a table cell cannot colour them, and emoji are boxes where the browser lacks an emoji font
@@ -21,7 +21,12 @@ OUTCOME_ICON = {"ok": "●", "mismatch": "▲", "failed": "■", "timeout": "■
 if not isinstance(probes_o, Ok):
     show_problem(probes_o, "Probes", "Probe runs appear here once the probes stage is deployed.")
     st.stop()
-probes: list[dict[str, Any]] = [p for p in (probes_o.data or {}).get("probes", []) if isinstance(p, dict)]
+body: dict[str, Any] = probes_o.data or {}
+probes: list[dict[str, Any]] = [p for p in body.get("probes", []) if isinstance(p, dict)]
+if body.get("config_error"):
+    finding("bad", f"**The probes file was refused:** {body['config_error']}")
+for skipped, why in (body.get("skipped") or {}).items():
+    st.warning(f"Probe {skipped} is not scheduled: {why}")
 if not probes:
     st.info("No probe is configured yet.")
     st.stop()
@@ -68,24 +73,33 @@ st.dataframe(
 )
 
 st.subheader("API budget")
-budget_rows = [
-    {"probe": p.get("name"), "used": (p.get("budget") or {}).get("used_last_hour") or 0,
-     "allowed": (p.get("budget") or {}).get("calls_per_hour") or 0}
-    for p in probes
-]  # fmt: skip
+# The budget belongs to a system (every probe of NetSuite shares NetSuite's allowance); per probe only when the
+# API does not say per system.
+systems: dict[str, Any] = body.get("systems") or {}
+budget_rows: list[dict[str, Any]] = (
+    [{"budget of": name, "used": s.get("used_last_hour") or 0, "allowed": s.get("calls_per_hour") or 0,
+      "refused": s.get("refused_calls") or 0} for name, s in systems.items()]
+    if systems
+    else [{"budget of": p.get("name"), "used": (p.get("budget") or {}).get("used_last_hour") or 0,
+           "allowed": (p.get("budget") or {}).get("calls_per_hour") or 0, "refused": 0} for p in probes]
+)  # fmt: skip
 budget_frame = pd.DataFrame(budget_rows)
 bars = (
     alt.Chart(budget_frame)
     .mark_bar()
     .encode(
-        y=alt.Y("probe:N", title="probe"),
-        x=alt.X("used:Q", title="calls in the last hour"),
-        tooltip=["probe", "used", alt.Tooltip("allowed:Q", title="calls per hour allowed")],
+        y=alt.Y("budget of:N", title="system" if systems else "probe"),
+        x=alt.X("used:Q", title="API calls in the last hour"),
+        tooltip=["budget of", "used", alt.Tooltip("allowed:Q", title="calls per hour allowed"), "refused"],
     )
 )
-limits = alt.Chart(budget_frame).mark_tick(color="#e53935", thickness=2, size=20).encode(y="probe:N", x="allowed:Q")
+limits = alt.Chart(budget_frame).mark_tick(color="#e53935", thickness=2, size=20).encode(y="budget of:N", x="allowed:Q")
 st.altair_chart((bars + limits).properties(height=max(120, 34 * len(budget_rows))))
-st.caption("Red ticks mark each probe's hourly allowance (shared with the system's other API clients).")
+refused = sum(int(r["refused"] or 0) for r in budget_rows if isinstance(r["refused"], int | float))
+st.caption(
+    "Red ticks mark the hourly allowance each system grants (shared with its other API clients)."
+    + (f" {refused:,} calls were refused by the budget since the collector started." if refused else "")
+)
 
 st.subheader("Findings")
 names = [str(p.get("name")) for p in probes]

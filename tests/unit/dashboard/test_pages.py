@@ -203,3 +203,24 @@ def test_a_dimension_the_sli_lacks_is_an_explanation_not_an_error(open_page: Ope
     at = open_page("sli", client_for(refuse_customer), sli="time_posting_first_pass", by="customer")
     assert not at.error
     assert any("breaks down by flow, tenant" in i.value for i in at.info)
+
+
+def test_probes_budget_is_per_system_and_a_refused_probes_file_is_said(open_page: Open, fake: FakeCollector) -> None:
+    real = fake.handle
+
+    def with_systems(request: httpx.Request) -> httpx.Response:
+        response = real(request)
+        if request.url.path == "/api/v1/probes":
+            import orjson
+
+            body = orjson.loads(response.content)
+            body["systems"] = {"netsuite": {"calls_per_hour": 900, "used_last_hour": 450, "refused_calls": 3}}
+            body["config_error"] = "probes.yaml: line 4: unknown field 'intervall'"
+            body["skipped"] = {"workday-workers": "no credentials"}
+            return httpx.Response(200, json=body)
+        return response
+
+    at = open_page("probes", client_for(with_systems))
+    assert "unknown field 'intervall'" in texts(at)
+    assert any("workday-workers" in w.value for w in at.warning)
+    assert any("3 calls were refused" in c.value for c in at.caption)
