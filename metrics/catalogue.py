@@ -30,6 +30,8 @@ class Definition:
     # The value past which the SLI is bad, not merely below objective (domain.md "bad" thresholds).
     bad: float | None = None
     dimensions: tuple[str, ...] = ("tenant",)
+    # The one integration flow this SLI is about, if any (its breakdown by flow is then the SLI itself).
+    flow: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ class InvoiceReadiness:
         " good: ready within 3 business days.",
         allowed_error=0.05,
         dimensions=tuple(ENTRY_KEYS),
+        flow="psa-to-erp-time",
     )
     limit_days = 3.0
 
@@ -92,6 +93,7 @@ class UnbilledWip:
         " days or blocked (a posting failure the middleware will not retry). Value: entries blocked for more than 5"
         " days (bad above 0); money per currency and bucket in details.",
         dimensions=tuple(ENTRY_KEYS),
+        flow="psa-to-erp-time",
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:

@@ -51,6 +51,7 @@ class FirstPass:
         allowed_error=0.02,
         bad=0.95,
         dimensions=tuple(ENTRY_KEYS),
+        flow="psa-to-erp-time",
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
@@ -85,6 +86,7 @@ class Eventual:
         " An entry still unposted 24 h after approval counts as failed while it is stuck.",
         allowed_error=0.005,
         dimensions=tuple(ENTRY_KEYS),
+        flow="psa-to-erp-time",
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
@@ -135,6 +137,7 @@ class DuplicateSubmissions:
         allowed_error=0.001,
         bad=0.001,
         dimensions=("tenant", "project", "flow", "source_system", "target_system"),
+        flow="psa-to-erp-time",
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
@@ -185,6 +188,7 @@ class BillingSyncLatency:
         " entries, good when posted within 15 min; unposted ones are judged once 15 min old.",
         allowed_error=0.05,
         dimensions=tuple(ENTRY_KEYS),
+        flow="psa-to-erp-time",
     )
     threshold_seconds = 900
 

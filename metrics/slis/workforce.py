@@ -31,6 +31,7 @@ class ResourcePlanFreshness:
         " per consultant.",
         allowed_error=0.05,
         dimensions=tuple(_KEYS),
+        flow="hcm-to-psa-workers",
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:

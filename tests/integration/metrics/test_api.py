@@ -54,6 +54,9 @@ def test_explicit_windows_breakdowns_and_records(seeded: ThreadedCollector, toke
     assert by_tenant["rows"] == [
         {"key": "acme-us", "value": pytest.approx(0.6), "good": 3, "total": 5, "status": "breach", "details": {}}
     ]
+    one_flow = httpx.get(f"{base}/time_posting_first_pass/breakdown", params={**WINDOW, "by": "flow"},
+                         headers=headers, timeout=60).json()  # fmt: skip
+    assert [(r["key"], r["good"], r["total"]) for r in one_flow["rows"]] == [("psa-to-erp-time", 3, 5)]
     by_flow = httpx.get(f"{base}/dead_letter_backlog/breakdown", params={**WINDOW, "by": "flow"}, headers=headers,
                         timeout=60).json()  # fmt: skip
     assert [r["key"] for r in by_flow["rows"]] == ["psa-to-erp-time"]
