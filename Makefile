@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck bench bench-dashboard clean
+.PHONY: install run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection clean
 
 install: $(STAMP)
 
@@ -31,6 +31,9 @@ test: install lint typecheck
 bench: install
 	$(PY) bench/ingest.py
 
+bench-slis: install
+	$(PY) bench/slis.py --consultants 5000 --days 90 --scale 10
+
 bench-dashboard: install
 	$(PY) bench/dashboard.py --consultants 50000 --days 90
 
@@ -39,9 +42,6 @@ bench-probes: install
 
 bench-detection: install
 	$(PY) bench/detection.py --consultants 200 --speed 60
-
-bench-probes: install
-	$(PY) bench/probe_scale.py --consultants 5000 --days 30
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
