@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -15,7 +16,7 @@ from metrics.query import Db
 from metrics.rebuild import rebuild_state, state_is_missing
 from metrics.slis import NAMES
 from metrics.slo import load_slos
-from metrics.snapshots import SnapshotJob
+from metrics.snapshots import Snapshot, SnapshotJob
 from metrics.windows import Window
 from syncwatch.settings import Settings
 
@@ -55,6 +56,14 @@ class MetricsComponent:
 
     def stop(self) -> None:
         return None
+
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The latest snapshot if it is at most two intervals old (readers then need no scan of their own)."""
+        snap = self.job.latest if self.job else None
+        if snap is None:
+            return None
+        age = (datetime.now(UTC) - snap.taken_at).total_seconds()
+        return snap if age <= 2 * self.settings.sli_snapshot_seconds else None
 
     def with_client(self, fn: Callable[[Client], T]) -> T:
         """Run fn with a pooled client of its own (queries on one client serialise; readers should not wait)."""
