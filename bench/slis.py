@@ -120,7 +120,8 @@ def scale_up(client: Any, copies: int) -> None:
 
 
 class NaiveDb(Db):
-    """Derives every state table from the raw events (FINAL) at query time, with the views' own SELECTs."""
+    """Derives every state table from the raw events (FINAL) at query time: the views' own SELECTs over all
+    events, merged per record, stand in for the tables they fill. The SLI SQL on top is unchanged."""
 
     def __init__(self, client: Any) -> None:
         super().__init__(client)
@@ -134,11 +135,31 @@ class NaiveDb(Db):
                 derived = re.sub(rf"FROM {re.escape(database)}\.events\b", "FROM (SELECT *, flow FROM events FINAL)",
                                  select)  # fmt: skip
                 views.setdefault(target, []).append(derived)
-        self.replacements = {t: "(" + " UNION ALL ".join(s) + ")" for t, s in views.items()}
+        self.replacements = {t: self._merged(client, t, " UNION ALL ".join(s)) for t, s in views.items()}
+
+    @staticmethod
+    def _merged(client: Any, table: str, union: str) -> str:
+        """The union of the views' rows merged per sorting key, as FINAL would merge the stored rows."""
+        exprs, keys = [], []
+        for name, type_, in_key in client.query(
+            "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = currentDatabase()"
+            " AND table = {t:String} ORDER BY position",
+            parameters={"t": table},
+        ).result_rows:
+            if in_key:
+                keys.append(name)
+                exprs.append(name)
+            elif type_.startswith("SimpleAggregateFunction("):
+                exprs.append(f"{type_.split('(')[1].split(',')[0]}({name}) AS {name}")
+            elif type_.startswith("AggregateFunction("):
+                exprs.append(f"{type_.split('(')[1].split(',')[0]}MergeState({name}) AS {name}")
+            else:
+                exprs.append(f"any({name}) AS {name}")
+        return f"(SELECT {', '.join(exprs)} FROM ({union}) GROUP BY {', '.join(keys)})"
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         for table, derived in self.replacements.items():
-            sql = re.sub(rf"FROM {table}\b", f"FROM {derived}", sql)
+            sql = re.sub(rf"FROM {table}( AS (\w+))?( FINAL)?\b", lambda m, d=derived: f"FROM {d}{m[1] or ''}", sql)
         return super().rows(sql, parameters)
 
 
