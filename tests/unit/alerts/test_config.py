@@ -27,8 +27,8 @@ def test_packaged_rules_load_and_generate_the_workbook_burn_rate_pairs() -> None
     config = load_config()
     burn = [r for r in config.rules if r.kind == "burn_rate"]
     assert len(burn) == 3 * len(config.slos) >= 12
-    exceptions = [r for r in burn if r.sli == "exception_sla_compliance"]
-    assert [(r.long_window, r.short_window, r.factor, r.severity) for r in exceptions] == [
+    freshness = [r for r in burn if r.sli == "resource_plan_freshness"]
+    assert [(r.long_window, r.short_window, r.factor, r.severity) for r in freshness] == [
         (p[0], p[1], p[2], p[3]) for p in BURN_RATE_PAIRS
     ]
     first = [r for r in burn if r.sli == "time_posting_first_pass"]
