@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--consultants", type=int, default=5000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--fault", default="")
+    ap.add_argument("--advance-hours", type=float, default=24.0)
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
 
@@ -110,6 +111,25 @@ def main() -> None:
               + (f"  {run.error}" if run.error else ""))  # fmt: skip
         rows.append({"probe": name, "outcome": run.outcome.value, "seconds": round(run.duration_ms / 1000, 2),
                      "calls": run.calls_by_system, "findings": counts, "exact": exact})  # fmt: skip
+    # A second pass a simulated day later: the incremental probes read only what changed.
+    with sim.lock:
+        sim.run_until(sim.now + args.advance_hours * 3600)
+    expected = truth.discrepancies(sim.firm, sim.now)
+    by_kind = {}
+    for f in expected:
+        by_kind.setdefault(f["kind"], set()).add(f["object_id"])
+    print(f"-- {args.advance_hours} simulated hours later --")
+    for name in ("time_posting", "duplicate_postings"):
+        run = fleet.run(name)
+        kind = "approved_not_posted" if name == "time_posting" else "duplicate_posting"
+        exact = {f.object_id for f in run.findings} == by_kind.get(kind, set())
+        calls = ",".join(f"{s}={n}" for s, n in sorted(run.calls_by_system.items()))
+        print(
+            f"{name:24} {run.outcome.value:9} {run.duration_ms / 1000:8.1f} {calls:>22} {len(run.findings):9} {exact}"
+        )
+        seconds = round(run.duration_ms / 1000, 2)
+        rows.append({"probe": name, "pass": 2, "outcome": run.outcome.value, "seconds": seconds,
+                     "calls": run.calls_by_system, "findings": len(run.findings), "exact": exact})  # fmt: skip
     fleet.close()
     server.should_exit = True
     if args.record:

@@ -34,7 +34,8 @@ def check_duplicate_postings(ctx: ProbeContext) -> list[Finding]:
     if watermark is None:
         today = to_date(ctx.now)
         first = today - timedelta(days=opt_int(ctx.options, "lookback_days", 35))
-        rows = erp_rows_by_date(erp, ctx.scope, "timebill", COLUMNS, "trandate", first, today, "isreversed = 'F'")
+        ahead = today + timedelta(days=opt_int(ctx.options, "ahead_days", 31))  # work dates can lie ahead
+        rows = erp_rows_by_date(erp, ctx.scope, "timebill", COLUMNS, "trandate", first, ahead, "isreversed = 'F'")
     else:
         overlap = opt_int(ctx.options, "overlap_seconds", 3600)
         since = _iso(epoch(watermark) - overlap)

@@ -17,9 +17,13 @@ from typing import Any
 from probes.adapters import suiteql_rows
 from probes.interfaces import ProbeContext
 from probes.model import Finding
-from probes.reconcile.common import erp_rows_by_date, money, opt_int, to_date
+from probes.reconcile.common import chunks, money, opt_int, quoted, to_date
 
 __all__ = ["check_rate_cards"]
+
+MAX_PRICED_PROJECTS = 500
+AMOUNT_BASIS = "time posted on the covered projects in the last 30 days"
+TOO_MANY = f"not priced: more than {MAX_PRICED_PROJECTS} projects affected"
 
 
 def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
@@ -49,13 +53,8 @@ def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
         card = card_for(job)
         covered[str(card.get("id")) if card else ""].append(job)
 
-    run_rate: dict[str, Decimal] = defaultdict(Decimal)
-    for row in erp_rows_by_date(
-        erp, ctx.scope, "timebill", "job, amount", "trandate", today - timedelta(days=30), today, "isreversed = 'F'"
-    ):
-        amount = money(row.get("amount"))
-        if amount is not None:
-            run_rate[str(row.get("job"))] += amount
+    affected = _affected(cards, covered, today, horizon)
+    run_rate = _run_rate(ctx, affected, today) if len(affected) <= MAX_PRICED_PROJECTS else None
 
     findings: list[Finding] = []
     for card in cards:
@@ -74,14 +73,16 @@ def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
                     system="erp",
                     tenant_id=str(card.get("subsidiary") or ""),
                     age_seconds=0.0,
-                    amount=sum((run_rate[str(j.get("entityid"))] for j in jobs_on), Decimal(0)),
+                    amount=None
+                    if run_rate is None
+                    else sum((run_rate[str(j.get("entityid"))] for j in jobs_on), Decimal(0)),
                     currency=str(card.get("currency") or ""),
                     detail={
                         "end_date": str(end),
                         "days_left": (lapse - today).days,
                         "projects": len(jobs_on),
                         "project_codes": sorted(str(j.get("entityid")) for j in jobs_on)[:20],
-                        "amount_basis": "time posted on the covered projects in the last 30 days",
+                        "amount_basis": AMOUNT_BASIS if run_rate is not None else TOO_MANY,
                     },
                 )
             )
@@ -89,11 +90,42 @@ def check_rate_cards(ctx: ProbeContext) -> list[Finding]:
         if not effective:
             for job in jobs_on:
                 code = str(job.get("entityid"))
-                findings.append(_uncovered(ctx, job, code, card_id, end, run_rate[code], lapse))
+                findings.append(
+                    _uncovered(ctx, job, code, card_id, end, None if run_rate is None else run_rate[code], lapse)
+                )
     for job in covered.get("", []):
         code = str(job.get("entityid"))
-        findings.append(_uncovered(ctx, job, code, "", None, run_rate[code], None))
+        findings.append(_uncovered(ctx, job, code, "", None, None if run_rate is None else run_rate[code], None))
     return findings
+
+
+def _affected(
+    cards: list[dict[str, Any]], covered: dict[str, list[dict[str, Any]]], today: date, horizon: int
+) -> list[str]:
+    """Projects whose card lapses within the horizon or has lapsed, or that have none: the only ones worth pricing."""
+    codes = {str(j.get("entityid")) for j in covered.get("", [])}
+    for card in cards:
+        end = _day(card.get("enddate"))
+        if end is not None and end + timedelta(days=1) <= today + timedelta(days=horizon):
+            codes.update(str(j.get("entityid")) for j in covered.get(str(card.get("id")), []))
+    return sorted(codes)
+
+
+def _run_rate(ctx: ProbeContext, codes: list[str], today: date) -> dict[str, Decimal]:
+    """Time posted on these projects in the last 30 days, read for them alone (a firm-wide read is too dear)."""
+    rates: dict[str, Decimal] = defaultdict(Decimal)
+    since = today - timedelta(days=30)
+    for part in chunks(codes, 100):
+        for row in suiteql_rows(
+            ctx.client("erp"),
+            ctx.scope,
+            f"SELECT job, amount FROM timebill WHERE job IN ({quoted(part)}) AND trandate >= '{since}' "
+            "AND isreversed = 'F'",
+        ):
+            amount = money(row.get("amount"))
+            if amount is not None:
+                rates[str(row.get("job"))] += amount
+    return rates
 
 
 def _uncovered(
@@ -102,7 +134,7 @@ def _uncovered(
     code: str,
     card_id: str,
     end: date | None,
-    amount: Decimal,
+    amount: Decimal | None,
     lapse: date | None,
 ) -> Finding:
     lapsed_at = (lapse - date(1970, 1, 1)).total_seconds() if lapse else None
@@ -119,7 +151,7 @@ def _uncovered(
         detail={
             "rate_card_id": card_id,
             "card_end_date": str(end) if end else None,
-            "amount_basis": "time posted on the project in the last 30 days",
+            "amount_basis": AMOUNT_BASIS if amount is not None else TOO_MANY,
         },
     )
 

@@ -41,7 +41,8 @@ def check_time_posting(ctx: ProbeContext) -> list[Finding]:
     today = to_date(ctx.now)
     first = today - timedelta(days=opt_int(ctx.options, "lookback_days", 120))
     findings: list[Finding] = []
-    for start, end in month_slices(first, today):
+    # Work dates can lie ahead of today (a week submitted and approved before it ends): look a month ahead too.
+    for start, end in month_slices(first, today + timedelta(days=opt_int(ctx.options, "ahead_days", 31))):
         between = {"date_performed_between": f"{start}:{end}"}
         pending = {s: kantata_count(psa, ctx.scope, ENTRIES, {**between, "status": s}) for s in PENDING}
         psa_posted = kantata_count(psa, ctx.scope, ENTRIES, {**between, "status": "posted"})
