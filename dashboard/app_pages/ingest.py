@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard import svg
 from dashboard.api import Ok, Request
-from dashboard.charts import per_minute_chart
 from dashboard.format import duration, parse_time
 from dashboard.ui import data, fetch, finding, now, param, refresh_seconds, set_params, show_problem
 
@@ -58,17 +57,24 @@ def live() -> None:
             for signal in ("event", "span")
         )
     )
+    minutes_of = [parse_time(m.get("minute")) or now() for m in per_minute]
     left, right = st.columns(2)
     with left:
         st.markdown("**Events received per minute**")
         if per_minute:
-            st.altair_chart(per_minute_chart(per_minute, "events", "events / minute"))
+            st.image(
+                svg.line(minutes_of, [float(m.get("events") or 0) for m in per_minute], "events / minute",
+                         lambda v: f"{v:,.0f}", area=True, height=200),
+                width="stretch",
+            )  # fmt: skip
         else:
             st.info(f"No event received in the last {span_label}.")
     with right:
         st.markdown("**Delivery lag p95 per minute (seconds)**")
         if per_minute:
-            st.altair_chart(per_minute_chart(per_minute, "lag_p95", "lag p95 (s)", "#8e24aa"))
+            lags = [m.get("lag_p95") if isinstance(m.get("lag_p95"), int | float) else None for m in per_minute]
+            title, label = svg.axis("seconds", lags)
+            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, height=200), width="stretch")
     # queues and insert latency as plain numbers: a chart per table would cost more to draw than it tells
     latency = h.get("insert_latency_seconds") or {}
     tables = sorted(set(queue) | set(latency))
@@ -99,11 +105,11 @@ if not isinstance(counts_o, Ok):
 if not counts:
     st.success(f"Nothing was rejected in the last {span_label}.")
 else:
-    frame = pd.DataFrame({"reason": list(counts), "rejections": list(counts.values())})
-    st.altair_chart(
-        alt.Chart(frame).mark_bar(color="#e53935").encode(
-            y=alt.Y("reason:N", sort="-x", title="reason"), x=alt.X("rejections:Q", title="rejected items"),
-            tooltip=["reason", "rejections"]).properties(height=max(100, 30 * len(frame)))
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    st.image(
+        svg.bars([r for r, _ in ranked], [float(n) for _, n in ranked], "rejected items", lambda v: f"{v:,.0f}",
+                 colours=["#e53935"] * len(ranked)),
+        width="stretch",
     )  # fmt: skip
 filters = st.columns(2)
 reasons = ["", *sorted(counts)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard import svg
 from dashboard.api import Ok, Request
 from dashboard.format import duration, money, parse_time
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
@@ -83,18 +83,11 @@ budget_rows: list[dict[str, Any]] = (
     else [{"budget of": p.get("name"), "used": (p.get("budget") or {}).get("used_last_hour") or 0,
            "allowed": (p.get("budget") or {}).get("calls_per_hour") or 0, "refused": 0} for p in probes]
 )  # fmt: skip
-budget_frame = pd.DataFrame(budget_rows)
-bars = (
-    alt.Chart(budget_frame)
-    .mark_bar()
-    .encode(
-        y=alt.Y("budget of:N", title="system" if systems else "probe"),
-        x=alt.X("used:Q", title="API calls in the last hour"),
-        tooltip=["budget of", "used", alt.Tooltip("allowed:Q", title="calls per hour allowed"), "refused"],
-    )
-)
-limits = alt.Chart(budget_frame).mark_tick(color="#e53935", thickness=2, size=20).encode(y="budget of:N", x="allowed:Q")
-st.altair_chart((bars + limits).properties(height=max(120, 34 * len(budget_rows))))
+st.image(
+    svg.bars([str(r["budget of"]) for r in budget_rows], [float(r["used"]) for r in budget_rows],
+             "API calls in the last hour", lambda v: f"{v:,.0f}", [float(r["allowed"]) or None for r in budget_rows]),
+    width="stretch",
+)  # fmt: skip
 refused = sum(int(r["refused"] or 0) for r in budget_rows if isinstance(r["refused"], int | float))
 st.caption(
     "Red ticks mark the hourly allowance each system grants (shared with its other API clients)."
@@ -128,13 +121,11 @@ for col, (currency, amount) in zip(cols[1:], sorted(at_risk.items()), strict=Fal
     col.metric(f"At risk ({currency})", money(amount, currency))
 by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
 if not by_kind.empty:
-    st.altair_chart(
-        alt.Chart(by_kind)
-        .mark_bar()
-        .encode(y=alt.Y("kind:N", sort="-x", title="finding"), x=alt.X("findings:Q", title="records"),
-                tooltip=["kind", "findings"])
-        .properties(height=max(100, 30 * len(by_kind)))
-    )  # fmt: skip
+    by_kind = by_kind.sort_values("findings", ascending=False)
+    st.image(
+        svg.bars(list(by_kind["kind"]), [float(n) for n in by_kind["findings"]], "records", lambda v: f"{v:,.0f}"),
+        width="stretch",
+    )
 kinds = sorted(frame["kind"].dropna().unique()) if "kind" in frame else []
 picked = st.multiselect("Kinds", kinds, default=kinds)
 shown = frame[frame["kind"].isin(picked)] if "kind" in frame else frame

@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard import svg
 from dashboard.api import SLI_NAMES, Failed, Ok, Request
-from dashboard.charts import breakdown_chart, budget_chart, burn_chart, series_chart
+from dashboard.charts import BURN_THRESHOLDS
 from dashboard.format import budget as budget_text
-from dashboard.format import count, duration, money, objective_text, status_label, thin, value
+from dashboard.format import count, duration, money, objective_text, parse_time, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
 DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "customer")
@@ -67,17 +68,34 @@ if not isinstance(series_o, Ok):
 elif not points:
     st.info(f"No snapshot of {sli_name} in the last {window} yet: the metrics stage stores one every 30 s.")
 else:
-    st.altair_chart(series_chart(points, unit or (data(series_o) or {}).get("unit"), sli.get("objective")))
-    if any(p.get("error_budget_remaining") is not None for p in points):
-        st.altair_chart(budget_chart(points))
+    shown_unit = unit or (data(series_o) or {}).get("unit")
+    times = [t for p in points if (t := parse_time(p.get("time"))) is not None]
+    values = [p.get("value") if isinstance(p.get("value"), int | float) else None for p in points][: len(times)]
+    title, label = svg.axis(shown_unit, values)
+    target = (sli.get("objective") or {}).get("target")
+    st.image(svg.line(times, values, title, label, target if isinstance(target, int | float) else None),
+             width="stretch")  # fmt: skip
+    budgets = [p.get("error_budget_remaining") for p in points][: len(times)]
+    if any(isinstance(b, int | float) for b in budgets):
+        st.caption("Error budget left")
+        st.image(
+            svg.line(times, [b if isinstance(b, int | float) else None for b in budgets], "budget left",
+                     lambda v: f"{v * 100:.0f} %", 0.0, "spent", area=True, height=150),
+            width="stretch",
+        )  # fmt: skip
 
 left, right = st.columns(2)
 with left:
     st.subheader("Burn rates")
     burn = sli.get("burn_rates") or {}
     if any(isinstance(v, int | float) for v in burn.values()):
-        st.altair_chart(burn_chart(burn))
-        st.caption("Bars over the grey tick burn faster than the paging (14.4×, 6×) or ticket (1×) thresholds.")
+        windows = ["5m", "30m", "1h", "6h", "1d", "3d"]
+        rates = [float(burn[w]) if isinstance(burn.get(w), int | float) else None for w in windows]
+        limits = [BURN_THRESHOLDS[w] for w in windows]
+        colours = ["#e53935" if r is not None and r >= t else "#43a047" for r, t in zip(rates, limits, strict=True)]
+        st.image(svg.bars(windows, rates, "burn rate (× the pace that spends the budget exactly)",
+                          lambda v: f"{v:,.1f}×", limits, colours, width=560), width="stretch")  # fmt: skip
+        st.caption("Red ticks: alert thresholds (14.4× over 5m/1h, 6× over 30m/6h pages; 1× over 1d/3d tickets).")
     else:
         st.info("No burn rate yet (too little traffic in the short windows).")
 with right:
@@ -91,7 +109,13 @@ with right:
         st.info(f"No breakdown of {sli_name} by {by} yet.")
     else:
         worst_first = sorted(rows, key=lambda r: (r.get("good") or 0) - (r.get("total") or 0))
-        st.altair_chart(breakdown_chart(worst_first, unit, by))
+        worst = worst_first[:25]
+        worst_values = [r.get("value") if isinstance(r.get("value"), int | float) else None for r in worst]
+        b_title, b_label = svg.axis(unit, worst_values)
+        st.image(
+            svg.bars([str(r.get("key")) for r in worst], worst_values, b_title, b_label, width=560, row=22),
+            width="stretch",
+        )
         if len(rows) > 25:
             shown = worst_first[:2000]
             st.caption(f"The 25 worst of {len(rows):,}; the {len(shown):,} worst below, all of them in the CSV.")

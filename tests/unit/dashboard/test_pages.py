@@ -78,7 +78,8 @@ def test_sli_detail_follows_and_writes_the_url(open_page: Open, fake: FakeCollec
     series = next(r for r in fake.requests if r.url.path.endswith("/series"))
     assert "from" in series.url.params
     assert any(r.url.path.endswith("/breakdown") and r.url.params["by"] == "tenant" for r in fake.requests)
-    assert len(at.get("vega_lite_chart")) >= 3  # series, budget, burn rates, breakdown
+    assert len(at.get("image")) >= 4  # series, budget, burn rates, breakdown: server-drawn SVG
+    assert not at.get("vega_lite_chart")
 
 
 def test_sli_detail_ignores_a_bad_url_value(open_page: Open) -> None:

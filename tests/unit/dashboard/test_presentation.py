@@ -145,3 +145,25 @@ def test_silent_flows_follow_the_row_status_when_the_api_gives_one() -> None:
         {"key": "crm-deals", "good": 0, "total": 1, "status": "ok"},
     ]
     assert silent_flows(rows) == {"psa-to-erp-time"}
+
+
+def test_svg_line_has_axes_in_the_unit_and_the_objective() -> None:
+    from dashboard import svg
+
+    times = [NOW + timedelta(minutes=5 * i) for i in range(50)]
+    values: list[float | None] = [0.97 + 0.001 * i for i in range(50)]
+    values[10] = None  # a gap is skipped, not drawn as zero
+    title, label = svg.axis("ratio", values)
+    drawn = svg.line(times, values, title, label, 0.98)
+    assert drawn.startswith("<svg") and drawn.endswith("</svg>")
+    assert "percent" in drawn and "98.0 %" in drawn and 'stroke-dasharray="6 4"' in drawn and "objective" in drawn
+    assert "no data" in svg.line([], [], "x", str)
+    assert svg.axis("seconds", [7200.0, 9000.0])[0] == "hours" and svg.axis("seconds", [7200.0])[1](7200) == "2.0"
+
+
+def test_svg_bars_label_each_value_and_draw_limits() -> None:
+    from dashboard import svg
+
+    drawn = svg.bars(["netsuite", "salesforce <prod>"], [450.0, None], "calls", lambda v: f"{v:,.0f}", [900.0, 100.0])
+    assert ">450<" in drawn and "salesforce &lt;prod&gt;" in drawn
+    assert drawn.count('stroke="#e53935"') == 2  # one limit tick per bar
