@@ -81,6 +81,38 @@ def start_dashboard(api_url: str, token: str, workdir: Path) -> tuple[subprocess
         time.sleep(0.2)
 
 
+FLOOR_SCRIPT = 'import streamlit as st\nst.title("floor")\nst.write("the smallest Streamlit page")\n'
+
+
+def streamlit_floor(workdir: Path, rounds: int) -> list[float]:
+    """First render of a one-line Streamlit page on this host right now: the framework's own floor, against
+    which the console's pages are read (the host is shared; its load moves every figure)."""
+    script = workdir / "floor.py"
+    script.write_text(FLOOR_SCRIPT)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the floor page did not start")
+            time.sleep(0.2)
+        with Chromium(workdir / "chromium-floor") as browser:
+            return [browser.render(f"http://127.0.0.1:{port}/") for _ in range(rounds + 1)][1:]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--consultants", type=int, default=50_000)
@@ -121,7 +153,12 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=30)
 
-    table = Table("page", "first render, cold (median s)", "worst cold (s)", "warm (median s)", title=source)
+        floor = streamlit_floor(Path(tmp), max(3, args.rounds))
+    load = os.getloadavg()[0]
+
+    table = Table("page", "first render, cold (median s)", "worst cold (s)", "warm (median s)",
+                  title=f"{source}; load average {load:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    table.add_row("(one-line Streamlit page)", f"{statistics.median(floor):.2f}", f"{max(floor):.2f}", "")
     for name in cold:
         table.add_row(name, f"{statistics.median(cold[name]):.2f}", f"{max(cold[name]):.2f}",
                       f"{statistics.median(warm[name]):.2f}")  # fmt: skip
@@ -133,6 +170,7 @@ def main() -> None:
         with RESULTS.open("a") as out:
             out.write(json.dumps({
                 "date": datetime.now(UTC).isoformat(timespec="seconds"), "source": source, "rounds": args.rounds,
+                "load_average": round(load, 2), "streamlit_floor_median_s": round(statistics.median(floor), 3),
                 "cold_median_s": {k: round(statistics.median(v), 3) for k, v in cold.items()},
                 "cold_worst_s": {k: round(max(v), 3) for k, v in cold.items()},
                 "warm_median_s": {k: round(statistics.median(v), 3) for k, v in warm.items()},

@@ -39,8 +39,7 @@ def streamlit_args(settings: Settings) -> list[str]:
 
 def _preload() -> None:
     """Import the heavy libraries before the server accepts anyone: the first visitor would otherwise wait
-    seconds for pandas and altair to import inside their first page run."""
-    import altair  # noqa: F401
+    seconds for pandas and pyarrow to import inside their first page run."""
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-__all__ = ["axis", "bars", "line"]
+__all__ = ["axis", "bars", "line", "waterfall"]
 
 _GRID = "#8a8a8a"
 _LINE = "#1e88e5"
@@ -173,3 +173,60 @@ def axis(unit: str | None, values: Sequence[float | None]) -> tuple[str, Callabl
     if unit == "count":
         return "count", lambda v: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.1f}"
     return unit or "value", lambda v: f"{v:,.3g}"
+
+
+def waterfall(rows: Sequence[dict[str, object]], width: int = 1100, row: int = 22) -> str:
+    """A record's steps top to bottom: a bar from the previous step to this one (the wait, then the work), a
+    diamond for a business event and a square for a span, red where it failed, with how long it waited."""
+    left, right, top, bottom = 360, 90, 8, 34
+    height = top + bottom + row * max(1, len(rows))
+    plot_w = width - left - right
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+    ]
+    if not rows:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" {_FONT}>no steps</text></svg>')
+        return "".join(parts)
+    starts = [r["start"] for r in rows if isinstance(r["start"], datetime)]
+    ends = [r["end"] for r in rows if isinstance(r["end"], datetime)]
+    t0, t1 = min(starts).timestamp(), max(ends).timestamp()
+    span_t = max(t1 - t0, 0.001)
+
+    def x(t: object) -> float:
+        return left + ((t.timestamp() if isinstance(t, datetime) else t0) - t0) / span_t * plot_w
+
+    for i in range(5):
+        ts = t0 + span_t * i / 4
+        when = datetime.fromtimestamp(ts, tz=min(starts).tzinfo)
+        label = when.strftime("%b %d %H:%M" if span_t > 120 else "%H:%M:%S.%f")[: 19 if span_t > 120 else 12]
+        anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
+        gx = left + plot_w * i / 4
+        parts.append(
+            f'<line x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{_GRID}" '
+            f'stroke-opacity="0.2"/><text x="{gx:.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" '
+            f"{_FONT}>{label}</text>"
+        )
+    for i, r in enumerate(rows):
+        y0 = top + i * row
+        colour = "#e53935" if r.get("status") == "error" else "#43a047"
+        bx, ex = x(r["start"]), x(r["end"])
+        mx = x(r["at"])
+        parts.append(
+            f'<text x="{left - 8}" y="{y0 + row * 0.68:.1f}" text-anchor="end" {_FONT}>'
+            f"{_esc(str(r.get('step', ''))[:60])}</text>"
+            f'<rect x="{bx:.1f}" y="{y0 + 6}" width="{max(ex - bx, 1.5):.1f}" height="{row - 12}" rx="2" '
+            f'fill="{colour}" fill-opacity="0.45"/>'
+        )
+        if r.get("signal") == "event":
+            parts.append(
+                f'<path d="M{mx:.1f},{y0 + 3} l6,{row / 2 - 3:.1f} l-6,{row / 2 - 3:.1f} '
+                f'l-6,-{row / 2 - 3:.1f} z" fill="{colour}"/>'
+            )
+        else:
+            parts.append(f'<rect x="{mx - 5:.1f}" y="{y0 + row / 2 - 5:.1f}" width="10" height="10" fill="{colour}"/>')
+        waited = str(r.get("waited") or "")
+        if waited and not waited.endswith("ms") and waited != "0.0 s":
+            parts.append(f'<text x="{width - right + 6}" y="{y0 + row * 0.68:.1f}" {_FONT}>+{_esc(waited)}</text>')
+    parts.append(f'<text x="{width - right + 6}" y="{height - bottom + 16}" {_FONT}>waited</text>')
+    parts.append("</svg>")
+    return "".join(parts)

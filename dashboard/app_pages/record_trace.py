@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
+from dashboard import svg
 from dashboard.api import Failed, Ok, Request
-from dashboard.charts import waterfall_chart
 from dashboard.format import duration
 from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
@@ -73,7 +73,7 @@ WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones s
 all_items = journey.get("items") or []
 rows = waterfall_rows({"items": all_items[-WATERFALL_ITEMS:]})
 if rows:
-    st.altair_chart(waterfall_chart(rows))
+    st.image(svg.waterfall(rows), width="stretch")
     note = (
         f" The latest {WATERFALL_ITEMS} of {len(all_items):,} items are drawn; the table lists all."
         if len(all_items) > WATERFALL_ITEMS
@@ -81,7 +81,8 @@ if rows:
     )
     st.caption(
         "One row per step in time order; a bar runs from the previous step to this one (long bars are where the "
-        "record waited). Diamonds are business events, squares are spans; red marks a failure." + note
+        "record waited; the right margin says how long). Diamonds are business events, squares are spans; red "
+        "marks a failure. Every detail is in the table below." + note
     )
 
 items = journey.get("items") or []

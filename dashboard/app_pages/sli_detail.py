@@ -10,11 +10,13 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import SLI_NAMES, Failed, Ok, Request
-from dashboard.charts import BURN_THRESHOLDS
 from dashboard.format import budget as budget_text
 from dashboard.format import count, duration, money, objective_text, parse_time, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
+# Google SRE workbook multi-window alerting on a 30-day budget: page at 14.4x (1h/5m) and 6x (6h/30m), ticket at
+# 1x (3d/1d).
+BURN_THRESHOLDS = {"5m": 14.4, "1h": 14.4, "30m": 6.0, "6h": 6.0, "1d": 1.0, "3d": 1.0}
 DIMENSIONS = ("flow", "tenant", "source_system", "target_system", "project", "customer")
 
 st.title("SLI detail")

@@ -94,7 +94,7 @@ def test_record_trace_shows_where_it_stopped_and_why(open_page: Open, fake: Fake
     assert "PERIOD_CLOSED (closed_period), not retryable" in texts(at) and not at.error
     shown = metrics(at)
     assert shown["Events"] == "3" and shown["Spans"] == "3" and shown["Errors"] == "1"
-    assert len(at.get("vega_lite_chart")) == 1  # the waterfall
+    assert len(at.get("image")) == 1  # the waterfall
     assert "PRJ-0001" in texts(at) and "C000042" in texts(at)  # related records link onwards
     assert at.query_params["key"] == "TE-000000001"
 

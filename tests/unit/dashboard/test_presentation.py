@@ -167,3 +167,12 @@ def test_svg_bars_label_each_value_and_draw_limits() -> None:
     drawn = svg.bars(["netsuite", "salesforce <prod>"], [450.0, None], "calls", lambda v: f"{v:,.0f}", [900.0, 100.0])
     assert ">450<" in drawn and "salesforce &lt;prod&gt;" in drawn
     assert drawn.count('stroke="#e53935"') == 2  # one limit tick per bar
+
+
+def test_svg_waterfall_marks_failures_and_waits() -> None:
+    from dashboard import svg
+
+    drawn = svg.waterfall(waterfall_rows(journey("TE-1")))
+    assert drawn.count('fill="#e53935"') >= 2  # the failed span and the failed event
+    assert "+5 min 0 s" in drawn and "time_entry.post_failed" in drawn
+    assert "no steps" in svg.waterfall([])
