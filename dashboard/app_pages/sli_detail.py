@@ -120,8 +120,10 @@ with right:
         )
         if len(rows) > 25:
             shown = worst_first[:2000]
-            st.caption(f"The 25 worst of {len(rows):,}; the {len(shown):,} worst below, all of them in the CSV.")
-            st.dataframe(pd.DataFrame(shown), hide_index=True, height=240)
+            st.caption(f"The 25 worst of {len(rows):,}; all of them in the CSV.")
+            # on demand: a second large table costs the first render more than half a second
+            if st.toggle(f"List the {len(shown):,} worst", key="list_breakdown"):
+                st.dataframe(pd.DataFrame(shown), hide_index=True, height=240)
             st.download_button(
                 f"Download all {len(rows):,} rows (CSV)",
                 lambda: pd.DataFrame(worst_first).to_csv(index=False),

@@ -225,3 +225,11 @@ def test_probes_budget_is_per_system_and_a_refused_probes_file_is_said(open_page
     assert "unknown field 'intervall'" in texts(at)
     assert any("workday-workers" in w.value for w in at.warning)
     assert any("3 calls were refused" in c.value for c in at.caption)
+
+
+def test_a_large_breakdown_lists_its_rows_on_demand(open_page: Open, fake: FakeCollector) -> None:
+    fake.breakdown_rows = 3000
+    at = open_page("sli", sli="time_posting_first_pass", by="project")
+    assert len(at.dataframe) == 1  # the records only
+    at.toggle(key="list_breakdown").set_value(True).run()
+    assert len(at.dataframe) == 2 and len(at.dataframe[0].value) == 2000
