@@ -1,0 +1,150 @@
+"""Fault scenarios against the real chain, replayed over history.
+
+How the evaluation is replayed: the simulator backfills 6 weeks of a 200-consultant firm through the collector's
+HTTP ingest (a clean stretch, then `erp_outage` and `silent_flow` at known times). Then, step by step through a
+window of that history, the metrics stage's own snapshot job runs `as of` the step (writing sli_snapshots rows
+stamped with that instant, exactly as its live job does every 30 s), and the alert engine evaluates and
+dispatches at the same instant, reading those rows through the warehouse SignalSource: the live path, with the
+clock replaced. Probes read the systems' current state, not history, so probe-based rules have no input in a
+replay (they are covered by test_dispatch.py with probe rows, and live by bench/detection.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from alerts.component import build_engine
+from alerts.config import load_config
+from alerts.engine import AlertEngine
+from alerts.evaluate import Transition
+from alerts.warehouse_signals import WarehouseSignals
+from metrics.evaluate import Evaluator
+from metrics.slis import NAMES
+from metrics.slo import load_slos
+from metrics.snapshots import SnapshotJob
+from syncwatch.settings import Settings
+from syncwatch.tokens import create_token
+from syncwatch.warehouse import apply_migrations, connect
+from tests.conftest import ThreadedCollector, make_settings
+from tests.unit.alerts.support import HttpReceiver
+
+# A replay runs the metrics stage's full snapshot (every SLI, overall and per flow) at each step: minutes.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
+END = datetime(2026, 12, 5, tzinfo=UTC)  # a Saturday; the run starts on Monday 2026-10-19
+START = datetime(2026, 10, 19, tzinfo=UTC)
+ERP_OUTAGE = (29, 2)  # Tue 17 Nov 00:00 for 2 days
+SILENT_FLOW = (36, 1)  # Tue 24 Nov 00:00 for 1 day
+
+
+@dataclasses.dataclass
+class History:
+    settings: Settings
+    client: Client
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    tmp = tmp_path_factory.mktemp("alerts-history")
+    settings = make_settings(tmp)
+    client = connect(settings)
+    apply_migrations(client, settings.retention_days)
+    token = create_token(client, "sim", ["ingest"])[1]
+    with ThreadedCollector(settings) as collector:
+        args = [SYNCWATCH, "simulate", "backfill", "--consultants", "200", "--days", "47", "--no-spans",
+                "--base-url", collector.url, "--token", token, "--end", END.isoformat(),
+                "--fault", f"erp_outage@{ERP_OUTAGE[0]}+{ERP_OUTAGE[1]}",
+                "--fault", f"silent_flow@{SILENT_FLOW[0]}+{SILENT_FLOW[1]}"]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp)
+        assert done.returncode == 0, done.stderr[-2000:]
+    yield History(settings, client)
+    client.command(f"DROP DATABASE IF EXISTS `{settings.database}`")
+
+
+def _replay(h: History, hook: HttpReceiver, start: datetime, end: datetime, step: timedelta) -> list[Transition]:
+    config = load_config(extra_integrations={"default": [{"type": "webhook", "url": hook.url}]})
+    # Probes do not run in a replay: their absent-data rule would only report that.
+    config = dataclasses.replace(config, rules=tuple(r for r in config.rules if r.kind != "absent_probe"))
+    client = connect(h.settings, create_database=False)
+    engine: AlertEngine = build_engine(h.settings, config, WarehouseSignals(client), None, httpx.Client(timeout=5))
+    job = SnapshotJob(Evaluator(load_slos(h.settings.slo_file, known=set(NAMES))), lambda: client)
+    transitions: list[Transition] = []
+    now = start
+    while now <= end:
+        job.run(as_of=now)
+        transitions += engine.evaluate(now)
+        engine.dispatch(now)
+        engine.dispatch(now + timedelta(seconds=60))  # past every group_wait
+        now += step
+    return transitions
+
+
+def _day(n: float) -> datetime:
+    return START + timedelta(days=n)
+
+
+def test_a_clean_week_fires_nothing(history: History) -> None:
+    with HttpReceiver() as hook:
+        # Mon 9 Nov to Mon 16 Nov: mid-month, past the month-start spike of closed-period failures (whose
+        # 3-day burn rightly opens a ticket), a weekend included, no fault.
+        transitions = _replay(history, hook, _day(21), _day(28), timedelta(hours=3))
+        fired = [
+            (t.alert.rule, t.alert.fired_at, t.alert.annotations["summary"])
+            for t in transitions
+            if t.to_state == "firing"
+        ]
+        assert fired == []
+        assert hook.received == []
+
+
+def _fired_and_resolved(transitions: list[Transition], rules: set[str]) -> tuple[list[Transition], list[Transition]]:
+    fired = [t for t in transitions if t.to_state == "firing" and t.alert.rule in rules]
+    resolved = [t for t in transitions if t.to_state == "resolved" and t.alert.rule in rules]
+    return fired, resolved
+
+
+def test_erp_outage_pages_on_first_pass_burn_and_resolves_after(history: History) -> None:
+    begin, days = ERP_OUTAGE
+    with HttpReceiver() as hook:
+        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + 1.5), timedelta(hours=2))
+    pages = {"TimePostingFirstPassBurnRate1h", "TimePostingFirstPassBurnRate6h"}
+    fired, resolved = _fired_and_resolved(transitions, pages)
+    assert fired, [(t.alert.rule, t.to_state) for t in transitions]
+    first = min(t.alert.fired_at for t in fired if t.alert.fired_at)
+    assert _day(begin) <= first <= _day(begin + 1)
+    assert resolved and max(t.alert.resolved_at for t in resolved if t.alert.resolved_at) > _day(begin + days)
+    summary = fired[0].alert.annotations["summary"]
+    assert summary.startswith("Time posting (first pass) burns its error budget") and "x (" in summary
+    notified = {a["labels"]["alertname"]: a["status"] for r in hook.received for a in r.body["alerts"]}
+    assert any(notified.get(p) == "resolved" for p in pages)
+
+
+def test_silent_flow_fires_flow_silent_and_resolves_when_events_return(history: History) -> None:
+    begin, days = SILENT_FLOW
+    with HttpReceiver() as hook:
+        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + 1), timedelta(hours=2))
+    fired, resolved = _fired_and_resolved(transitions, {"FlowSilent"})
+    seen = [
+        (t.alert.labels.get("flow"), t.to_state, t.alert.updated_at)
+        for t in transitions
+        if t.alert.rule == "FlowSilent"
+    ]
+    assert [t.alert.labels["flow"] for t in fired] == ["psa-to-erp-time"], seen
+    # silent past 3x its hourly cadence, inside business hours (from 06:00), on the 2-hour replay grid
+    assert _day(begin) < fired[0].alert.fired_at <= _day(begin) + timedelta(hours=12)  # type: ignore[operator]
+    assert "Flow psa-to-erp-time is silent: no event for" in fired[0].alert.annotations["summary"]
+    assert resolved and resolved[0].alert.resolved_at > _day(begin + days)  # type: ignore[operator]
+    statuses = [r.body["status"] for r in hook.received if r.body["groupLabels"].get("alertname") == "FlowSilent"]
+    # one episode: a page, reminders every repeat_interval (4 h) while it lasts, one resolve
+    episode_hours = (resolved[0].alert.resolved_at - fired[0].alert.fired_at).total_seconds() / 3600  # type: ignore[operator]
+    assert statuses[0] == "firing" and statuses[-1] == "resolved" and set(statuses[1:-1]) <= {"firing"}
+    assert len(statuses) <= 2 + episode_hours // 4
