@@ -80,6 +80,7 @@ def _list(component: ProbesComponent, service: Any) -> dict[str, Any]:
                 "description": probe.description,
                 "interval_seconds": probe.interval_seconds,
                 "timeout_seconds": probe.timeout_seconds,
+                "cost": dict(probe.cost),
                 "stale": now - started > 3 * probe.interval_seconds,
                 "last_run": None
                 if last is None

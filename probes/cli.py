@@ -85,7 +85,8 @@ def list_probes() -> None:
         for p in answer["probes"]:
             last = p["last_run"] or {}
             table.add_row(
-                p["name"], ", ".join(p["systems"]), f"{p['interval_seconds']:g} s", f"{p['timeout_seconds']:g} s", "",
+                p["name"], ", ".join(p["systems"]), f"{p['interval_seconds']:g} s", f"{p['timeout_seconds']:g} s",
+                ", ".join(f"{s} {n}" for s, n in p.get("cost", {}).items()),
                 last.get("started_at", "never"), last.get("outcome", ""), str(last.get("findings", "")),
                 str(last.get("api_calls", "")), "yes" if p["stale"] else "no",
             )  # fmt: skip
