@@ -43,8 +43,5 @@ bench-probes: install
 bench-detection: install
 	$(PY) bench/detection.py --consultants 200 --speed 60
 
-bench-probes: install
-	$(PY) bench/probe_scale.py --consultants 5000 --days 30
-
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
