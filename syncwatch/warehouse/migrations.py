@@ -20,14 +20,9 @@ __all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
-# table -> TTL expression with {days}; must match the expressions in the migration files.
-RETENTION_TTL = {
-    "otel_traces": "toDateTime(Timestamp) + toIntervalDay({days})",
-    "otel_traces_trace_id_ts": "toDateTime(Start) + toIntervalDay({days})",
-    "events": "toDateTime(time) + toIntervalDay({days})",
-    "record_keys": "toDateTime(time) + toIntervalDay({days})",
-    "quarantine": "toDateTime(received_at) + toIntervalDay({days})",
-}
+# A table's retention TTL as the migrations write it: `TTL <expression> + toIntervalDay(<days>)`. Every table
+# created with `{retention_days}` has one, so new tables of any stage follow the setting without being listed.
+_TTL = re.compile(r"\bTTL (?P<expr>.+?\btoIntervalDay\()(?P<days>\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -90,16 +85,16 @@ def apply_migrations(client: Client, retention_days: int) -> list[Migration]:
 
 
 def sync_retention(client: Client, retention_days: int) -> list[str]:
-    """MODIFY TTL on every table whose TTL differs from the configured retention; returns the tables changed."""
+    """MODIFY TTL on every table whose retention TTL differs from the configured one; returns the tables changed."""
     changed = []
     rows = client.query(
         "SELECT name, create_table_query FROM system.tables "
-        "WHERE database = currentDatabase() AND name IN {names:Array(String)}",
-        parameters={"names": list(RETENTION_TTL)},
+        "WHERE database = currentDatabase() AND engine LIKE '%MergeTree' AND create_table_query LIKE '%toIntervalDay(%'"
     ).result_rows
     for name, create in rows:
-        expr = RETENTION_TTL[name].format(days=int(retention_days))
-        if f"toIntervalDay({int(retention_days)})" not in create:
-            client.command(f"ALTER TABLE `{name}` MODIFY TTL {expr}")
-            changed.append(name)
+        found = _TTL.search(create)
+        if found is None or int(found["days"]) == int(retention_days):
+            continue
+        client.command(f"ALTER TABLE `{name}` MODIFY TTL {found['expr']}{int(retention_days)})")
+        changed.append(name)
     return changed

@@ -21,7 +21,9 @@ def test_migrations_are_recorded_and_idempotent(warehouse: Client, settings: Set
 
 
 def test_retention_change_reaches_existing_tables(warehouse: Client) -> None:
-    assert set(sync_retention(warehouse, 30)) >= {"events", "otel_traces", "quarantine"}
+    changed = set(sync_retention(warehouse, 30))
+    # every stage's tables follow, not only the collector's: probe runs, SLI snapshots, flow activity, alerts
+    assert {"events", "otel_traces", "quarantine", "probe_runs", "sli_snapshots", "flow_activity"} <= changed
     create = warehouse.query(
         "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
     ).result_rows[0][0]
