@@ -7,8 +7,11 @@ Starts `syncwatch dashboard` in its own process against either
 - a running collector (--api-url URL --token READ_TOKEN), e.g. one fed by `syncwatch simulate backfill`.
 
 "First render" is from navigation until the page's script has finished, every element has left its skeleton,
-and every chart has drawn (tests/integration/dashboard/browser.py). Each page is measured on a fresh dashboard
-process's cold caches (first visit) and again warm (a second visit within the cache's 10 s).
+and every chart has drawn (tests/integration/dashboard/browser.py). Each round starts a fresh dashboard process;
+each page is measured with no cached answer (first visit) and again warm (a second visit within the cache's 10 s).
+The browser and the server are warmed first by a page that asks the API for nothing, since a returning user's
+browser has Streamlit's scripts cached. A one-line Streamlit page is measured too: the framework's floor on this
+host at this moment.
 
     make bench-dashboard           # or: .venv/bin/python bench/dashboard.py --consultants 50000 --days 90 --record
 """
@@ -141,6 +144,10 @@ def main() -> None:
             process, url = start_dashboard(api_url, token, Path(tmp))
             try:
                 with Chromium(Path(tmp) / f"chromium-{round_no}") as browser:
+                    # The browser's first load of Streamlit's own scripts and the server's first session are not
+                    # what a page costs: open the record trace with no key first (it asks the API for nothing but
+                    # /readyz), so every page below still starts with no cached answer.
+                    browser.render(url + "/trace", timeout=120)
                     for name, path in pages(args.trace_key).items():
                         cold.setdefault(name, []).append(browser.render(url + path, timeout=120))
                         found = browser.problems()

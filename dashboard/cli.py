@@ -43,6 +43,10 @@ def _preload() -> None:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
+    import dashboard.journey  # noqa: F401
+    import dashboard.svg  # noqa: F401
+    import dashboard.ui  # noqa: F401
+
 
 @app.callback(invoke_without_command=True)
 def dashboard(
