@@ -178,7 +178,7 @@ def axis(unit: str | None, values: Sequence[float | None]) -> tuple[str, Callabl
 def waterfall(rows: Sequence[dict[str, object]], width: int = 1100, row: int = 22) -> str:
     """A record's steps top to bottom: a bar from the previous step to this one (the wait, then the work), a
     diamond for a business event and a square for a span, red where it failed, with how long it waited."""
-    left, right, top, bottom = 360, 90, 8, 34
+    left, right, top, bottom = 360, 90, 26, 34
     height = top + bottom + row * max(1, len(rows))
     plot_w = width - left - right
     parts = [
@@ -201,10 +201,11 @@ def waterfall(rows: Sequence[dict[str, object]], width: int = 1100, row: int = 2
         label = when.strftime("%b %d %H:%M" if span_t > 120 else "%H:%M:%S.%f")[: 19 if span_t > 120 else 12]
         anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         gx = left + plot_w * i / 4
+        # time labels above and below: a long journey's axis must be readable without scrolling
         parts.append(
             f'<line x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{height - bottom}" stroke="{_GRID}" '
             f'stroke-opacity="0.2"/><text x="{gx:.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" '
-            f"{_FONT}>{label}</text>"
+            f'{_FONT}>{label}</text><text x="{gx:.1f}" y="{top - 10}" text-anchor="{anchor}" {_FONT}>{label}</text>'
         )
     for i, r in enumerate(rows):
         y0 = top + i * row

@@ -106,10 +106,12 @@ def live() -> None:
     left, right = st.columns([3, 2])
     left.image(flow_map_svg(health), width="stretch")
     with right:
+        lines = []
         for h in health:
             colour = STATUS_COLOUR.get(h.status, "gray")
             why = "; ".join(h.reasons) if h.reasons else ("no data yet" if h.status == "no_data" else "healthy")
-            st.markdown(f":{colour}[●] **{h.hop.source} → {h.hop.target}: {h.hop.label}** · {why}")
+            lines.append(f"- :{colour}[●] **{h.hop.source} → {h.hop.target}: {h.hop.label}** · {why}")
+        st.markdown("\n".join(lines))
 
     st.subheader("Service level indicators")
     if not isinstance(slis_o, Ok):
