@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ __all__ = [
     "money_by_currency",
     "objective_text",
     "parse_time",
+    "pretty_json",
     "percent",
     "status_label",
     "thin",
@@ -225,3 +227,17 @@ def thin(
         low, high = min(present)[1], max(present)[1]
         out.extend(points[i] for i in sorted({low, high}))
     return out
+
+
+def pretty_json(payload: Any) -> str:
+    """Indented JSON for reading; text that is not JSON comes back as it is (a quarantined payload may be anything).
+
+    Shown with st.text rather than st.code or st.json: their highlighter and tree viewer each cost a page about
+    half a second of first render in the browser."""
+    if isinstance(payload, str):
+        text: str = payload
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            return text
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)

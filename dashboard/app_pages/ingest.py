@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Ok, Request
-from dashboard.format import duration, parse_time
+from dashboard.format import duration, parse_time, pretty_json
 from dashboard.ui import data, fetch, finding, now, param, refresh_seconds, set_params, show_problem
 
 st.title("Ingest health")
@@ -145,4 +145,4 @@ else:
     chosen = items[rows[0]] if rows else items[0]
     st.markdown(f"**Payload of `{chosen.get('id') or '?'}`** ({chosen.get('reason')}: {chosen.get('detail')})"
                 + (" — truncated" if chosen.get("payload_truncated") else ""))  # fmt: skip
-    st.code(str(chosen.get("payload") or ""), language="json")
+    st.text(pretty_json(chosen.get("payload") or ""))

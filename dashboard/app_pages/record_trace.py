@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Failed, Ok, Request
-from dashboard.format import duration
+from dashboard.format import duration, pretty_json
 from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
@@ -119,4 +119,4 @@ with st.expander("Raw item"):
     # one item at a time, chosen by its row number: a picker listing thousands of items would cost more to send
     # than the whole page
     number = st.number_input("Row", min_value=1, max_value=max(1, len(items)), value=max(1, len(items)), step=1)
-    st.json(items[int(number) - 1] if items else {}, expanded=True)
+    st.text(pretty_json(items[int(number) - 1] if items else {}))

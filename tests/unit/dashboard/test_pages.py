@@ -7,7 +7,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.format import budget, money, value
+from dashboard.format import budget, money, pretty_json, value
 from tests.unit.dashboard.conftest import PAGE_FILES, Open, client_for
 from tests.unit.dashboard.fake_api import FakeCollector, journey
 
@@ -181,7 +181,7 @@ def test_ingest_health_shows_rates_queues_and_the_quarantine(open_page: Open, fa
     assert fake.ingest is not None
     assert shown["Events / min (last)"] == f"{fake.ingest['events_per_minute'][-1]['events']:,}"
     assert shown["Queued rows"] == "200" and shown["Warehouse"] == "up"
-    assert at.code[0].value == fake.quarantine["items"][0]["payload"]
+    assert at.text[0].value == pretty_json(fake.quarantine["items"][0]["payload"])
     assert any(r.url.params.get("reason") == "missing_field" for r in fake.requests)
 
 

@@ -176,3 +176,11 @@ def test_svg_waterfall_marks_failures_and_waits() -> None:
     assert drawn.count('fill="#e53935"') >= 2  # the failed span and the failed event
     assert "+5 min 0 s" in drawn and "time_entry.post_failed" in drawn
     assert "no steps" in svg.waterfall([])
+
+
+def test_pretty_json_reads_json_text_and_keeps_anything_else() -> None:
+    from dashboard.format import pretty_json
+
+    assert pretty_json('{"id": "bad", "n": 1}') == '{\n  "id": "bad",\n  "n": 1\n}'
+    assert pretty_json("<xml>not json</xml>") == "<xml>not json</xml>"
+    assert pretty_json({"at": NOW}) == '{\n  "at": "2026-11-20 12:00:00+00:00"\n}'
