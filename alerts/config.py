@@ -120,6 +120,9 @@ class Rule(_Strict):
     probe: str = ""
     system: str = ""
     outcomes: tuple[str, ...] = ("failed", "timeout")
+    # probe_outcome: the run's error must match this regex (a probe reading ERP and CRM that failed on CRM
+    # says nothing about ERP; probes prefix errors with the system, "erp: POST ... answered 503").
+    error_pattern: str = ""
     max_age: float = 0.0
     long_window: str = ""
     short_window: str = ""
@@ -186,7 +189,7 @@ class Rule(_Strict):
         if self.clear_threshold is not None and _breaches(self.op, self.clear_threshold, self.threshold):
             # Hysteresis only helps when clearing is harder than firing: a > 10 rule clears below a lower bar.
             raise ValueError(f"clear_threshold: {self.clear_threshold} must be on the safe side of {self.threshold}")
-        for probe_like in (self.probe,):
+        for probe_like in (self.probe, self.error_pattern):
             if probe_like:
                 try:
                     re.compile(probe_like)

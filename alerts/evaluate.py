@@ -347,7 +347,9 @@ def _observe_outcomes(rule: Rule, probes: ProbeState) -> list[Observation]:
     for run in probes.runs:
         if not _probe_matches(rule, run.probe, run.system):
             continue
-        hit = run.outcome in rule.outcomes
+        hit = run.outcome in rule.outcomes and (
+            not rule.error_pattern or re.search(rule.error_pattern, run.error) is not None
+        )
         context = {"probe": run.probe, "system": run.system, "outcome": run.outcome, "error": run.error}
         out.append(Observation({"probe": run.probe, "system": run.system}, 1.0 if hit else 0.0, hit, hit, context))
     return out

@@ -26,7 +26,7 @@ def _engine(collector: ThreadedCollector) -> Any:
 def test_alerts_api_end_to_end(collector: ThreadedCollector, tokens: Tokens, warehouse: Client) -> None:
     now = datetime.now(UTC)
     findings = [{"kind": "approved_not_posted", "object_id": f"TE-{i}", "project_code": "PRJ-4", "amount": 250,
-                 "age_seconds": 40 * 3600} for i in range(8)]  # fmt: skip
+                 "age_seconds": 40 * 3600} for i in range(25)]  # fmt: skip
     insert_probe_run(warehouse, now, "time_posting", "erp", "mismatch", findings)
     _engine(collector).evaluate()
     base = collector.url + "/api/v1"
@@ -37,7 +37,7 @@ def test_alerts_api_end_to_end(collector: ThreadedCollector, tokens: Tokens, war
         assert len(posting) == 1
         alert = posting[0]
         assert alert["state"] == "firing" and alert["severity"] == "critical" and alert["team"] == "finance-systems"
-        assert alert["annotations"]["summary"].startswith("8 approved entries worth USD 2,000 not posted")
+        assert alert["annotations"]["summary"].startswith("25 approved entries worth USD 6,250 not posted")
         assert alert["annotations"]["runbook_url"].startswith("https://")
         assert set(alert) >= {"fingerprint", "rule", "state", "severity", "team", "labels", "annotations",
                               "active_since", "value", "acknowledged_by"}  # fmt: skip

@@ -39,6 +39,7 @@ def _engine(settings: Settings, warehouse: Client, url: str, config: AlertsConfi
 
 
 def _findings(n: int, project: str = "PRJ-1") -> list[dict[str, Any]]:
+    """n approved entries of USD 500 each, 30 h old (ApprovedTimeNotPosted fires above 20)."""
     return [{"kind": "approved_not_posted", "object_id": f"TE-{i}", "project_code": project, "amount": 500,
              "age_seconds": 30 * 3600} for i in range(n)]  # fmt: skip
 
@@ -54,7 +55,7 @@ def _replay(engine: AlertEngine, start: datetime, seconds: int, step: int = 5) -
 def test_group_wait_then_one_notification_then_resolve_and_no_repeats(settings: Settings, warehouse: Client) -> None:
     with HttpReceiver() as hook:
         engine = _engine(settings, warehouse, hook.url)
-        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(12))
+        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(30))
         engine.evaluate(T0)
         engine.dispatch(T0 + timedelta(seconds=4))
         assert hook.received == []  # critical route: group_wait 5 s
@@ -65,7 +66,7 @@ def test_group_wait_then_one_notification_then_resolve_and_no_repeats(settings: 
         assert body["groupLabels"] == {"alertname": "ApprovedTimeNotPosted", "target_system": "erp"}
         (alert,) = body["alerts"]
         assert alert["labels"]["alertname"] == "ApprovedTimeNotPosted" and alert["status"] == "firing"
-        assert alert["annotations"]["summary"].startswith("12 approved entries worth USD 6,000")
+        assert alert["annotations"]["summary"].startswith("30 approved entries worth USD 15,000")
         assert set(alert) >= {"startsAt", "endsAt", "generatorURL", "fingerprint"}
         insert_probe_run(warehouse, T0 + timedelta(seconds=700), "time_posting", "erp", "ok", [])
         _replay(engine, T0 + timedelta(seconds=705), 120)
@@ -78,7 +79,7 @@ def test_group_wait_then_one_notification_then_resolve_and_no_repeats(settings: 
 def test_restart_neither_repeats_nor_loses(settings: Settings, warehouse: Client) -> None:
     with HttpReceiver() as hook:
         first = _engine(settings, warehouse, hook.url)
-        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(3))
+        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(25))
         _replay(first, T0, 30)
         assert len(hook.received) == 1
         # Restart: a new engine over the same warehouse. Still firing: nothing new to say.
@@ -96,7 +97,15 @@ def test_restart_neither_repeats_nor_loses(settings: Settings, warehouse: Client
 def test_erp_unreachable_inhibits_posting_alerts_on_erp(settings: Settings, warehouse: Client) -> None:
     with HttpReceiver() as hook:
         engine = _engine(settings, warehouse, hook.url)
-        insert_probe_run(warehouse, T0, "time_posting", "erp", "failed", _findings(5), error="HTTP 503")
+        insert_probe_run(
+            warehouse,
+            T0,
+            "time_posting",
+            "erp",
+            "failed",
+            _findings(25),
+            error="erp: POST /services/rest/query/v1/suiteql answered 503",
+        )
         _replay(engine, T0, 120)
         names = [a["labels"]["alertname"] for r in hook.received for a in r.body["alerts"]]
         assert "ErpUnreachable" in names and "ApprovedTimeNotPosted" not in names
@@ -112,7 +121,7 @@ def test_silence_holds_until_it_expires(settings: Settings, warehouse: Client) -
             [parse_matcher('alertname="ApprovedTimeNotPosted"')], T0, T0 + timedelta(minutes=10), "ops", "ERP upgrade"
         )
         engine.add_silence(silence)
-        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(2))
+        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(25))
         _replay(engine, T0, 300)
         assert hook.received == []
         assert engine.public_alerts()[0]["silenced_by"] == silence.id
@@ -126,7 +135,7 @@ def test_period_close_mutes_tickets_but_not_pages(settings: Settings, warehouse:
     close = T0.replace(day=calendar.monthrange(T0.year, T0.month)[1], hour=10)  # last day of the month
     with HttpReceiver() as hook:
         engine = _engine(settings, warehouse, hook.url)
-        findings = _findings(2) + [{"kind": "duplicate_posting", "object_id": "TE-9", "amount": 10, "age_seconds": 60}]
+        findings = _findings(25) + [{"kind": "duplicate_posting", "object_id": "TE-9", "amount": 10, "age_seconds": 60}]
         insert_probe_run(warehouse, close, "time_posting", "erp", "mismatch", findings)
         _replay(engine, close, 900)
         names = {a["labels"]["alertname"] for r in hook.received for a in r.body["alerts"]}
@@ -139,7 +148,7 @@ def test_ack_stops_repeats(settings: Settings, warehouse: Client) -> None:
     with HttpReceiver() as hook:
         config = parse_config(raw.replace("integrations: []", f"integrations: [{{type: webhook, url: '{hook.url}'}}]"))
         engine = _engine(settings, warehouse, hook.url, config)
-        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(2))
+        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(25))
         _replay(engine, T0, 300)
         assert len(hook.received) == 3  # first at group_wait, repeats at 2 and 4 min (plus group_interval ticks)
         fp = engine.public_alerts()[0]["fingerprint"]
