@@ -489,6 +489,8 @@ def serve(fake: FakeCollector, port: int = 0) -> Iterator[str]:
     """The fake behind a real HTTP server on loopback; yields its base URL."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as uvicorn answers
+
         def _any(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -513,7 +515,13 @@ def serve(fake: FakeCollector, port: int = 0) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog of 5 drops a page's parallel connects, and the client's TCP retry
+        # costs a whole second: the fake must not be what a benchmark measures
+        request_queue_size = 128
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
