@@ -62,15 +62,12 @@ top[2].metric("Failing", len(failing))
 top[3].metric("Findings (last runs)", f"{sum(int(r['findings'] or 0) for r in rows):,}")
 if stale:
     st.warning("Stale probes (no result for 3 intervals): " + ", ".join(map(str, stale)))
-st.dataframe(
-    pd.DataFrame(rows),
-    hide_index=True,
-    column_config={
-        "budget used (last hour)": st.column_config.ProgressColumn(
-            "budget used (last hour)", format="percent", min_value=0, max_value=1
-        )
-    },
-)
+# A short list: a static table draws faster than a data grid (~0.3-0.5 s of first render each)
+probe_table = pd.DataFrame(rows).set_index("probe")
+probe_table["budget used (last hour)"] = [
+    f"{v * 100:.0f} %" if isinstance(v, int | float) else "—" for v in probe_table["budget used (last hour)"]
+]
+st.table(probe_table)
 
 st.subheader("API budget")
 # The budget belongs to a system (every probe of NetSuite shares NetSuite's allowance); per probe only when the

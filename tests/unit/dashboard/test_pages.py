@@ -127,6 +127,10 @@ def test_probes_page_shows_runs_budget_and_findings(open_page: Open, fake: FakeC
     assert shown["At risk (EUR)"] == money(sum(f["amount"] for f in fake.findings), "EUR")
     assert at.query_params["probe"] == "erp-reconcile"  # the probe with findings is chosen first
     assert any("hcm-reconcile" in w.value for w in at.warning)
+    listed = at.table[0].value
+    assert list(listed.index) == [p["name"] for p in fake.probes]
+    assert listed.loc["erp-reconcile", "budget used (last hour)"] == "24 %"  # 240 of 1,000 calls
+    assert listed.loc["erp-reconcile", "findings"] == 40
 
 
 def test_probes_not_deployed_is_an_empty_state(open_page: Open, fake: FakeCollector) -> None:
