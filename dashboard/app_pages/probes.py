@@ -28,7 +28,10 @@ if body.get("config_error"):
 for skipped, why in (body.get("skipped") or {}).items():
     st.warning(f"Probe {skipped} is not scheduled: {why}")
 if not probes:
-    st.info("No probe is configured yet.")
+    st.info(
+        "No probe is configured yet: the collector runs the probes listed in the file named by "
+        "SYNCWATCH_PROBES_CONFIG (see the probes documentation); their runs, findings and API budget show here."
+    )
     st.stop()
 
 current = now()
