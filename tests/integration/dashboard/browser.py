@@ -36,7 +36,7 @@ _READY_JS = """
   const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stGraphVizChart"]')];
   const undrawn = charts.filter(c => !c.querySelector('canvas, svg')).length;
   const ready = state === 'notRunning' && !!heading && stale === 0 && skeletons === 0 && undrawn === 0;
-  return {ready: ready, state: state, skeletons: skeletons, undrawn: undrawn};
+  return {ready: ready, state: state, skeletons: skeletons, undrawn: undrawn, stale: stale};
 })()
 """
 PROBLEMS_JS = """
