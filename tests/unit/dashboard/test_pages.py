@@ -237,3 +237,13 @@ def test_a_large_breakdown_lists_its_rows_on_demand(open_page: Open, fake: FakeC
     assert len(at.dataframe) == 1  # the records only
     at.toggle(key="list_breakdown").set_value(True).run()
     assert len(at.dataframe) == 2 and len(at.dataframe[0].value) == 2000
+
+
+def test_acknowledging_an_alert_needs_confirmation(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts")
+    next(b for b in at.button if b.label == "Acknowledge").click().run()
+    assert any("confirmation" in w.value for w in at.warning) and fake.writes == []
+    next(c for c in at.checkbox if c.label == "I am handling this alert").check()
+    next(b for b in at.button if b.label == "Acknowledge").click().run()
+    assert fake.writes[-1][:2] == ("POST", "/api/v1/alerts/fp-1/ack")
+    assert any("Acknowledged" in s.value for s in at.success)
