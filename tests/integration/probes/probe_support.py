@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from probes.config import ProbesFile, parse_probes_file
 from simulator.apis.auth import Credentials
@@ -20,34 +13,10 @@ from simulator.calendar import DAY, to_epoch
 from simulator.emit import MemorySink
 from simulator.faults import FaultSchedule
 from simulator.simulation import Simulation
+from tests.conftest import serve as serve  # re-exported: the tests beside this module serve apps with it
 
 START = to_epoch(date(2025, 3, 3))
 CREDS = Credentials()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def simulate(
