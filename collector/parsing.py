@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from collector.events import EventRows, EventRules
 from collector.rejections import Rejection
 from collector.traces import SpanRows, TraceDecodeError
 
-__all__ = ["ParsedEvents", "ParsedSpans", "parse_events", "parse_spans"]
+__all__ = ["ParsedEvents", "ParsedSpans", "exit_with_parent", "parse_events", "parse_spans"]
 
 
 @dataclass
@@ -124,6 +127,19 @@ def parse_spans(body: bytes, is_json: bool, window: tuple[int, int]) -> ParsedSp
     out.identities = spans.identities
     out.rejected = [(rejection, _dump(payload)) for rejection, payload in spans.rejections]
     return out
+
+
+def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Worker initializer: leave when the server process is gone. A killed server (kill -9, or a shutdown that
+    does not wait for its pool) would otherwise leave its workers blocked on the task queue for ever, holding the
+    server's stdout open, so a shell pipeline or supervisor waiting on that output never finishes."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _undecodable(body: bytes, exc: orjson.JSONDecodeError) -> Rejection:

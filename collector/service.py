@@ -24,6 +24,7 @@ from collector.auth import Authenticator, RateLimiter, TokenCache
 from collector.components import Component
 from collector.dedup import DedupIndex
 from collector.events import EventRules
+from collector.parsing import exit_with_parent
 from collector.rejections import Rejection
 from collector.spool import Spool
 from collector.telemetry import CollectorMetrics
@@ -69,7 +70,12 @@ class Service:
         self._refresh_task: asyncio.Task[None] | None = None
         # spawn, not fork: the server process runs chDB's threads, which a fork would copy half-alive
         self._pool = (
-            ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(
+                settings.parse_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             if settings.parse_workers
             else None
         )

@@ -64,6 +64,19 @@ class Process:
             self.server.send_signal(sig)
             self.server.wait(timeout=60)
 
+    def children(self) -> set[int]:
+        """Processes the server started (its parse workers), read from /proc."""
+        assert self.server is not None
+        found = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.server.pid:
+                found.add(int(stat.parent.name))
+        return found
+
     def query(self, sql: str) -> list[list[object]]:
         """Read the warehouse from a fresh process once the server has stopped (chDB: one engine per path)."""
         code = (
@@ -160,7 +173,11 @@ def test_kill_9_loses_no_acknowledged_event_and_duplicates_none(proc: Process) -
     threads = [threading.Thread(target=client, args=(n,)) for n in range(3)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60  # a loaded machine acknowledges more slowly; the crash must hit live traffic
+    while len(acked) < 1000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = proc.children()
+    assert workers, "batches this size are parsed in worker processes"
     proc.stop(signal.SIGKILL)
     time.sleep(0.3)
     stop.set()
@@ -168,6 +185,7 @@ def test_kill_9_loses_no_acknowledged_event_and_duplicates_none(proc: Process) -
         t.join()
     acked_before_crash = len(acked)
     assert acked_before_crash >= 1000 and unacked, "the crash should interrupt traffic in flight"
+    _wait_gone(workers)  # a killed server's workers do not linger holding its output open
 
     proc.start()  # a client re-sends what it never saw acknowledged
     with httpx.Client(timeout=30) as http:
@@ -179,8 +197,27 @@ def test_kill_9_loses_no_acknowledged_event_and_duplicates_none(proc: Process) -
             )
             assert answer.status_code == 200
             acked.update(str(e["id"]) for e in batch)
+    workers = proc.children()
     proc.stop()
+    _wait_gone(workers)
     ((total, unique),) = proc.query("SELECT count(), uniqExact(source, id) FROM events")
     assert int(total) == int(unique) == len(acked)
     stored = {r[0] for r in proc.query("SELECT id FROM events")}
     assert stored == acked
+
+
+def _wait_gone(pids: set[int], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if _running(pid)}
+        time.sleep(0.1)
+    assert not alive, f"worker processes still running after the server stopped: {sorted(alive)}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
