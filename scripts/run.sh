@@ -23,6 +23,13 @@ if [ -z "${SYNCWATCH_DASHBOARD_TOKEN:-}" ]; then  # the dashboard's own read tok
   . "$tokens"
 fi
 
+# The built-in probes sample the simulated systems' APIs, with the simulator's demo credentials (not secrets).
+if [ -z "${SYNCWATCH_PROBES_CONFIG:-}" ]; then
+  sed "s/8900/${api_port}/g" probes/examples/simulated-estate.yaml > var/probes.yaml
+  export SYNCWATCH_PROBES_CONFIG=var/probes.yaml
+fi
+export SIM_CLIENT_SECRET="${SIM_CLIENT_SECRET:-sim-client-secret}" SIM_API_KEY="${SIM_API_KEY:-sim-api-key}"
+
 $SW serve > var/collector.log 2>&1 &
 collector=$!
 trap 'kill $collector $sim $dashboard 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
@@ -48,6 +55,7 @@ cat <<TXT
       Rejections      curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/api/v1/quarantine
       Own metrics     curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/metrics
     Simulated systems http://127.0.0.1:${api_port}/docs   (faults: syncwatch simulate fault list)
+    Probes            ${SYNCWATCH_PROBES_CONFIG} samples those systems (syncwatch probes list)
   Tokens: ${tokens}. Stop with Ctrl-C.
 
 TXT

@@ -36,6 +36,16 @@ WHERE f.hour <= {as_of:DateTime64(6, 'UTC')} GROUP BY f.flow
 """
 
 
+# Since when this warehouse has been listening: its first migration, or its earliest event when history was sent
+# in from before that. A flow never heard from is only silent once it has been listened for long enough; otherwise
+# a fresh install (or a restart before the first event lands) would page every hourly flow at once.
+_LISTENING_SINCE = """
+SELECT least((SELECT toDateTime64(min(applied_at), 6, 'UTC') FROM schema_migrations),
+             ifNull((SELECT toDateTime64(minOrNull(f.hour), 6, 'UTC') FROM flow_activity AS f
+                     WHERE f.hour <= {as_of:DateTime64(6, 'UTC')}), {as_of:DateTime64(6, 'UTC')})) AS since
+"""
+
+
 class FlowSilence:
     definition = Definition(
         "flow_silence",
@@ -44,7 +54,8 @@ class FlowSilence:
         "<=",
         0.0,
         "Per integration flow: seconds since its last event vs its expected cadence; a flow is silent past 3x its"
-        " cadence (or when it was never heard from). Value: the number of silent flows.",
+        " cadence; a flow never heard from is silent once the warehouse has listened for 3x its cadence. Value: the"
+        " number of silent flows.",
         dimensions=("flow",),
     )
 
@@ -53,17 +64,27 @@ class FlowSilence:
 
     def status(self, db: Db, window: Window) -> dict[str, dict[str, Any]]:
         last = {row["flow"]: row["last_seen"] for row in records_query(db, _LAST, window, 0)}
+        end = window.end.replace(tzinfo=None)
+        listening = None
         out = {}
         for flow in sorted(set(self.cadences) | set(last)):
             cadence = self.cadences.get(flow)
             seen = last.get(flow)
-            since = None if seen is None else max(0.0, (window.end.replace(tzinfo=None) - seen).total_seconds())
-            silent = cadence is not None and (since is None or since > SILENT_AFTER_CADENCES * cadence.total_seconds())
-            out[flow] = {
+            since = None if seen is None else max(0.0, (end - seen).total_seconds())
+            details: dict[str, Any] = {
                 "seconds_since_last": since,
                 "cadence_seconds": None if cadence is None else cadence.total_seconds(),
-                "silent": silent,
+                "never_seen": seen is None,
             }
+            if since is not None:
+                quiet_for = since
+            else:
+                if listening is None:
+                    (row,) = records_query(db, _LISTENING_SINCE, window, 0)
+                    listening = max(0.0, (end - row["since"]).total_seconds())
+                details["listened_seconds"] = quiet_for = listening
+            details["silent"] = cadence is not None and quiet_for > SILENT_AFTER_CADENCES * cadence.total_seconds()
+            out[flow] = details
         return out
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
