@@ -8,20 +8,27 @@ port=${SYNCWATCH_PORT:-4318}
 api_port=${SYNCWATCH_SIM_API_PORT:-8900}
 mkdir -p var
 tokens=var/demo-tokens.env
+# The demo tokens live in the warehouse: after a reset (rm -rf var/warehouse) the file's tokens are unknown there,
+# so they are made anew instead of being refused by the collector.
+if [ -s "$tokens" ]; then
+  # shellcheck disable=SC1090
+  . "$tokens"
+  if [ -z "${SYNCWATCH_DEMO_TOKENS:-}" ] \
+     || ! COLUMNS=200 $SW token list 2>/dev/null | grep -q "demo-ingest-${SYNCWATCH_DEMO_TOKENS}"; then
+    rm -f "$tokens"
+  fi
+fi
 if [ ! -s "$tokens" ]; then
+  id=$(date +%s)
   ( umask 077
-    ingest=$($SW token create --name demo-ingest --scope ingest 2>/dev/null)
-    read=$($SW token create --name demo-read --scope read 2>/dev/null)
-    printf 'SYNCWATCH_INGEST_TOKEN=%s\nSYNCWATCH_READ_TOKEN=%s\n' "$ingest" "$read" > "$tokens" )
+    ingest=$($SW token create --name "demo-ingest-$id" --scope ingest)
+    read=$($SW token create --name "demo-read-$id" --scope read)
+    dash=$($SW token create --name "demo-dashboard-$id" --scope read)  # the dashboard's own read token
+    printf 'SYNCWATCH_DEMO_TOKENS=%s\nSYNCWATCH_INGEST_TOKEN=%s\nSYNCWATCH_READ_TOKEN=%s\nSYNCWATCH_DASHBOARD_TOKEN=%s\n' \
+      "$id" "$ingest" "$read" "$dash" > "$tokens" )
 fi
 # shellcheck disable=SC1090
 . "$tokens"
-if [ -z "${SYNCWATCH_DASHBOARD_TOKEN:-}" ]; then  # the dashboard's own read token (older token files lack it)
-  ( umask 077; dash=$($SW token create --name "demo-dashboard-$(date +%s)" --scope read 2>/dev/null)
-    printf 'SYNCWATCH_DASHBOARD_TOKEN=%s\n' "$dash" >> "$tokens" )
-  # shellcheck disable=SC1090
-  . "$tokens"
-fi
 
 # The built-in probes sample the simulated systems' APIs, with the simulator's demo credentials (not secrets).
 if [ -z "${SYNCWATCH_PROBES_CONFIG:-}" ]; then
