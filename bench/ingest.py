@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,6 +230,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
     engine = query_in_fresh_process(workdir, env, ENGINE_CODE)
+    shutil.rmtree(workdir, ignore_errors=True)  # ~400 MB of warehouse per run
     assert isinstance(engine, dict)
     stored_events, unique_events = engine["stored"]["events"]
     stored_spans, unique_spans = engine["stored"]["otel_traces"]
