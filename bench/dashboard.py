@@ -31,7 +31,6 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.dashboard.browser import Chromium  # noqa: E402
 from tests.unit.dashboard.fake_api import sample, serve  # noqa: E402
+from tests.waiting import wait_http  # noqa: E402
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 RESULTS = ROOT / "bench" / "results" / "dashboard.jsonl"
@@ -72,16 +72,8 @@ def start_dashboard(api_url: str, token: str, workdir: Path) -> tuple[subprocess
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the dashboard did not start")
-        time.sleep(0.2)
+    wait_http(f"{url}/_stcore/health", process, what="the dashboard")
+    return process, url
 
 
 FLOOR_SCRIPT = 'import streamlit as st\nst.title("floor")\nst.write("the smallest Streamlit page")\n'
@@ -99,16 +91,7 @@ def streamlit_floor(workdir: Path, rounds: int) -> list[float]:
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the floor page did not start")
-            time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", process, what="the floor page")
         with Chromium(workdir / "chromium-floor") as browser:
             return [browser.render(f"http://127.0.0.1:{port}/") for _ in range(rounds + 1)][1:]
     finally:

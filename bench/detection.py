@@ -32,6 +32,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.waiting import wait_http  # noqa: E402
+
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 SIM_ADMIN = "sim-admin-token"
 DEFAULT_SCENARIOS = [
@@ -84,18 +88,6 @@ class Hook:
         return None
 
 
-def wait_http(url: str, timeout: float, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--consultants", type=int, default=200)
@@ -131,7 +123,7 @@ def main() -> None:
     try:
         log = (work / "collector.log").open("wb")
         procs.append(subprocess.Popen([SYNCWATCH, "serve"], cwd=work, env=env, stdout=log, stderr=log))
-        wait_http(f"{base}/readyz", 120)
+        wait_http(f"{base}/readyz", procs[0], timeout=120, what="the collector")
         token = subprocess.run(
             [SYNCWATCH, "token", "create", "--name", "bench", "--scope", "ingest"],
             cwd=work,
@@ -170,7 +162,7 @@ def main() -> None:
         )
         sim = f"http://127.0.0.1:{api_port}"
         sim_auth = {"Authorization": f"Bearer {SIM_ADMIN}"}
-        wait_http(f"{sim}/admin/status", 900, sim_auth)
+        wait_http(f"{sim}/admin/status", procs[1], timeout=900, headers=sim_auth, what="the live simulation")
         print(f"live simulation up; settling {args.settle:.0f} s", flush=True)
         time.sleep(args.settle)
         api = {"Authorization": f"Bearer {admin}"}

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -39,6 +38,7 @@ from metrics.slo import load_slos  # noqa: E402
 from metrics.windows import Window  # noqa: E402
 from syncwatch.settings import Settings  # noqa: E402
 from syncwatch.warehouse import connect  # noqa: E402
+from tests.waiting import wait_http  # noqa: E402
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 END = "2026-11-20T00:00:00Z"
@@ -67,13 +67,7 @@ def build(workdir: Path, consultants: int, days: int) -> None:
     assert token, made.stdout + made.stderr
     server = subprocess.Popen([SYNCWATCH, "serve"], env=env, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/readyz", server, timeout=120, what="the collector")
         started = time.perf_counter()
         subprocess.run(
             [SYNCWATCH, "simulate", "backfill", "--consultants", str(consultants), "--days", str(days), "--no-spans",

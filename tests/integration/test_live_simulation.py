@@ -13,6 +13,7 @@ import httpx
 from clickhouse_connect.driver.client import Client
 
 from tests.conftest import ThreadedCollector, Tokens, free_port
+from tests.waiting import wait_http
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 ADMIN = {"Authorization": "Bearer sim-admin-token"}
@@ -29,16 +30,7 @@ def test_live_run_streams_in_wall_clock_time_and_switches_faults(
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{admin_url}/admin/status", headers=ADMIN, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert live.poll() is None, live.stdout.read() if live.stdout else ""
-            assert time.monotonic() < deadline, "live simulation did not come up"
-            time.sleep(0.3)
+        wait_http(f"{admin_url}/admin/status", live, timeout=120, headers=ADMIN, what="the live simulation")
         # the warm-up history is sent while the system APIs come up: wait for it to land, then snapshot
         deadline = time.monotonic() + 90
         while warehouse.query("SELECT count() FROM events").result_rows[0][0] == 0:

@@ -15,7 +15,7 @@ SURFACE = {
     "syncwatch.tokens": ["SCOPES", "TokenRecord", "create_token", "hash_secret", "list_tokens", "new_secret",
                          "revoke_token"],
     "collector.app": ["create_app"],
-    "collector.parsing": ["ParsedEvents", "ParsedSpans", "parse_events", "parse_spans"],
+    "collector.parsing": ["ParsedEvents", "ParsedSpans", "exit_with_parent", "parse_events", "parse_spans"],
     "collector.writer": ["QueueFull", "TableWriter", "WriteFailed"],
 }  # fmt: skip
 

@@ -16,6 +16,7 @@ from alerts.notifiers.alertmanager import AlertmanagerNotifier
 from alerts.notifiers.base import AlertView, Message, deliver
 from tests.conftest import free_port
 from tests.unit.alerts.support import HttpReceiver
+from tests.waiting import wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +38,7 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, HttpReceiver]]:
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, "alertmanager did not start"
-                time.sleep(0.2)
+            wait_http(f"{url}/-/ready", proc, timeout=30, what="alertmanager")
             yield url, hook
         finally:
             proc.terminate()

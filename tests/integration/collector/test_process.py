@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import auth, free_port
 from tests.factories import event
+from tests.waiting import wait_http
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 
@@ -48,16 +49,10 @@ class Process:
     def start(self) -> None:
         log = open(self.workdir / "serve.log", "ab")  # noqa: SIM115 - closed with the process
         self.server = subprocess.Popen([SYNCWATCH, "serve"], cwd=self.workdir, env=self.env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.server.poll() is None, (self.workdir / "serve.log").read_text()
-            time.sleep(0.1)
-        raise AssertionError("collector did not become ready")
+        try:
+            wait_http(f"{self.url}/readyz", self.server, what="the collector")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{(self.workdir / 'serve.log').read_text()[-4000:]}") from None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.server and self.server.poll() is None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from tests.conftest import ThreadedCollector, Tokens, free_port
 from tests.integration.dashboard.browser import Chromium
+from tests.waiting import wait_http
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 PAGES = ("overview", "sli", "probes", "alerts", "ingest", "trace")
@@ -45,16 +44,7 @@ def dashboard(fed_collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) 
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "the dashboard did not come up"
-            time.sleep(0.2)
+        wait_http(f"{url}/_stcore/health", process, what="the dashboard")
         yield url
     finally:
         process.terminate()
@@ -114,15 +104,7 @@ def test_collector_down_is_a_message_not_a_crash(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", process, what="the dashboard")
         with Chromium(tmp_path / "chromium") as browser:
             browser.render(f"http://127.0.0.1:{port}/")
             browser.screenshot(tmp_path / "screenshots" / "collector-down.png")
