@@ -1,7 +1,7 @@
 """Fault scenarios against the real chain, replayed over history.
 
 How the evaluation is replayed: the simulator backfills 6 weeks of a 200-consultant firm through the collector's
-HTTP ingest (a clean stretch, then `erp_outage` and `silent_flow` at known times). Then, step by step through a
+HTTP ingest (a clean stretch, then `erp_outage`, `silent_flow` and `duplicate_submissions` at known times). Then, step by step through a
 window of that history, the metrics stage's own snapshot job runs `as of` the step (writing sli_snapshots rows
 stamped with that instant, exactly as its live job does every 30 s), and the alert engine evaluates and
 dispatches at the same instant, reading those rows through the warehouse SignalSource: the live path, with the
@@ -44,6 +44,7 @@ END = datetime(2026, 12, 5, tzinfo=UTC)  # a Saturday; the run starts on Monday 
 START = datetime(2026, 10, 19, tzinfo=UTC)
 ERP_OUTAGE = (29, 2)  # Tue 17 Nov 00:00 for 2 days
 SILENT_FLOW = (36, 1)  # Tue 24 Nov 00:00 for 1 day
+DUPLICATES = (43, 1)  # Tue 1 Dec 00:00 for 1 day
 
 
 @dataclasses.dataclass
@@ -63,7 +64,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         args = [SYNCWATCH, "simulate", "backfill", "--consultants", "200", "--days", "47", "--no-spans",
                 "--base-url", collector.url, "--token", token, "--end", END.isoformat(),
                 "--fault", f"erp_outage@{ERP_OUTAGE[0]}+{ERP_OUTAGE[1]}",
-                "--fault", f"silent_flow@{SILENT_FLOW[0]}+{SILENT_FLOW[1]}"]  # fmt: skip
+                "--fault", f"silent_flow@{SILENT_FLOW[0]}+{SILENT_FLOW[1]}",
+                "--fault", f"duplicate_submissions@{DUPLICATES[0]}+{DUPLICATES[1]}"]  # fmt: skip
         done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp)
         assert done.returncode == 0, done.stderr[-2000:]
     yield History(settings, client)
@@ -148,3 +150,19 @@ def test_silent_flow_fires_flow_silent_and_resolves_when_events_return(history: 
     episode_hours = (resolved[0].alert.resolved_at - fired[0].alert.fired_at).total_seconds() / 3600  # type: ignore[operator]
     assert statuses[0] == "firing" and statuses[-1] == "resolved" and set(statuses[1:-1]) <= {"firing"}
     assert len(statuses) <= 2 + episode_hours // 4
+
+
+def test_duplicate_submissions_page_on_burn_within_the_hour(history: History) -> None:
+    begin, days = DUPLICATES
+    with HttpReceiver() as hook:
+        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + 0.5), timedelta(minutes=30))
+    pages = {"DuplicateSubmissionRateBurnRate1h", "DuplicateSubmissionRateBurnRate6h"}
+    fired, _ = _fired_and_resolved(transitions, pages)
+    assert fired, [(t.alert.rule, t.to_state) for t in transitions]
+    first = min(t.alert.fired_at for t in fired if t.alert.fired_at)
+    # business hours of the fault's first day: postings (and so duplicates) run from the morning
+    assert _day(begin) <= first <= _day(begin + 0.75), first
+    assert all(t.alert.severity == "critical" for t in fired)
+    summary = fired[0].alert.annotations["summary"]
+    assert summary.startswith("Duplicate submissions burns its error budget"), summary
+    assert any(a["labels"]["alertname"] in pages for r in hook.received for a in r.body["alerts"])
