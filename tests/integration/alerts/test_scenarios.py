@@ -2,11 +2,11 @@
 
 How the evaluation is replayed: the simulator backfills 6 weeks of a 200-consultant firm through the collector's
 HTTP ingest (a clean stretch, then `erp_outage`, `silent_flow` and `duplicate_submissions` at known times).
-Then, step by step through a window of that history, the metrics stage's own snapshot job runs `as of` the step (writing sli_snapshots rows
-stamped with that instant, exactly as its live job does every 30 s), and the alert engine evaluates and
-dispatches at the same instant, reading those rows through the warehouse SignalSource: the live path, with the
-clock replaced. Probes read the systems' current state, not history, so probe-based rules have no input in a
-replay (they are covered by test_dispatch.py with probe rows, and live by bench/detection.py).
+Then, step by step through a window of that history, the metrics stage's own snapshot job runs `as of` the step
+(writing sli_snapshots rows stamped with that instant, exactly as its live job does every 30 s), and the alert
+engine evaluates and dispatches at the same instant, reading those rows through the warehouse SignalSource: the
+live path, with the clock replaced. Probes read the systems' current state, not history, so probe-based rules
+have no input in a replay (they are covered by test_dispatch.py with probe rows, and live by bench/detection.py).
 """
 
 from __future__ import annotations
