@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,19 +115,35 @@ def _fired_and_resolved(transitions: list[Transition], rules: set[str]) -> tuple
     return fired, resolved
 
 
-def test_erp_outage_pages_on_first_pass_burn_and_resolves_after(history: History) -> None:
-    begin, days = ERP_OUTAGE
+def _burn_pages(sli: str) -> set[str]:
+    """The two page-level rules generated for an SLO (alerts.config.burn_rate_rules)."""
+    camel = "".join(part.capitalize() for part in sli.split("_"))
+    return {f"{camel}BurnRate1h", f"{camel}BurnRate6h"}
+
+
+def _paged(
+    history: History, fault: tuple[int, int], until_after: float, step: timedelta, pages: set[str]
+) -> tuple[list[Transition], list[Transition], datetime, list[dict[str, Any]]]:
+    """Replay from before the fault to `until_after` days past its end: the page transitions, the first page's
+    time and the notification bodies delivered."""
+    begin, days = fault
     with HttpReceiver() as hook:
-        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + 1.5), timedelta(hours=2))
-    pages = {"TimePostingFirstPassBurnRate1h", "TimePostingFirstPassBurnRate6h"}
+        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + until_after), step)
     fired, resolved = _fired_and_resolved(transitions, pages)
     assert fired, [(t.alert.rule, t.to_state) for t in transitions]
     first = min(t.alert.fired_at for t in fired if t.alert.fired_at)
+    return fired, resolved, first, [r.body for r in hook.received]
+
+
+def test_erp_outage_pages_on_first_pass_burn_and_resolves_after(history: History) -> None:
+    begin, days = ERP_OUTAGE
+    pages = _burn_pages("time_posting_first_pass")
+    fired, resolved, first, bodies = _paged(history, ERP_OUTAGE, 1.5, timedelta(hours=2), pages)
     assert _day(begin) <= first <= _day(begin + 1)
     assert resolved and max(t.alert.resolved_at for t in resolved if t.alert.resolved_at) > _day(begin + days)
     summary = fired[0].alert.annotations["summary"]
     assert summary.startswith("Time posting (first pass) burns its error budget") and "x (" in summary
-    notified = {a["labels"]["alertname"]: a["status"] for r in hook.received for a in r.body["alerts"]}
+    notified = {a["labels"]["alertname"]: a["status"] for body in bodies for a in body["alerts"]}
     assert any(notified.get(p) == "resolved" for p in pages)
 
 
@@ -153,16 +170,12 @@ def test_silent_flow_fires_flow_silent_and_resolves_when_events_return(history: 
 
 
 def test_duplicate_submissions_page_on_burn_within_the_hour(history: History) -> None:
-    begin, days = DUPLICATES
-    with HttpReceiver() as hook:
-        transitions = _replay(history, hook, _day(begin - 0.25), _day(begin + days + 0.5), timedelta(minutes=30))
-    pages = {"DuplicateSubmissionRateBurnRate1h", "DuplicateSubmissionRateBurnRate6h"}
-    fired, _ = _fired_and_resolved(transitions, pages)
-    assert fired, [(t.alert.rule, t.to_state) for t in transitions]
-    first = min(t.alert.fired_at for t in fired if t.alert.fired_at)
+    begin, _ = DUPLICATES
+    pages = _burn_pages("duplicate_submission_rate")
+    fired, _, first, bodies = _paged(history, DUPLICATES, 0.5, timedelta(minutes=30), pages)
     # business hours of the fault's first day: postings (and so duplicates) run from the morning
     assert _day(begin) <= first <= _day(begin + 0.75), first
     assert all(t.alert.severity == "critical" for t in fired)
     summary = fired[0].alert.annotations["summary"]
     assert summary.startswith("Duplicate submissions burns its error budget"), summary
-    assert any(a["labels"]["alertname"] in pages for r in hook.received for a in r.body["alerts"])
+    assert any(a["labels"]["alertname"] in pages for body in bodies for a in body["alerts"])
