@@ -206,15 +206,16 @@ def slos() -> dict[str, Any]:
 
 
 # -- SyncWatch — Records and flows (ClickHouse) -----------------------------------------------------------------
+# Aliases never repeat a column name: ClickHouse would put the alias (a time bucket, an aggregate) in WHERE.
 _FLOWS = "flow IN (${flow:singlequote})"
 _TENANTS = "tenant_id IN (${tenant:singlequote})"
 
 EVENTS_PER_FLOW = f"""
-SELECT $__timeInterval(hour) AS time, flow, uniqExactMerge(events) AS events
+SELECT $__timeInterval(hour) AS bucket, flow, uniqExactMerge(events) AS distinct_events
 FROM flow_activity
 WHERE $__timeFilter(hour) AND {_FLOWS} AND {_TENANTS}
-GROUP BY time, flow
-ORDER BY time
+GROUP BY bucket, flow
+ORDER BY bucket
 """
 
 LAST_EVENT_PER_FLOW = f"""
@@ -226,11 +227,11 @@ ORDER BY silent_seconds DESC
 """
 
 REJECTED_OVER_TIME = """
-SELECT $__timeInterval(received_at) AS time, reason, count() AS rejected
+SELECT $__timeInterval(received_at) AS bucket, reason, count() AS rejected
 FROM quarantine
 WHERE $__timeFilter(received_at)
-GROUP BY time, reason
-ORDER BY time
+GROUP BY bucket, reason
+ORDER BY bucket
 """
 
 REJECTED_BY_REASON = """
@@ -242,19 +243,19 @@ ORDER BY rejected DESC
 """
 
 SLI_HISTORY = """
-SELECT $__timeInterval(time) AS time, sli, avg(value) AS value
+SELECT $__timeInterval(time) AS bucket, sli, avg(value) AS sli_value
 FROM sli_snapshots
 WHERE $__timeFilter(time) AND dimension = '' AND sli IN (${sli:singlequote})
-GROUP BY time, sli
-ORDER BY time
+GROUP BY bucket, sli
+ORDER BY bucket
 """
 
 BUDGET_HISTORY = """
-SELECT $__timeInterval(time) AS time, sli, avg(budget_remaining) AS budget_remaining
+SELECT $__timeInterval(time) AS bucket, sli, avg(budget_remaining) AS budget_left
 FROM sli_snapshots
 WHERE $__timeFilter(time) AND dimension = '' AND budget_remaining IS NOT NULL AND sli IN (${sli:singlequote})
-GROUP BY time, sli
-ORDER BY time
+GROUP BY bucket, sli
+ORDER BY bucket
 """
 
 # The eventual-posting SLI's open records, from the events themselves: an entry is approved by its timesheet's

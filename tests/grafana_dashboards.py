@@ -36,7 +36,8 @@ def _variable(fmt: str | None, values: list[str]) -> str:
     if fmt == "singlequote":
         return ",".join("'" + v.replace("'", "\\'") + "'" for v in values)
     if fmt is None and len(values) > 1:  # Grafana's Prometheus formatting of a multi-value variable: a regex
-        return "(" + "|".join(re.escape(v) for v in values) + ")"
+        # special characters escaped for the regex and again for the PromQL string, as Grafana does
+        return "(" + "|".join(re.sub(r"[\\^$*+?.()|{}\[\]]", r"\\\\\g<0>", v) for v in values) + ")"
     return ",".join(values)
 
 

@@ -1,0 +1,179 @@
+"""Every dashboard query runs for real: a simulated firm goes through a running collector, a real Prometheus
+(Debian package, on loopback) scrapes its /metrics, and each panel's PromQL or SQL, with Grafana's substitutions
+made (tests/grafana_dashboards.py), is asked of Prometheus's HTTP API or of the chDB warehouse. Parsing is not
+enough: the SLO panels and the key record panels must return data."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from clickhouse_connect.driver.client import Client
+
+from syncwatch.tokens import create_token
+from syncwatch.warehouse import apply_migrations, connect
+from tests.conftest import ThreadedCollector, auth, free_port, make_settings
+from tests.grafana_dashboards import dashboards, expand_promql, expand_sql, targets, variables
+from tests.waiting import wait_http
+
+pytestmark = pytest.mark.integration
+SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
+# Collector series that exist only once something happened (a throttled request, a spool write, a failed insert,
+# an unknown type): their panels must parse, but a healthy run leaves them empty.
+EVENT_DRIVEN = ("throttled", "spool_writes", "insert_failures", "unknown_type", "deduplicated")
+
+
+class Firm:
+    def __init__(self, collector: ThreadedCollector, warehouse: Client, read_token: str) -> None:
+        self.collector = collector
+        self.warehouse = warehouse
+        self.read_token = read_token
+
+
+def _rejected_batch() -> list[dict[str, Any]]:
+    # No `source`, then a time far in the future: two quarantine reasons (docs/events.md).
+    return [
+        {"specversion": "1.0", "id": "bad-1", "type": "time_entry.posted", "data": {}},
+        {"specversion": "1.0", "id": "bad-2", "source": "/psa/test", "type": "time_entry.posted",
+         "time": "2099-01-01T00:00:00Z", "data": {}},
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def firm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Firm]:
+    tmp = tmp_path_factory.mktemp("grafana")
+    settings = make_settings(tmp)
+    warehouse = connect(settings)
+    apply_migrations(warehouse, settings.retention_days)
+    ingest = create_token(warehouse, "test-ingest", ["ingest"])[1]
+    read = create_token(warehouse, "test-read", ["read"])[1]
+    try:
+        with ThreadedCollector(settings) as collector:
+            # An ERP outage over the last day leaves approved entries unposted and moves the posting SLIs.
+            done = subprocess.run(
+                [SYNCWATCH, "simulate", "backfill", "--consultants", "40", "--days", "5", "--fault", "erp_outage@4",
+                 "--base-url", collector.url, "--token", ingest],
+                capture_output=True, text=True, timeout=600, cwd=tmp,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr[-2000:]
+            headers = {**auth(ingest), "Content-Type": "application/cloudevents-batch+json"}
+            httpx.post(f"{collector.url}/v1/events", json=_rejected_batch(), headers=headers, timeout=30)
+            metrics, _, alerts = collector.service.components
+            for _ in range(2):  # two snapshots: the history panels have a series, not a point
+                metrics.job.run()
+                alerts.engine.evaluate()
+            deadline = time.monotonic() + 30  # the quarantine writer flushes on its own cadence
+            while warehouse.query("SELECT count() FROM quarantine").result_rows[0][0] < 2:
+                assert time.monotonic() < deadline, "rejections never reached the quarantine table"
+                time.sleep(0.2)
+            yield Firm(collector, warehouse, read)
+    finally:
+        warehouse.command(f"DROP DATABASE IF EXISTS `{settings.database}`")
+
+
+@pytest.fixture(scope="module")
+def prometheus(firm: Firm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("prometheus")
+    (tmp / "token").write_text(firm.read_token)
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [{
+            "job_name": "syncwatch",  # the job name deploy/prometheus.yml gives the collector
+            "authorization": {"type": "Bearer", "credentials_file": str(tmp / "token")},
+            "static_configs": [{"targets": [firm.collector.url.removeprefix("http://")]}],
+        }],
+    }  # fmt: skip
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus missing: make test installs the Debian prometheus package"
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/-/ready", server, what="prometheus")
+        # rate() needs two samples inside its range, and histogram_quantile a rate: wait for a few scrapes
+        deadline = time.monotonic() + 60
+        while _samples(base, "syncwatch_collector_warehouse_up[1m]") < 5:
+            assert time.monotonic() < deadline, "Prometheus never scraped the collector"
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _query(base: str, query: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=30).json()
+    assert body["status"] == "success", (query, body)
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def _samples(base: str, range_query: str) -> int:
+    result = _query(base, range_query)
+    return len(result[0]["values"]) if result else 0
+
+
+def _prometheus_values(base: str, dashboard: dict[str, Any]) -> dict[str, list[str]]:
+    """Each template variable's values, from the label_values() query Grafana would run."""
+    values: dict[str, list[str]] = {}
+    for variable in variables(dashboard):
+        metric, label = variable["query"].removeprefix("label_values(").rstrip(")").split(", ")
+        answer = httpx.get(f"{base}/api/v1/label/{label}/values", params={"match[]": metric}, timeout=30).json()
+        values[variable["name"]] = answer["data"]
+        assert values[variable["name"]], f"variable {variable['name']} has no values"
+    return values
+
+
+def test_every_prometheus_panel_runs_and_the_slo_panels_have_data(prometheus: str) -> None:
+    boards = dashboards()
+    checked = 0
+    for name in ("syncwatch-slos.json", "syncwatch-collector.json"):
+        dashboard = boards[name]
+        values = _prometheus_values(prometheus, dashboard)
+        for panel, target in targets(dashboard):
+            # A repeated panel runs once per value of its variable: check it with one value, as Grafana does.
+            scoped = {**values, panel["repeat"]: values[panel["repeat"]][:1]} if "repeat" in panel else values
+            expr = expand_promql(target["expr"], scoped)
+            result = _query(prometheus, expr)
+            checked += 1
+            if name == "syncwatch-slos.json" or not any(word in expr for word in EVENT_DRIVEN):
+                assert result, f"{name} / {panel['title']}: no data for {expr}"
+    assert checked >= 25
+
+
+def test_every_clickhouse_panel_runs_and_the_key_panels_have_rows(firm: Firm) -> None:
+    dashboard = dashboards()["syncwatch-records.json"]
+    values: dict[str, list[str]] = {}
+    for variable in variables(dashboard):
+        values[variable["name"]] = [row[0] for row in firm.warehouse.query(variable["query"]).result_rows]
+        assert values[variable["name"]], f"variable {variable['name']} has no values"
+    end = datetime.now(UTC)
+    rows: dict[str, int] = {}
+    for panel, target in targets(dashboard):
+        sql = expand_sql(target["rawSql"], end - timedelta(days=7), end, values)
+        result = firm.warehouse.query(sql)
+        rows[panel["title"]] = len(result.result_rows)
+        if panel["title"] == "Approved entries not posted":
+            unposted = {row["entry"] for row in result.named_results()}
+    # The panel reads events, the API the business state: over a range holding the whole firm they agree.
+    api = httpx.get(f"{firm.collector.url}/api/v1/slis/time_posting_eventual/records", params={"limit": 1000},
+                    headers=auth(firm.read_token), timeout=60).json()  # fmt: skip
+    assert unposted == {r["key"] for r in api["records"]}
+    # Probe findings need a probes file (docs/probes.md); their queries must run, and return nothing here.
+    assert rows.pop("Latest probe findings") == rows.pop("Money in the latest findings") == 0
+    empty = sorted(title for title, n in rows.items() if n == 0)
+    assert empty == []
