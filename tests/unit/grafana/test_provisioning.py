@@ -4,7 +4,6 @@ committed dashboards are exactly what grafana/build.py writes."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any
 
 import yaml
