@@ -36,8 +36,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "closed_period",
-            "Month-end: ERP closes the current accounting period early; postings fail PERIOD_CLOSED (not retryable)"
-            " until the period is reopened at the end of the window.",
+            "Month-end: ERP closes the current accounting period early (in the first five days of a month, the"
+            " previous one too, whose books would close on the 6th); postings fail PERIOD_CLOSED (not retryable)"
+            " until the periods are reopened at the end of the window.",
             (("time_posting_first_pass", "down"), ("unbilled_wip_blocked", "up"), ("exceptions_open", "up"),
              ("approved_not_posted", "up")),
         ),

@@ -95,12 +95,17 @@ class Simulation(BillingFlow):
         firm = self.firm
         if name == "closed_period":
             if on:
+                # The period being closed: this month, and before the 6th (when the previous month's books close
+                # in the normal course) the previous month too, which is where most time in flight then belongs.
+                periods = {month_period(to_date(t))}
+                if to_date(t).day < 6:
+                    periods.add(month_period(to_date(t - 10 * DAY)))
                 added = []
                 for tenant in self.headcount:
-                    key = (tenant, month_period(to_date(t)))
-                    if key not in firm.closed_periods:
-                        firm.closed_periods.add(key)
-                        added.append(key)
+                    for key in ((tenant, period) for period in sorted(periods)):
+                        if key not in firm.closed_periods:
+                            firm.closed_periods.add(key)
+                            added.append(key)
                 self._fault_changed[name] = list(added)
             else:
                 for key in self._fault_changed.pop(name, []):

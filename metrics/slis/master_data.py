@@ -58,7 +58,10 @@ class MasterDataConsistency:
         rows = records_query(
             db,
             f"""SELECT {key} AS key, count() AS active, countIf(notEmpty(c.differences)) AS mismatched,
-                       countIf(notEmpty(c.differences) AND c.billing_type = 'time_and_materials') AS billable
+                       countIf(notEmpty(c.differences) AND c.billing_type = 'time_and_materials') AS billable,
+                       arraySlice(arraySort(x -> (x.2 != 'time_and_materials', x.1), groupArrayIf(
+                           (c.code, c.billing_type, arrayStringConcat(c.differences, ', ')),
+                           notEmpty(c.differences))), 1, 5) AS top
                 FROM ({_COMPARED}) AS c GROUP BY key ORDER BY key""",
             windows[0],
             0,
@@ -66,13 +69,17 @@ class MasterDataConsistency:
         deals = records_query(db, f"SELECT count() AS n FROM ({_ORPHAN_DEALS})", windows[0], 0)
         orphans = deals[0]["n"] if deals else 0
         result: dict[str, list[Reading]] = {}
-        for row in rows or ([{"key": "", "active": 0, "mismatched": 0, "billable": 0}] if not by else []):
+        for row in rows or ([{"key": "", "active": 0, "mismatched": 0, "billable": 0, "top": []}] if not by else []):
             active, bad = float(row["active"]), float(row["mismatched"])
+            # The first offenders, billable first, so an alert can name them (all of them: records()).
+            top = [{"project": code, "billing_type": kind, "differs": what} for code, kind, what in row["top"]]
             details = {
                 "mismatched": row["mismatched"],
                 "active": row["active"],
                 "billable_mismatched": row["billable"],
                 "deals_without_project_24h": orphans,
+                "top_projects": top,
+                "top_projects_text": "; ".join(f"{t['project']} ({t['differs']})" for t in top) or "none",
             }
             result[str(row["key"])] = [Reading(active - bad, active, bad / active if active else 0.0, details)] * len(
                 windows
@@ -95,6 +102,10 @@ class MasterDataConsistency:
         return records_query(db, sql, window, limit)
 
 
+# A card is effective from the start of its start date through the end of its end date (dates are the firm's,
+# taken as UTC days): as of the following midnight it no longer covers work.
+_EFFECTIVE = f"toDate({AS_OF}) >= start_date AND {AS_OF} <= toDateTime64(end_date + 1, 6, 'UTC')"
+
 # Assignments on time-and-materials projects overlapping the next 14 days, with whether a rate card is effective
 # today: the customer's negotiated card when the customer has one, otherwise the entity's standard card.
 _EXPOSED = f"""
@@ -109,11 +120,11 @@ FROM ({ASSIGNMENTS}) AS a
 INNER JOIN ({PROJECTS}) AS p ON p.project = a.project
 LEFT JOIN (
     SELECT customer, count() AS cards,
-           countIf(toDate({AS_OF}) >= start_date AND toDate({AS_OF}) <= end_date + 1) AS effective
+           countIf({_EFFECTIVE}) AS effective
     FROM ({RATE_CARDS}) WHERE customer != '' GROUP BY customer
 ) AS cc ON cc.customer = p.customer
 LEFT JOIN (
-    SELECT tenant, countIf(toDate({AS_OF}) >= start_date AND toDate({AS_OF}) <= end_date + 1) AS effective
+    SELECT tenant, countIf({_EFFECTIVE}) AS effective
     FROM ({RATE_CARDS}) WHERE customer = '' GROUP BY tenant
 ) AS sc ON sc.tenant = a.tenant
 WHERE p.billing_type = 'time_and_materials' AND a.status != 'ENDED'
@@ -138,9 +149,13 @@ class RateCardExposure:
         key = {"tenant": "x.tenant", "project": "x.project", "customer": "x.customer"}.get(by or "", "''")
         rows = records_query(
             db,
-            f"""SELECT {key} AS key, sumIf(x.weekly_hours * x.overlap_days / 7.0, NOT x.covered) AS hours,
-                       countIf(NOT x.covered AND x.overlap_days > 0) AS assignments
-                FROM ({_EXPOSED}) AS x GROUP BY key ORDER BY key""",
+            f"""SELECT key, sum(y.h) AS hours, sum(y.n) AS assignments,
+                       arraySlice(arraySort(t -> -t.2, groupArrayIf((y.project, y.h), y.h > 0)), 1, 3) AS top
+                FROM (SELECT {key} AS key, x.project AS project,
+                             sumIf(x.weekly_hours * x.overlap_days / 7.0, NOT x.covered) AS h,
+                             countIf(NOT x.covered AND x.overlap_days > 0) AS n
+                      FROM ({_EXPOSED}) AS x GROUP BY key, project) AS y
+                GROUP BY key ORDER BY key""",
             windows[0],
             0,
         )
@@ -155,8 +170,14 @@ class RateCardExposure:
         )
         cards = list(expiring[0]["ids"]) if expiring else []
         result = {}
-        for row in rows or ([{"key": "", "hours": 0.0, "assignments": 0}] if not by else []):
-            details = {"assignments_without_card": row["assignments"], "cards_expiring_30d": cards}
+        for row in rows or ([{"key": "", "hours": 0.0, "assignments": 0, "top": []}] if not by else []):
+            top = [{"project": code, "hours": round(float(hours), 1)} for code, hours in row["top"]]
+            details = {
+                "assignments_without_card": row["assignments"],
+                "cards_expiring_30d": cards,
+                "top_projects": top,
+                "top_projects_text": "; ".join(f"{t['project']} ({t['hours']:g} h)" for t in top) or "none",
+            }
             result[str(row["key"])] = [Reading(0.0, 0.0, round(float(row["hours"]), 1), details)] * len(windows)
         return result
 
