@@ -54,23 +54,29 @@ class History:
     client: Client
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
-    tmp = tmp_path_factory.mktemp("alerts-history")
+def _backfill(tmp: Path, consultants: int, days: int, end: datetime, faults: list[str]) -> History:
     settings = make_settings(tmp)
     client = connect(settings)
     apply_migrations(client, settings.retention_days)
     token = create_token(client, "sim", ["ingest"])[1]
     with ThreadedCollector(settings) as collector:
-        args = [SYNCWATCH, "simulate", "backfill", "--consultants", "200", "--days", "47", "--no-spans",
-                "--base-url", collector.url, "--token", token, "--end", END.isoformat(),
-                "--fault", f"erp_outage@{ERP_OUTAGE[0]}+{ERP_OUTAGE[1]}",
-                "--fault", f"silent_flow@{SILENT_FLOW[0]}+{SILENT_FLOW[1]}",
-                "--fault", f"duplicate_submissions@{DUPLICATES[0]}+{DUPLICATES[1]}"]  # fmt: skip
+        args = [SYNCWATCH, "simulate", "backfill", "--consultants", str(consultants), "--days", str(days),
+                "--no-spans", "--base-url", collector.url, "--token", token, "--end", end.isoformat()]  # fmt: skip
+        args += [arg for fault in faults for arg in ("--fault", fault)]
         done = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp)
         assert done.returncode == 0, done.stderr[-2000:]
-    yield History(settings, client)
-    client.command(f"DROP DATABASE IF EXISTS `{settings.database}`")
+    return History(settings, client)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    h = _backfill(
+        tmp_path_factory.mktemp("alerts-history"), 200, 47, END,
+        [f"erp_outage@{ERP_OUTAGE[0]}+{ERP_OUTAGE[1]}", f"silent_flow@{SILENT_FLOW[0]}+{SILENT_FLOW[1]}",
+         f"duplicate_submissions@{DUPLICATES[0]}+{DUPLICATES[1]}"],
+    )  # fmt: skip
+    yield h
+    h.client.command(f"DROP DATABASE IF EXISTS `{h.settings.database}`")
 
 
 def _replay(h: History, hook: HttpReceiver, start: datetime, end: datetime, step: timedelta) -> list[Transition]:
@@ -179,3 +185,38 @@ def test_duplicate_submissions_page_on_burn_within_the_hour(history: History) ->
     summary = fired[0].alert.annotations["summary"]
     assert summary.startswith("Duplicate submissions burns its error budget"), summary
     assert any(a["labels"]["alertname"] in pages for body in bodies for a in body["alerts"])
+
+
+# Master data and rate cards are kept as their latest values (each system's current view of a project, a card's
+# current dates), so a replay over history sees today's master data at every step. Their rules are evaluated on a
+# history that ends while the faults still hold: the latest values are then the faulted ones.
+MID_FAULT_END = datetime(2026, 11, 21, tzinfo=UTC)  # Saturday; the faults start Friday 20 Nov 00:00 (day 9)
+
+
+@pytest.fixture(scope="module")
+def mid_fault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    h = _backfill(tmp_path_factory.mktemp("alerts-mid-fault"), 60, 10, MID_FAULT_END,
+                  ["crm_rename@9", "expired_rate_card@9"])  # fmt: skip
+    yield h
+    h.client.command(f"DROP DATABASE IF EXISTS `{h.settings.database}`")
+
+
+def test_renamed_projects_and_a_lapsed_rate_card_fire_from_the_events_at_once(mid_fault: History) -> None:
+    """A renamed project or a lapsed rate card is in the business state as soon as its sync event arrives: the
+    event-based rules fire at the first evaluation (not at the next probe run) and name the projects involved.
+    (How soon after the fault starts is measured live by bench/detection.py: the state is the latest one here.)"""
+    start = MID_FAULT_END - timedelta(days=1) + timedelta(hours=1)
+    with HttpReceiver() as hook:
+        transitions = _replay(mid_fault, hook, start, start + timedelta(hours=1), timedelta(minutes=30))
+    says = {
+        "ProjectsDifferAcrossSystems": "active projects differ between PSA and ERP",
+        "RateCardMissing": "planned billable hours in the next 14 days",
+    }
+    for rule, text in says.items():
+        fired, _ = _fired_and_resolved(transitions, {rule})
+        assert len(fired) == 1, (rule, [(t.alert.rule, t.to_state, t.alert.updated_at) for t in transitions])
+        assert fired[0].alert.fired_at == start
+        summary = fired[0].alert.annotations["summary"]
+        assert text in summary and "PRJ-" in summary, summary
+    notified = {a["labels"]["alertname"] for r in hook.received for a in r.body["alerts"]}
+    assert set(says) <= notified
