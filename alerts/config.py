@@ -134,6 +134,8 @@ class Rule(_Strict):
     detail_true: str = ""
     clear_threshold: float | None = None
     min_events: float = 0.0
+    # The burn window whose judged count min_events guards (sli rules); empty: the SLO window's total.
+    min_events_window: str = ""
     for_: float = Field(default=0.0, alias="for")
     keep_firing_for: float = 0.0
     # Only start firing inside these time intervals (a firing alert is held outside them), e.g. business days
@@ -181,9 +183,10 @@ class Rule(_Strict):
             raise ValueError(f"dimension: {self.dimension!r} is not one of {known}")
         if self.field_ not in SLI_FIELDS:
             raise ValueError(f"field: {self.field_!r} is not one of {', '.join(SLI_FIELDS)}")
-        for window in (self.long_window, self.short_window):
+        for name, window in (("long_window", self.long_window), ("short_window", self.short_window),
+                             ("min_events_window", self.min_events_window)):  # fmt: skip
             if window and window not in BURN_WINDOWS:
-                raise ValueError(f"long_window: burn window {window!r} is not one of {', '.join(BURN_WINDOWS)}")
+                raise ValueError(f"{name}: burn window {window!r} is not one of {', '.join(BURN_WINDOWS)}")
         if self.clear_threshold is not None and self.op in ("==", "!="):
             raise ValueError("clear_threshold: needs an ordering op (>, >=, <, <=)")
         if self.clear_threshold is not None and _breaches(self.op, self.clear_threshold, self.threshold):

@@ -232,12 +232,24 @@ def _sli_context(row: SliValue) -> dict[str, Any]:
     }
 
 
+def _judged(row: SliValue, window: str) -> float:
+    """Events judged in a burn window (the metrics stage's details), or over the SLO window without one."""
+    if not window:
+        return row.total
+    counts = row.details.get("windows", {}).get(window, {})
+    return float(counts.get("judged", 0.0)) if isinstance(counts, dict) else 0.0
+
+
 def _observe_sli(rule: Rule, row: SliValue) -> Observation | None:
     labels = {"sli": row.sli}
     if row.dimension:
         labels[row.dimension] = row.key
     context = _sli_context(row)
-    guarded = row.total < rule.min_events
+    guarded = _judged(row, rule.min_events_window) < rule.min_events
+    if rule.min_events_window:
+        counts = row.details.get("windows", {}).get(rule.min_events_window, {})
+        context |= {"window": rule.min_events_window, "window_judged": _judged(row, rule.min_events_window),
+                    "window_bad": float(counts.get("bad", 0.0)) if isinstance(counts, dict) else 0.0}  # fmt: skip
     if rule.kind == "burn_rate":
         long_burn, short_burn = row.burn.get(rule.long_window), row.burn.get(rule.short_window)
         if long_burn is None or short_burn is None:

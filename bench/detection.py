@@ -8,7 +8,8 @@ simulated estate, SYNCWATCH_ALERTS_WEBHOOK_URL pointing at a webhook receiver in
 `syncwatch simulate live` with a warm-up. After a settling period it records which alerts already fire, then for
 each scenario switches the fault on, waits for a notification carrying an alert that was not firing before,
 switches the fault off and waits for things to calm down. Prints one line per scenario and the p95, and appends
-a JSON line to bench/results/detection.jsonl.
+a JSON line to bench/results/detection.jsonl. It also records when the new alert was firing in the API
+(`firing_s`), which tells a slow signal from a held notification (warnings are muted in the period close).
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ class Hook:
                 if alert["status"] == "firing" and alert["fingerprint"] not in exclude:
                     return at, alert
         return None
+
+
+def _new_firing(listing: dict[str, Any], before: set[str]) -> dict[str, Any] | None:
+    for alert in listing["alerts"]:
+        if alert["state"] == "firing" and alert["fingerprint"] not in before:
+            return dict(alert)
+    return None
 
 
 def main() -> None:
@@ -175,9 +183,13 @@ def main() -> None:
             t0 = time.monotonic()
             httpx.post(f"{sim}/admin/faults/{name}", json={"on": True}, headers=sim_auth, timeout=10)
             found = None
+            fired: tuple[float, dict[str, Any]] | None = None
             while time.monotonic() - t0 < args.timeout and found is None:
                 found = hook.firing_since(t0, before)
-                time.sleep(0.2)
+                if fired is None:  # the alert itself, also when its notification is held (a mute time interval)
+                    alert = _new_firing(httpx.get(f"{base}/api/v1/alerts", headers=api, timeout=30).json(), before)
+                    fired = None if alert is None else (time.monotonic() - t0, alert)
+                time.sleep(0.5)
             httpx.post(f"{sim}/admin/faults/{name}", json={"on": False}, headers=sim_auth, timeout=10)
             row: dict[str, Any] = {"scenario": name, "latency_s": None, "alert": None}
             if found is not None:
@@ -187,8 +199,13 @@ def main() -> None:
                     "alert": found[1]["labels"]["alertname"],
                     "summary": found[1]["annotations"].get("summary"),
                 }
+            if fired is not None:
+                row |= {"firing_s": round(fired[0], 1), "firing_alert": fired[1]["rule"]}
+                row.setdefault("summary", fired[1]["annotations"].get("summary"))
             results.append(row)
             shown = f"{row['latency_s']:6.1f} s  {row['alert']}" if found else f"  none within {args.timeout:.0f} s"
+            if fired is not None:
+                shown += f"  (firing after {fired[0]:.1f} s: {fired[1]['rule']})"
             print(f"{name:24s} {shown}", flush=True)
             time.sleep(args.cooldown)
     finally:

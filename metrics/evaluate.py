@@ -38,6 +38,7 @@ class SliResult:
     error_budget_remaining: float | None
     burn_rates: dict[str, float | None]
     details: dict[str, Any] = field(default_factory=dict)
+    window_counts: dict[str, dict[str, float]] = field(default_factory=dict)  # burn window -> judged, bad
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +125,12 @@ class Evaluator:
                 first = readings[0]
                 burn = {label: _burn(r, allowed) for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)}
                 whole = _burn(first, allowed)
+                # Judged and bad per burn window: a rule on a short window needs its own volume (twenty first
+                # attempts in 5 minutes say more than the 30-day total does).
+                counts = {
+                    label: {"judged": r.total, "bad": r.total - r.good}
+                    for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)
+                }
                 results[key] = SliResult(
                     name=name,
                     title=definition.title,
@@ -139,6 +146,7 @@ class Evaluator:
                     error_budget_remaining=None if whole is None else 1.0 - whole,
                     burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
                     details=first.details,
+                    window_counts=counts if allowed else {},
                 )
             out[name] = results
         return out

@@ -35,10 +35,12 @@ class Snapshot:
 
 def _row(taken_at: datetime, result: SliResult, dimension: str, key: str) -> list[Any]:
     burn = result.burn_rates
+    # The alert engine reads a burn window's own volume from the stored details (min_events_window).
+    details = {**result.details, "windows": result.window_counts} if result.window_counts else result.details
     return [
         taken_at, result.name, dimension, key, result.value, result.good, result.total, result.target, result.status,
         result.error_budget_remaining, burn.get("5m"), burn.get("30m"), burn.get("1h"), burn.get("6h"),
-        burn.get("1d"), burn.get("3d"), orjson.dumps(result.details, default=str).decode(),
+        burn.get("1d"), burn.get("3d"), orjson.dumps(details, default=str).decode(),
     ]  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -220,3 +221,18 @@ def test_renamed_projects_and_a_lapsed_rate_card_fire_from_the_events_at_once(mi
         assert text in summary and "PRJ-" in summary, summary
     notified = {a["labels"]["alertname"] for r in hook.received for a in r.body["alerts"]}
     assert set(says) <= notified
+
+
+def test_snapshots_carry_each_burn_window_volume(mid_fault: History) -> None:
+    """The fast page's guard (min_events_window) reads a burn window's judged count from the stored snapshot."""
+    at = MID_FAULT_END - timedelta(hours=12)
+    SnapshotJob(Evaluator(load_slos()), lambda: mid_fault.client).run(as_of=at)
+    (details,) = mid_fault.client.query(
+        "SELECT details FROM sli_snapshots WHERE sli = 'time_posting_first_pass' AND dimension = ''"
+        " AND time = {at:DateTime64(3, 'UTC')}",
+        parameters={"at": at},
+    ).result_rows[0]
+    windows = orjson.loads(details)["windows"]
+    assert set(windows) == {"5m", "30m", "1h", "6h", "1d", "3d"}
+    assert windows["3d"]["judged"] >= windows["1h"]["judged"] >= windows["5m"]["judged"] >= 0
+    assert windows["3d"]["judged"] > 0 and 0 <= windows["3d"]["bad"] <= windows["3d"]["judged"]

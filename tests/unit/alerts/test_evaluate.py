@@ -164,3 +164,37 @@ def test_erp_unreachable_needs_an_erp_failure_not_any_failure_of_an_erp_probe() 
 
     assert run("crm: POST /services/oauth2/token: ConnectError: [Errno 111] Connection refused") == []
     assert run("erp: POST /services/rest/query/v1/suiteql answered 503 (after 4 attempts)") == ["firing"]
+
+
+def test_failing_now_guards_on_the_five_minute_volume_and_states_it() -> None:
+    """The default fast page: half of the last 5 minutes' first attempts failing, with at least 20 of them; the
+    30-day total says nothing about whether 5 minutes hold enough attempts to judge."""
+    from alerts.config import load_config
+
+    config = load_config()
+    rule = config.rule("TimePostingFailingNow")
+    only = type(config)(rules=(rule,), route=config.route, receivers={}, inhibit_rules=(), time_intervals={})
+
+    def row(judged: float, bad: float) -> SliValue:
+        burn = bad / judged / 0.02 if judged else None
+        details = {"windows": {"5m": {"judged": judged, "bad": bad}, "1h": {"judged": 400.0, "bad": bad}}}
+        return SliValue("time_posting_first_pass", "", "", T0, 0.97, 9700, 10000, 0.98, "warning", 0.4,
+                        {"5m": burn}, details)  # fmt: skip
+
+    for judged, bad, fires in [(8, 8, False), (19, 19, False), (40, 10, False), (40, 22, True), (0, 0, False)]:
+        alerts: dict[str, Alert] = {}
+        evaluate(only, [row(judged, bad)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
+        assert bool(alerts) is fires, (judged, bad)
+    alerts = {}
+    evaluate(only, [row(40, 22)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
+    summary = next(iter(alerts.values())).annotations["summary"]
+    assert summary.startswith("22 of 40 first attempts to post time to ERP in the last 5m failed (burning"), summary
+
+
+def test_min_events_window_must_be_a_burn_window() -> None:
+    import pytest
+
+    from alerts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="field 'min_events_window': burn window '2m' is not one of 5m"):
+        cfg("min_events: 5\nmin_events_window: 2m")
