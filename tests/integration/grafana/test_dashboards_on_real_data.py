@@ -5,7 +5,6 @@ enough: the SLO panels and the key record panels must return data."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -16,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from clickhouse_connect.driver.client import Client
 
 from syncwatch.tokens import create_token
 from syncwatch.warehouse import apply_migrations, connect
-from tests.conftest import ThreadedCollector, auth, free_port, make_settings
+from tests.conftest import ThreadedCollector, auth, make_settings
 from tests.grafana_dashboards import dashboards, expand_promql, expand_sql, targets, variables
-from tests.waiting import wait_http
+from tests.prometheus import running_prometheus
 
 pytestmark = pytest.mark.integration
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
@@ -92,27 +90,13 @@ def prometheus(firm: Firm, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "static_configs": [{"targets": [firm.collector.url.removeprefix("http://")]}],
         }],
     }  # fmt: skip
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus missing: make test installs the Debian prometheus package"
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/-/ready", server, what="prometheus")
+    with running_prometheus(tmp, config) as base:
         # rate() needs two samples inside its range, and histogram_quantile a rate: wait for a few scrapes
         deadline = time.monotonic() + 60
         while _samples(base, "syncwatch_collector_warehouse_up[1m]") < 5:
             assert time.monotonic() < deadline, "Prometheus never scraped the collector"
             time.sleep(0.5)
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _query(base: str, query: str) -> list[dict[str, Any]]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.conftest import ThreadedCollector, Tokens, auth, free_port
+from tests.conftest import ThreadedCollector, Tokens, auth
 from tests.integration.metrics.test_hand_built_logs import firm_log
+from tests.prometheus import running_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,6 @@ def test_prometheus_scrapes_the_values_the_api_reports(
     api = httpx.get(f"{collector.url}/api/v1/slis", headers=auth(tokens["read"]), timeout=60).json()
     expected = {s["name"]: s for s in api["slis"]}
 
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [
@@ -64,16 +63,7 @@ def test_prometheus_scrapes_the_values_the_api_reports(
             }
         ],
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus missing: make test installs the Debian prometheus package"
-    server = subprocess.Popen(
-        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with running_prometheus(tmp_path, config) as base:
         deadline = time.monotonic() + 60
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
@@ -94,6 +84,3 @@ def test_prometheus_scrapes_the_values_the_api_reports(
         assert float(dead[0]["value"][1]) == pytest.approx(expected["dead_letter_backlog"]["value"], rel=1e-3)
         up = _promql(base, 'up{job="syncwatch"}')
         assert up and up[0]["value"][1] == "1"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
