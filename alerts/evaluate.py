@@ -232,12 +232,12 @@ def _sli_context(row: SliValue) -> dict[str, Any]:
     }
 
 
-def _judged(row: SliValue, window: str) -> float:
-    """Events judged in a burn window (the metrics stage's details), or over the SLO window without one."""
-    if not window:
-        return row.total
+def _window_counts(row: SliValue, window: str) -> tuple[float, float]:
+    """(judged, bad) in a burn window, as the metrics stage stores them in the details; (0, 0) when absent."""
     counts = row.details.get("windows", {}).get(window, {})
-    return float(counts.get("judged", 0.0)) if isinstance(counts, dict) else 0.0
+    if not isinstance(counts, dict):
+        return 0.0, 0.0
+    return float(counts.get("judged", 0.0)), float(counts.get("bad", 0.0))
 
 
 def _observe_sli(rule: Rule, row: SliValue) -> Observation | None:
@@ -245,11 +245,11 @@ def _observe_sli(rule: Rule, row: SliValue) -> Observation | None:
     if row.dimension:
         labels[row.dimension] = row.key
     context = _sli_context(row)
-    guarded = _judged(row, rule.min_events_window) < rule.min_events
-    if rule.min_events_window:
-        counts = row.details.get("windows", {}).get(rule.min_events_window, {})
-        context |= {"window": rule.min_events_window, "window_judged": _judged(row, rule.min_events_window),
-                    "window_bad": float(counts.get("bad", 0.0)) if isinstance(counts, dict) else 0.0}  # fmt: skip
+    judged = row.total
+    if rule.min_events_window:  # the guard counts the events of that window, not of the SLO window
+        judged, bad = _window_counts(row, rule.min_events_window)
+        context |= {"window": rule.min_events_window, "window_judged": judged, "window_bad": bad}
+    guarded = judged < rule.min_events
     if rule.kind == "burn_rate":
         long_burn, short_burn = row.burn.get(rule.long_window), row.burn.get(rule.short_window)
         if long_burn is None or short_burn is None:
