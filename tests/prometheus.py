@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import free_port
-from tests.waiting import wait_http
+from tests.waiting import serving
 
 __all__ = ["running_prometheus"]
 
@@ -24,15 +24,8 @@ def running_prometheus(workdir: Path, config: dict[str, Any]) -> Iterator[str]:
     binary = shutil.which("prometheus")
     assert binary, "prometheus missing: make test installs the Debian prometheus package"
     port = free_port()
-    server = subprocess.Popen(
-        [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/-/ready", server, what="prometheus")
+    args = [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with serving(args, f"{base}/-/ready", what="prometheus", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

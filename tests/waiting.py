@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-__all__ = ["wait_http"]
+__all__ = ["serving", "wait_http"]
 
 
 def wait_http(
@@ -35,3 +37,22 @@ def wait_http(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not answer {url} within {timeout:.0f} s")
         time.sleep(0.2)
+
+
+@contextmanager
+def serving(
+    args: Sequence[str], ready_url: str, *, what: str, timeout: float = 60.0, **popen: Any
+) -> Iterator[subprocess.Popen[Any]]:
+    """Start a server process, yield it once `ready_url` answers, and stop it afterwards (killed if it will not
+    stop), whatever the test did. `popen` goes to subprocess.Popen (cwd, env, stdout, stderr)."""
+    process = subprocess.Popen(list(args), **popen)
+    try:
+        wait_http(ready_url, process, timeout=timeout, what=what)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

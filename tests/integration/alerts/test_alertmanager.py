@@ -16,7 +16,7 @@ from alerts.notifiers.alertmanager import AlertmanagerNotifier
 from alerts.notifiers.base import AlertView, Message, deliver
 from tests.conftest import free_port
 from tests.unit.alerts.support import HttpReceiver
-from tests.waiting import wait_http
+from tests.waiting import serving
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +31,12 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, HttpReceiver]]:
             f"      - url: {hook.url}/am\n        send_resolved: true\n"
         )
         port = free_port()
-        proc = subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(f"{url}/-/ready", proc, timeout=30, what="alertmanager")
+        args = ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"]  # fmt: skip
+        with serving(args, f"{url}/-/ready", what="alertmanager", timeout=30, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE):  # fmt: skip
             yield url, hook
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def _wait(hook: HttpReceiver, n: int, timeout: float = 30) -> None:

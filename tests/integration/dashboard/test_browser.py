@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from tests.conftest import ThreadedCollector, Tokens, free_port
 from tests.integration.dashboard.browser import Chromium
-from tests.waiting import wait_http
+from tests.waiting import serving
 
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 PAGES = ("overview", "sli", "probes", "alerts", "ingest", "trace")
@@ -38,21 +38,12 @@ def dashboard(fed_collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
     env.update(SYNCWATCH_DASHBOARD_TOKEN=tokens["read"], SYNCWATCH_DASHBOARD_REFRESH_SECONDS="300")
-    process = subprocess.Popen(
-        [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", fed_collector.url],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_stcore/health", process, what="the dashboard")
+    with serving(
+        [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", fed_collector.url], f"{url}/_stcore/health",
+        what="the dashboard", cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    ):  # fmt: skip
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_every_page_and_a_record_trace_render_in_chromium(dashboard: str, warehouse: Client, tmp_path: Path) -> None:
@@ -99,18 +90,14 @@ def test_collector_down_is_a_message_not_a_crash(tmp_path: Path) -> None:
     port, dead = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
     env.update(SYNCWATCH_DASHBOARD_TOKEN="any-token", SYNCWATCH_DASHBOARD_TIMEOUT_SECONDS="2")
-    process = subprocess.Popen(
+    with serving(
         [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", f"http://127.0.0.1:{dead}"],
+        f"http://127.0.0.1:{port}/_stcore/health", what="the dashboard",
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", process, what="the dashboard")
+    ):  # fmt: skip
         with Chromium(tmp_path / "chromium") as browser:
             browser.render(f"http://127.0.0.1:{port}/")
             browser.screenshot(tmp_path / "screenshots" / "collector-down.png")
             found = browser.problems()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
     assert found["exceptions"] == [] and not found["traceback"]
     assert any("unreachable" in e for e in found["errors"]), found["errors"]
