@@ -14,6 +14,7 @@ from probes.reconcile.deals import check_deals_without_project
 from probes.reconcile.duplicates import check_duplicate_postings
 from probes.reconcile.projects import check_project_master_data
 from probes.reconcile.rate_cards import check_rate_cards
+from probes.reconcile.reachability import check_erp_reachable
 from probes.reconcile.time_posting import check_time_posting
 from probes.reconcile.workers import check_worker_sync
 
@@ -42,6 +43,15 @@ class BuiltinProbe:
 BUILTIN_PROBES: dict[str, BuiltinProbe] = {
     p.name: p
     for p in (
+        BuiltinProbe(
+            "erp_reachability",
+            ("erp",),
+            30,
+            20,
+            {"erp": 2},
+            "one SuiteQL count every 30 s: an ERP that stops answering is known within a minute",
+            check_erp_reachable,
+        ),
         BuiltinProbe(
             "time_posting",
             ("erp", "psa"),

@@ -71,8 +71,8 @@ def clean() -> Iterator[tuple[Simulation, dict[str, ProbeRun]]]:
 def test_clean_estate_matches_truth(clean: tuple[Simulation, dict[str, ProbeRun]]) -> None:
     sim, runs = clean
     assert {r.outcome for r in runs.values()} <= {Outcome.OK, Outcome.MISMATCH}, {n: r.error for n, r in runs.items()}
-    assert set(runs) == {"time_posting", "duplicate_postings", "project_master_data", "deals_without_project",
-                         "worker_sync", "rate_cards", "dead_letters"}  # fmt: skip
+    assert set(runs) == {"erp_reachability", "time_posting", "duplicate_postings", "project_master_data",
+                         "deals_without_project", "worker_sync", "rate_cards", "dead_letters"}  # fmt: skip
     _, expected = _truth(sim)
     ours = _by_kind(runs)
     for kind in KEYED:

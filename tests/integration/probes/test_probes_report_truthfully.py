@@ -132,6 +132,27 @@ def test_erp_outage_answers_503_and_the_probe_says_so(monkeypatch: pytest.Monkey
     assert run.outcome is Outcome.FAILED and "503" in run.error and run.duration_ms < 5000
 
 
+def test_erp_reachability_is_one_call_and_fails_within_its_deadline_in_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cheap signal behind ErpUnreachable: one SuiteQL call a run (after the token), ok while the ERP answers;
+    in an outage the run fails at once with an error that names the ERP (Retry-After 30 outlives its 20 s)."""
+    set_secrets(monkeypatch)
+    sim = simulate(days=15)
+    with _estate(sim) as base:
+        fleet = _fleet(sim, base)
+        fleet.run("erp_reachability")  # fetches the OAuth token
+        run = fleet.run("erp_reachability")
+        assert run.outcome is Outcome.OK and not run.findings and run.calls_by_system == {"erp": 1}, run.error
+        sim.faults.add("erp_outage", sim.now, None)
+        t0 = time.monotonic()
+        run = fleet.run("erp_reachability")
+        elapsed = time.monotonic() - t0
+        fleet.close()
+    assert run.outcome is Outcome.FAILED and run.error.startswith("erp: ") and "503" in run.error, run.error
+    assert elapsed < 5
+
+
 def test_429_is_retried_after_retry_after_and_still_answers(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
     set_secrets(monkeypatch)
     # Workday-style rate limit of 2/s, burst 3, and a probe allowed to go faster: it meets 429 and must wait.
