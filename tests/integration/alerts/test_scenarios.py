@@ -174,6 +174,10 @@ def test_silent_flow_fires_flow_silent_and_resolves_when_events_return(history: 
     episode_hours = (resolved[0].alert.resolved_at - fired[0].alert.fired_at).total_seconds() / 3600  # type: ignore[operator]
     assert statuses[0] == "firing" and statuses[-1] == "resolved" and set(statuses[1:-1]) <= {"firing"}
     assert len(statuses) <= 2 + episode_hours // 4
+    # The entries the stopped connector leaves behind tell it sooner than the silence does.
+    (waiting, *_), _ = _fired_and_resolved(transitions, {"ConnectorNotPickingUpTime"})
+    assert _day(begin) < waiting.alert.fired_at <= fired[0].alert.fired_at, seen  # type: ignore[operator]
+    assert "for the PSA-to-ERP connector, which normally picks time up within" in waiting.alert.annotations["summary"]
 
 
 def test_duplicate_submissions_page_on_burn_within_the_hour(history: History) -> None:

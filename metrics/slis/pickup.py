@@ -1,0 +1,128 @@
+"""Approved time waiting for the connector: entries approved but never sent to the ERP, judged against the
+connector's own normal pickup time.
+
+A stopped connector sends nothing, so nothing fails: flow silence sees it only after 3x the flow's cadence (3 h for
+an hourly flow). The entries it leaves behind say so sooner, once they have waited longer than the connector ever
+makes them wait. That "ever" is learned from the connector's recent pickups (approval -> first post attempt) rather
+than configured, because connectors differ by orders of magnitude: an event-driven one picks time up in minutes, a
+nightly batch in up to a day, and a fixed limit would either page on every batch or sleep through a stopped
+event-driven connector.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from metrics.catalogue import Definition, Reading
+from metrics.query import Db
+from metrics.slis._scan import records_query
+from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
+from metrics.state import ENTRIES
+from metrics.windows import Window
+
+__all__ = ["PICKUP_FACTOR", "PICKUP_FLOOR_SECONDS", "PICKUP_LEARNING_DAYS", "ConnectorPickup"]
+
+PICKUP_LEARNING_DAYS = 7
+PICKUP_FACTOR = 2.0  # x the p99 of recent pickups: a healthy connector's own tail stays below it
+# Below this no wait is a stall, however fast the connector usually is: a restart or a short queue is not an
+# incident. It is also the limit while the connector has no pickups in the learning window to learn from.
+PICKUP_FLOOR_SECONDS = 300.0
+
+_WAITING = f"""
+    e.approved_at IS NOT NULL AND e.approved_at <= {AS_OF}
+    AND (e.first_attempt_at IS NULL OR e.first_attempt_at > {AS_OF})
+    AND (e.posted_at IS NULL OR e.posted_at > {AS_OF})
+    AND (e.superseded_at IS NULL OR e.superseded_at > {AS_OF})
+    AND (e.written_off_at IS NULL OR e.written_off_at > {AS_OF})
+"""
+_PICKUP = seconds_between("e.approved_at", "e.first_attempt_at")
+_WAIT = seconds_between("e.approved_at", AS_OF)
+_STALLED = f"{_WAIT} > {{pickup_limit:Float64}}"
+# The connector's pickups completed in the learning window before as_of, and the limit they set.
+_LIMIT = f"""
+SELECT quantileExactIf(0.5)({_PICKUP}, ok) AS p50, quantileExactIf(0.99)({_PICKUP}, ok) AS p99, countIf(ok) AS n
+FROM (SELECT e.approved_at, e.first_attempt_at,
+             e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved_at
+             AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
+             AND e.first_attempt_at <= {AS_OF} AS ok
+      FROM ({ENTRIES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
+"""
+
+
+def _limit(db: Db, window: Window) -> dict[str, Any]:
+    (row,) = records_query(db, _LIMIT, window, 0)
+    learned = row["n"] > 0
+    p99 = float(row["p99"]) if learned else None
+    limit = max(PICKUP_FLOOR_SECONDS, PICKUP_FACTOR * p99) if p99 is not None else PICKUP_FLOOR_SECONDS
+    return {
+        "limit_seconds": limit,
+        "normal_pickup_p50_seconds": float(row["p50"]) if learned else None,
+        "normal_pickup_p99_seconds": p99,
+        "pickups_learned_from": row["n"],
+    }
+
+
+class ConnectorPickup:
+    definition = Definition(
+        "time_posting_pickup",
+        "Approved time waiting for the connector",
+        "count",
+        "<=",
+        0.0,
+        f"Approved entries (not superseded, written off or posted) with no post attempt yet, waiting longer than the"
+        f" connector's normal pickup: {PICKUP_FACTOR:g}x the p99 of approval -> first post attempt over the pickups"
+        f" of the last {PICKUP_LEARNING_DAYS} days, at least {PICKUP_FLOOR_SECONDS / 60:g} minutes. Value: entries"
+        " waiting past that limit, as of the window's end. Details: the limit and what it was learned from, the"
+        " entries and consultants waiting, the oldest wait, hours and money per currency.",
+        dimensions=("tenant", "project", "flow", "source_system", "target_system"),
+        flow="psa-to-erp-time",
+    )
+
+    def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
+        learned = _limit(db, windows[0])
+        key = ENTRY_KEYS.get(by or "", "''")
+        sql = f"""
+            SELECT {key} AS key, e.currency AS currency, count() AS waiting, countIf({_STALLED}) AS stalled,
+                   uniqExactIf(e.consultant, {_STALLED}) AS consultants,
+                   ifNull(sumIf(e.hours, {_STALLED}), 0) AS hours, ifNull(sumIf(e.amount, {_STALLED}), 0) AS amount,
+                   countIf({_STALLED} AND (e.amount IS NULL OR e.amount = 0)) AS unpriced, max({_WAIT}) AS oldest
+            FROM ({ENTRIES}) AS e WHERE {_WAITING}
+            GROUP BY key, currency ORDER BY key, currency"""
+        rows = records_query(db, sql, windows[0], 0, pickup_limit=learned["limit_seconds"])
+        grouped: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {
+                **learned,
+                "waiting": 0,
+                "stalled": 0,
+                "consultants": 0,
+                "hours": 0.0,
+                "amount": {},
+                "stalled_without_amount": 0,
+                "oldest_wait_seconds": 0.0,
+            }  # fmt: skip
+        )
+        for row in rows:
+            d = grouped[str(row["key"])]
+            d["waiting"] += row["waiting"]
+            d["stalled"] += row["stalled"]
+            d["consultants"] += row["consultants"]  # per currency: a consultant books in one currency
+            d["hours"] += float(row["hours"])
+            d["stalled_without_amount"] += row["unpriced"]
+            if row["stalled"] > row["unpriced"]:  # an entry has money once a posting request priced it
+                d["amount"][row["currency"] or "?"] = float(row["amount"])
+            d["oldest_wait_seconds"] = max(d["oldest_wait_seconds"], float(row["oldest"]))
+        if not by and not grouped:
+            grouped[""]  # noqa: B018 -- nothing waiting is a healthy zero, not "no data"
+        return {key: [Reading(0.0, 0.0, float(d["stalled"]), d)] * len(windows) for key, d in grouped.items()}
+
+    def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
+        learned = _limit(db, window)
+        sql = f"""
+            SELECT e.entry_id AS key, 'entry' AS kind, 'approved, waiting for the connector' AS status,
+                   {_WAIT} AS age_seconds, e.amount AS amount, e.currency AS currency, e.tenant AS tenant,
+                   e.project AS project_code, 'consultant ' || e.consultant AS detail
+            FROM ({ENTRIES}) AS e WHERE {_WAITING} AND {_STALLED}
+            ORDER BY e.approved_at, e.amount DESC LIMIT {{limit:UInt32}}"""
+        return records_query(db, sql, window, limit, pickup_limit=learned["limit_seconds"])

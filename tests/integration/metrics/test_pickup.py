@@ -1,0 +1,108 @@
+"""Approved time waiting for the connector, on hand-built logs: the limit is learned from the connector's own recent
+pickups, and only entries past it that nothing else has settled (posted, superseded, written off) count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from metrics.evaluate import Evaluator
+from metrics.query import Db
+from metrics.slis.pickup import PICKUP_FLOOR_SECONDS
+from metrics.slo import load_slos
+from metrics.windows import Window
+from tests.conftest import ThreadedCollector, Tokens, auth
+from tests.integration.metrics.test_hand_built_logs import approved, ce, posting
+
+pytestmark = pytest.mark.integration
+
+AS_OF = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+WINDOW = Window(AS_OF - timedelta(days=30), AS_OF)
+M = timedelta(minutes=1)
+
+
+def _send(collector: ThreadedCollector, tokens: Tokens, events: list[dict[str, Any]]) -> None:
+    headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
+    for batch in (events, events):  # the second delivery repeats every event: nothing may count twice
+        r = httpx.post(f"{collector.url}/v1/events", json=batch, headers=headers, timeout=30)
+        assert r.status_code in (200, 207) and r.json()["rejected"] == 0, r.text
+
+
+def _pickup(warehouse: Client) -> Any:
+    return Evaluator(load_slos()).evaluate(Db(warehouse), window=WINDOW, names=["time_posting_pickup"])[
+        "time_posting_pickup"
+    ][""]
+
+
+def test_entries_waiting_past_twice_the_learned_p99_pickup(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client
+) -> None:
+    events: list[dict[str, Any]] = []
+    # Normal pickups within the learning window: 5, 10, 10 and 12 minutes -> p99 12 min, limit 24 min.
+    for n, minutes in enumerate((5, 10, 10, 12)):
+        at = AS_OF - timedelta(days=2) + n * timedelta(hours=1)
+        events += [approved([f"OK{n}"], at), posting("time_entry.post_requested", f"OK{n}", at + minutes * M, 80.0)]
+    # A pickup older than the learning window (3 h) teaches nothing.
+    old = AS_OF - timedelta(days=9)
+    events += [approved(["OLD"], old), posting("time_entry.post_requested", "OLD", old + 180 * M, 80.0)]
+    events += [
+        approved(["W1", "W2"], AS_OF - 40 * M),  # waiting 40 min: past the limit
+        approved(["W3"], AS_OF - 20 * M),  # waiting 20 min: within it
+        approved(["S1"], AS_OF - 60 * M),  # superseded by an adjustment: settled
+        ce(
+            "time_entry.adjusted",
+            AS_OF - 50 * M,
+            {
+                "entry_id": "S2",
+                "supersedes_entry_id": "S1",
+                "work_date": "2026-11-09",
+                "delta_hours": 1.0,
+                "reason": "correction",
+            },
+        ),  # fmt: skip
+        approved(["P1"], AS_OF - 90 * M),  # posted by another route (no request seen): settled
+        posting("time_entry.posted", "P1", AS_OF - 80 * M, 80.0),
+        approved(["LATE"], AS_OF + 5 * M),  # after as_of: not yet approved at the window's end
+    ]
+    _send(collector, tokens, events)
+
+    r = _pickup(warehouse)
+    d = r.details
+    assert d["normal_pickup_p99_seconds"] == pytest.approx(12 * 60)
+    assert d["limit_seconds"] == pytest.approx(24 * 60)
+    assert d["pickups_learned_from"] == 4
+    # S2 (the adjustment, approved 50 min ago and never sent) waits too; W1 and W2 as well; W3 is within the limit.
+    assert r.value == 3.0 and d["stalled"] == 3 and d["waiting"] == 4
+    assert d["oldest_wait_seconds"] == pytest.approx(50 * 60)
+    assert d["stalled_without_amount"] == 3 and d["amount"] == {}
+    assert r.status == "breach"
+
+    records = Evaluator(load_slos()).registry["time_posting_pickup"].records(Db(warehouse), WINDOW, 10)
+    assert [x["key"] for x in records] == ["S2", "W1", "W2"]
+    assert records[0]["age_seconds"] == pytest.approx(50 * 60)
+
+
+def test_without_recent_pickups_the_floor_is_the_limit(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client
+) -> None:
+    """A connector that has sent nothing for the whole learning window has nothing to learn from: every entry
+    waiting past the floor is stalled, rather than the limit growing with the silence."""
+    _send(collector, tokens, [approved(["A"], AS_OF - 4 * M), approved(["B"], AS_OF - 6 * M)])
+    r = _pickup(warehouse)
+    assert r.details["pickups_learned_from"] == 0 and r.details["normal_pickup_p99_seconds"] is None
+    assert r.details["limit_seconds"] == PICKUP_FLOOR_SECONDS
+    assert r.value == 1.0 and r.details["waiting"] == 2
+
+
+def test_a_healthy_connector_leaves_nothing_waiting(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client
+) -> None:
+    at = AS_OF - 3 * timedelta(hours=1)
+    _send(collector, tokens, [approved(["A"], at), posting("time_entry.post_requested", "A", at + 2 * M, 10.0)])
+    r = _pickup(warehouse)
+    assert r.value == 0.0 and r.status == "ok" and r.details["waiting"] == 0
+    assert r.details["limit_seconds"] == PICKUP_FLOOR_SECONDS  # 2 x 2 min is under the floor
