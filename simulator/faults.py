@@ -76,7 +76,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "silent_flow",
             "The PSA-to-ERP time connector stops: no post_requested/posted events, approved entries pile up.",
-            (("flow_silence_seconds", "up"), ("approved_not_posted", "up"), ("time_posting_eventual", "down")),
+            (("flow_silence_seconds", "up"), ("approved_not_posted", "up"), ("time_posting_eventual", "down"),
+             ("approved_waiting_for_connector", "up")),
         ),
         Scenario(
             "slow_drift",

@@ -97,13 +97,15 @@ def test_restart_neither_repeats_nor_loses(settings: Settings, warehouse: Client
 def test_erp_unreachable_inhibits_posting_alerts_on_erp(settings: Settings, warehouse: Client) -> None:
     with HttpReceiver() as hook:
         engine = _engine(settings, warehouse, hook.url)
+        # The time-posting probe's last answer found 25 unposted entries; the ERP then stopped answering.
+        insert_probe_run(warehouse, T0 - timedelta(minutes=5), "time_posting", "erp", "mismatch", _findings(25))
         insert_probe_run(
             warehouse,
             T0,
-            "time_posting",
+            "erp_reachability",
             "erp",
             "failed",
-            _findings(25),
+            [],
             error="erp: POST /services/rest/query/v1/suiteql answered 503",
         )
         _replay(engine, T0, 120)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 NAMES = {
     "time_posting_first_pass", "time_posting_eventual", "invoice_readiness_lag", "resource_plan_freshness",
     "master_data_consistency", "duplicate_submission_rate", "unbilled_wip_at_risk", "exception_sla_compliance",
-    "billing_sync_latency", "rate_card_exposure", "dead_letter_backlog", "flow_silence",
+    "billing_sync_latency", "rate_card_exposure", "dead_letter_backlog", "flow_silence", "time_posting_pickup",
 }  # fmt: skip
 WINDOW = {"from": "2026-11-01T00:00:00Z", "to": AS_OF.isoformat().replace("+00:00", "Z")}
 
@@ -32,6 +32,7 @@ def test_an_empty_warehouse_lists_every_sli_without_data(collector: ThreadedColl
     assert got["time_posting_first_pass"]["status"] == "no_data"
     assert got["time_posting_first_pass"]["objective"] == {"target": 0.98, "comparison": ">=", "window": "30d"}
     assert got["dead_letter_backlog"]["value"] == 0 and got["dead_letter_backlog"]["status"] == "ok"
+    assert got["time_posting_pickup"]["value"] == 0 and got["time_posting_pickup"]["status"] == "ok"
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ MEASURES: dict[str, Callable[[Slis], float]] = {
     "dead_letter_oldest_hours": lambda s: s["dead_letter_backlog"]["value"],
     "dead_letter_unreplayed": lambda s: s["dead_letter_backlog"]["details"]["messages"],
     "flow_silence_seconds": lambda s: s["flow_silence"]["value"],
+    "approved_waiting_for_connector": lambda s: s["time_posting_pickup"]["value"],
 }
 _baseline: dict[str, Slis] = {}
 
