@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from metrics.catalogue import Sli
-from metrics.slis import billing, exceptions, flows, master_data, pickup, posting, workforce
+from metrics.slis import billing, exceptions, flows, master_data, pickup, posting, rejections, workforce
 
 __all__ = ["NAMES", "build_registry"]
 
@@ -26,6 +26,7 @@ def build_registry(cadences: Mapping[str, timedelta] | None = None) -> dict[str,
         exceptions.DeadLetterBacklog(),
         flows.FlowSilence(cadences),
         pickup.ConnectorPickup(),
+        rejections.RejectionBurst(),
     )
     return {sli.definition.name: sli for sli in slis}
 

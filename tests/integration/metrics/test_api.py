@@ -14,6 +14,7 @@ NAMES = {
     "time_posting_first_pass", "time_posting_eventual", "invoice_readiness_lag", "resource_plan_freshness",
     "master_data_consistency", "duplicate_submission_rate", "unbilled_wip_at_risk", "exception_sla_compliance",
     "billing_sync_latency", "rate_card_exposure", "dead_letter_backlog", "flow_silence", "time_posting_pickup",
+    "time_posting_rejections",
 }  # fmt: skip
 WINDOW = {"from": "2026-11-01T00:00:00Z", "to": AS_OF.isoformat().replace("+00:00", "Z")}
 

@@ -201,3 +201,25 @@ def test_min_events_window_must_be_a_burn_window() -> None:
 
     with pytest.raises(ConfigError, match="field 'min_events_window': burn window '2m' is not one of 5m"):
         cfg("min_events: 5\nmin_events_window: 2m")
+
+
+def test_rejections_now_need_three_consultants_beyond_normal_and_say_the_code() -> None:
+    """The default page on a burst of one non-retryable ERP error: the SLI's value is consultants beyond 5x the
+    code's normal rate; the summary carries the code, the counts and projects from the details."""
+    from alerts.config import load_config
+
+    config = load_config()
+    only = type(config)(rules=(config.rule("TimeRejectedByErpNow"),), route=config.route, receivers={},
+                        inhibit_rules=(), time_intervals={})  # fmt: skip
+    text = "PERIOD_CLOSED: 9 entries of 4 consultants in 5 min (normally 0.01 consultants), e.g. PRJ-1, PRJ-2"
+
+    def row(value: float) -> SliValue:
+        return SliValue("time_posting_rejections", "", "", T0, value, 0, 0, 0.0, "breach", None, {},
+                        {"top_code": "PERIOD_CLOSED", "top_text": text})  # fmt: skip
+
+    for value, fires in [(0.0, False), (2.95, False), (3.0, True), (12.0, True)]:
+        alerts: dict[str, Alert] = {}
+        evaluate(only, [row(value)], ProbeState(), T0, alerts)
+        assert bool(alerts) is fires, value
+    summary = next(iter(alerts.values())).annotations["summary"]
+    assert summary == f"The ERP rejects time for one reason, and retries will not post it: {text}"
