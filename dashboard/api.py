@@ -51,6 +51,8 @@ __all__ = [
 SLI_NAMES: tuple[str, ...] = (
     "time_posting_first_pass",
     "time_posting_eventual",
+    "time_posting_pickup",
+    "time_posting_rejections",
     "duplicate_submission_rate",
     "invoice_readiness_lag",
     "billing_sync_latency",

@@ -32,7 +32,14 @@ HOPS: tuple[Hop, ...] = (
         "PSA",
         "ERP",
         ("psa-timesheets", "psa-to-erp-time"),
-        ("time_posting_first_pass", "time_posting_eventual", "duplicate_submission_rate", "dead_letter_backlog"),
+        (
+            "time_posting_first_pass",
+            "time_posting_eventual",
+            "time_posting_pickup",
+            "time_posting_rejections",
+            "duplicate_submission_rate",
+            "dead_letter_backlog",
+        ),
     ),
     Hop(
         "invoices",

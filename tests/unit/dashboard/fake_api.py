@@ -34,6 +34,8 @@ SLIS: list[tuple[str, str, str, float, str]] = [
     ("rate_card_exposure", "Rate card exposure", "hours", 0.0, "<="),
     ("dead_letter_backlog", "Dead-letter backlog", "count", 0.0, "<="),
     ("flow_silence", "Silent flows", "count", 0.0, "<="),
+    ("time_posting_pickup", "Approved time waiting for the connector", "count", 0.0, "<="),
+    ("time_posting_rejections", "Entries the ERP rejects for one reason now", "count", 0.0, "<="),
 ]
 FLOWS = [
     "psa-timesheets",
