@@ -2,7 +2,9 @@
 
 State tables are AggregatingMergeTrees whose rows for one record may not be merged yet; these queries read them
 with FINAL, which merges the rows of a key at read time (correct before background merges happen) and costs
-little once the parts are merged: measured on 529k entries, 30 ms against 215 ms for an explicit GROUP BY.
+little once the parts are merged: measured on 529k entries, 30 ms against 215 ms for an explicit GROUP BY. The
+small tables too (FINAL and a GROUP BY on the sorting key give the same rows): 51k invoices 10-13 ms against
+24-29 ms, and rate-card exposure 111 ms -> 65 ms, master data 65 ms -> 39 ms at 5,000 consultants.
 They are used as common table expressions by the SLI queries (metrics/slis/).
 """
 
