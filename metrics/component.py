@@ -80,4 +80,9 @@ class MetricsComponent:
     def evaluate(
         self, window: Window | None, by: str | None, names: Iterable[str] | None = None
     ) -> dict[str, dict[str, SliResult]]:
-        return self.with_client(lambda c: self.evaluator.evaluate(Db(c), window=window, by=by, names=names))
+        # Two pooled clients: the SLIs' queries run two at a time (metrics/query.py Db.map).
+        return self.with_client(
+            lambda c: self.with_client(
+                lambda spare: self.evaluator.evaluate(Db(c, spares=[spare]), window=window, by=by, names=names)
+            )
+        )

@@ -104,49 +104,66 @@ class Evaluator:
     ) -> dict[str, dict[str, SliResult]]:
         """name -> breakdown key ('' overall) -> result. An explicit window replaces each SLO window."""
         moment = window.end if window else (as_of or datetime.now(UTC))
+        plans = [self._plan(name, moment, window, by) for name in names or self.registry]
+        plans = [plan for plan in plans if by is None or by in plan.sli.definition.dimensions]
+        # The SLIs are independent queries: on a Db with spare clients they run side by side.
+        measured = db.map(lambda worker, plan: plan.sli.measure(worker, plan.windows, plan.by), plans)
         out: dict[str, dict[str, SliResult]] = {}
-        for name in names or self.registry:
-            sli = self.registry[name]
-            definition = sli.definition
-            if by is not None and by not in definition.dimensions:
-                continue
-            # An SLI that belongs to one flow breaks down by flow into itself: reuse
-            # the overall scan instead of a second identical one (the snapshot job asks for both every 30 s).
-            single_flow = definition.flow if by == "flow" else None
-            main = window or self.window_for(definition, moment)
-            allowed = self.allowed_error(definition)
-            windows = [main] + ([main.trailing(length) for length in BURN_WINDOWS.values()] if allowed else [])
-            objective = self.objective(definition)
-            results = {}
-            measured = sli.measure(db, windows, None if single_flow else by)
-            if single_flow:
-                measured = {single_flow: measured[""]} if "" in measured else {}
-            for key, readings in measured.items():
-                first = readings[0]
-                burn = {label: _burn(r, allowed) for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)}
-                whole = _burn(first, allowed)
-                # Judged and bad per burn window: a rule on a short window needs its own volume (twenty first
-                # attempts in 5 minutes say more than the 30-day total does).
-                counts = {
-                    label: {"judged": r.total, "bad": r.total - r.good}
-                    for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)
-                }
-                results[key] = SliResult(
-                    name=name,
-                    title=definition.title,
-                    unit=definition.unit,
-                    window=main,
-                    value=first.value,
-                    good=first.good,
-                    total=first.total,
-                    target=objective.target,
-                    comparison=definition.comparison,
-                    window_label=objective.window_label if window is None else "explicit",
-                    status=status_of(first.value, definition.comparison, objective.target, objective.bad),
-                    error_budget_remaining=None if whole is None else 1.0 - whole,
-                    burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
-                    details=first.details,
-                    window_counts=counts if allowed else {},
-                )
-            out[name] = results
+        for plan, readings in zip(plans, measured, strict=True):
+            if plan.single_flow:
+                readings = {plan.single_flow: readings[""]} if "" in readings else {}
+            out[plan.name] = {key: self._result(plan, r, window) for key, r in readings.items()}
         return out
+
+    def _plan(self, name: str, moment: datetime, window: Window | None, by: str | None) -> _Plan:
+        sli = self.registry[name]
+        definition = sli.definition
+        # An SLI that belongs to one flow breaks down by flow into itself: reuse
+        # the overall scan instead of a second identical one (the snapshot job asks for both every 30 s).
+        single_flow = definition.flow if by == "flow" else None
+        main = window or self.window_for(definition, moment)
+        allowed = self.allowed_error(definition)
+        windows = [main] + ([main.trailing(length) for length in BURN_WINDOWS.values()] if allowed else [])
+        return _Plan(name, sli, windows, None if single_flow else by, single_flow, allowed)
+
+    def _result(self, plan: _Plan, readings: list[Reading], window: Window | None) -> SliResult:
+        definition, allowed = plan.sli.definition, plan.allowed
+        objective = self.objective(definition)
+        first = readings[0]
+        burn = {label: _burn(r, allowed) for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)}
+        whole = _burn(first, allowed)
+        # Judged and bad per burn window: a rule on a short window needs its own volume (twenty first
+        # attempts in 5 minutes say more than the 30-day total does).
+        counts = {
+            label: {"judged": r.total, "bad": r.total - r.good}
+            for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)
+        }
+        return SliResult(
+            name=plan.name,
+            title=definition.title,
+            unit=definition.unit,
+            window=plan.windows[0],
+            value=first.value,
+            good=first.good,
+            total=first.total,
+            target=objective.target,
+            comparison=definition.comparison,
+            window_label=objective.window_label if window is None else "explicit",
+            status=status_of(first.value, definition.comparison, objective.target, objective.bad),
+            error_budget_remaining=None if whole is None else 1.0 - whole,
+            burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
+            details=first.details,
+            window_counts=counts if allowed else {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One SLI of an evaluation: its windows (SLO window, then burn-rate windows) and the breakdown it is read by."""
+
+    name: str
+    sli: Sli
+    windows: list[Window]
+    by: str | None
+    single_flow: str | None
+    allowed: float | None

@@ -49,6 +49,8 @@ class SnapshotJob:
         self.evaluator = evaluator
         self._connect = connect
         self._client: Client | None = None
+        # A second client so that two SLI queries run at once (metrics/query.py Db.map); one spare suits 2 cores.
+        self._spare: Client | None = None
         self._lock = threading.Lock()
         self.latest: Snapshot | None = None
         self.last_duration_s: float | None = None
@@ -57,9 +59,9 @@ class SnapshotJob:
     def run(self, as_of: datetime | None = None) -> Snapshot:
         """Evaluate and store; the scheduler calls this every interval (never concurrently with itself)."""
         with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            db = Db(self._client)
+            if self._client is None or self._spare is None:
+                self._client, self._spare = self._connect(), self._connect()
+            db = Db(self._client, spares=[self._spare])
             started = time.perf_counter()
             moment = as_of or datetime.now(UTC)
             try:

@@ -2,7 +2,9 @@
 
 State tables are AggregatingMergeTrees whose rows for one record may not be merged yet; these queries read them
 with FINAL, which merges the rows of a key at read time (correct before background merges happen) and costs
-little once the parts are merged: measured on 529k entries, 30 ms against 215 ms for an explicit GROUP BY.
+little once the parts are merged: measured on 529k entries, 30 ms against 215 ms for an explicit GROUP BY. The
+small tables too (FINAL and a GROUP BY on the sorting key give the same rows): 51k invoices 10-13 ms against
+24-29 ms, and rate-card exposure 111 ms -> 65 ms, master data 65 ms -> 39 ms at 5,000 consultants.
 They are used as common table expressions by the SLI queries (metrics/slis/).
 """
 
@@ -40,12 +42,11 @@ FROM postings AS s FINAL
 
 # Each system's latest description of each project.
 PROJECT_VIEWS = """
-SELECT s.project_key AS project_key, s.system AS system, max(s.tenant_id) AS tenant,
-       argMaxMerge(s.project_code) AS code, argMaxMerge(s.status) AS status,
-       argMaxMerge(s.customer_id) AS customer, argMaxMerge(s.currency) AS currency,
-       argMaxMerge(s.billing_type) AS billing_type, min(s.created_at) AS created_at
-FROM project_state AS s
-GROUP BY s.project_key, s.system
+SELECT s.project_key AS project_key, s.system AS system, s.tenant_id AS tenant,
+       finalizeAggregation(s.project_code) AS code, finalizeAggregation(s.status) AS status,
+       finalizeAggregation(s.customer_id) AS customer, finalizeAggregation(s.currency) AS currency,
+       finalizeAggregation(s.billing_type) AS billing_type, s.created_at AS created_at
+FROM project_state AS s FINAL
 """
 
 # One row per project code as the PSA knows it (the system of record for delivery): customer and billing type.
@@ -63,52 +64,47 @@ FROM change_state AS s FINAL
 """
 
 EXCEPTIONS = """
-SELECT s.exception_id AS exception_id, max(s.tenant_id) AS tenant, max(s.flow) AS flow,
-       max(s.severity) AS severity, max(s.category) AS category, max(s.object_type) AS object_type,
-       max(s.object_id) AS object_id, min(s.opened_at) AS opened_at, min(s.resolved_at) AS resolved_at
-FROM exception_state AS s
-GROUP BY s.exception_id
+SELECT s.exception_id AS exception_id, s.tenant_id AS tenant, s.flow AS flow, s.severity AS severity,
+       s.category AS category, s.object_type AS object_type, s.object_id AS object_id, s.opened_at AS opened_at,
+       s.resolved_at AS resolved_at
+FROM exception_state AS s FINAL
 """
 
 DEAD_LETTERS = """
-SELECT s.message_id AS message_id, max(s.tenant_id) AS tenant, max(s.flow) AS flow, max(s.queue) AS queue,
-       max(s.reason) AS reason, max(s.object_id) AS object_id, min(s.dead_lettered_at) AS dead_lettered_at,
-       min(s.replayed_at) AS replayed_at
-FROM dead_letter_state AS s
-GROUP BY s.message_id
+SELECT s.message_id AS message_id, s.tenant_id AS tenant, s.flow AS flow, s.queue AS queue, s.reason AS reason,
+       s.object_id AS object_id, s.dead_lettered_at AS dead_lettered_at, s.replayed_at AS replayed_at
+FROM dead_letter_state AS s FINAL
 """
 
 INVOICES = """
-SELECT s.invoice_id AS invoice_id, max(s.tenant_id) AS tenant, max(s.project_code) AS project,
-       max(s.currency) AS currency, argMaxMerge(s.amount) AS amount, min(s.ready_at) AS ready_at,
-       min(s.released_at) AS released_at, min(s.posted_at) AS posted_at, min(s.failed_at) AS failed_at
-FROM invoice_state AS s
-GROUP BY s.invoice_id
+SELECT s.invoice_id AS invoice_id, s.tenant_id AS tenant, s.project_code AS project, s.currency AS currency,
+       finalizeAggregation(s.amount) AS amount, s.ready_at AS ready_at, s.released_at AS released_at,
+       s.posted_at AS posted_at, s.failed_at AS failed_at
+FROM invoice_state AS s FINAL
 """
 
 DEALS = """
-SELECT s.opportunity_id AS opportunity_id, max(s.tenant_id) AS tenant, min(s.closed_at) AS closed_at,
-       max(s.amount) AS amount, max(s.currency) AS currency
-FROM deal_state AS s
-GROUP BY s.opportunity_id
+SELECT s.opportunity_id AS opportunity_id, s.tenant_id AS tenant, s.closed_at AS closed_at, s.amount AS amount,
+       s.currency AS currency
+FROM deal_state AS s FINAL
 """
 
 RATE_CARDS = """
 SELECT r.rate_card_id AS rate_card_id, any(r.tenant) AS tenant, any(r.customer) AS customer,
        min(r.start) AS start_date, max(r.finish) AS end_date, any(r.cur) AS currency
 FROM (
-    SELECT rate_card_id, role, max(tenant_id) AS tenant, argMaxMerge(customer_id) AS customer,
-           argMaxMerge(start_date) AS start, argMaxMerge(end_date) AS finish, argMaxMerge(currency) AS cur
-    FROM rate_card_state GROUP BY rate_card_id, role
+    SELECT rate_card_id, role, tenant_id AS tenant, finalizeAggregation(customer_id) AS customer,
+           finalizeAggregation(start_date) AS start, finalizeAggregation(end_date) AS finish,
+           finalizeAggregation(currency) AS cur
+    FROM rate_card_state FINAL
 ) AS r
 GROUP BY r.rate_card_id
 """
 
 ASSIGNMENTS = """
-SELECT s.assignment_id AS assignment_id, max(s.tenant_id) AS tenant, max(s.consultant_id) AS consultant,
-       argMaxMerge(s.project_code) AS project, argMaxMerge(s.role) AS role, argMaxMerge(s.status) AS status,
-       argMaxMerge(s.start_date) AS start_date, argMaxMerge(s.end_date) AS end_date,
-       argMaxMerge(s.planned_hours) AS planned_hours
-FROM assignment_state AS s
-GROUP BY s.assignment_id
+SELECT s.assignment_id AS assignment_id, s.tenant_id AS tenant, s.consultant_id AS consultant,
+       finalizeAggregation(s.project_code) AS project, finalizeAggregation(s.role) AS role,
+       finalizeAggregation(s.status) AS status, finalizeAggregation(s.start_date) AS start_date,
+       finalizeAggregation(s.end_date) AS end_date, finalizeAggregation(s.planned_hours) AS planned_hours
+FROM assignment_state AS s FINAL
 """

@@ -45,7 +45,8 @@ class InvoiceReadiness:
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         # Every window ends at as_of, so each entry's lag is computed once and the windows only filter.
         end = f"if(e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}, e.invoice_ready_at, {AS_OF})"
-        lag = f"(({business_seconds_sql(end)} - {business_seconds_sql('e.approved_at')}) / 86400.0)"
+        approved = business_seconds_sql("e.approved_at", "approved")
+        lag = f"(({business_seconds_sql(end, 'ready')} - {approved}) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag,
                             e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
                      FROM ({entries_with_project(_APPROVED_OPEN)}) AS e WHERE {BILLABLE}"""

@@ -19,7 +19,7 @@ SLA_BUSINESS_DAYS = {"P1": 0.5, "P2": 1.0, "P3": 3.0}
 _SLA_SECONDS = "multiIf(e.severity = 'P1', {p1}, e.severity = 'P2', {p2}, e.severity = 'P3', {p3}, {p2})".format(
     p1=SLA_BUSINESS_DAYS["P1"] * 86400, p2=SLA_BUSINESS_DAYS["P2"] * 86400, p3=SLA_BUSINESS_DAYS["P3"] * 86400
 )
-_DUE = add_business_seconds_sql("e.opened_at", _SLA_SECONDS)
+_DUE = add_business_seconds_sql("e.opened_at", _SLA_SECONDS, "due")
 _KEYS = {"tenant": "e.tenant", "flow": "e.flow"}
 
 
