@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from metrics.evaluate import Evaluator  # noqa: E402
 from metrics.query import Db  # noqa: E402
+from metrics.slis import NAMES  # noqa: E402
 from metrics.slo import load_slos  # noqa: E402
 from metrics.state import ENTRIES  # noqa: E402
 from metrics.windows import Window  # noqa: E402
@@ -239,7 +240,7 @@ def measure_scale(client: Any, spare: Any, args: argparse.Namespace, consultants
 
 
 def print_figures(figures: dict[str, dict[str, Any]]) -> None:
-    table = Table(title="Full SLI set over 90 days (12 SLIs with burn-rate windows), median")
+    table = Table(title=f"Full SLI set over 90 days ({len(NAMES)} SLIs with burn-rate windows), median")
     for column in ("consultants", "state parts", "events", "entries", "from state", "naive full scan", "speed-up"):
         table.add_column(column, justify="right")
     for label, f in figures.items():

@@ -16,6 +16,7 @@ __all__ = [
     "DEAD_LETTERS",
     "DEALS",
     "ENTRIES",
+    "ENTRY_TIMES",
     "EXCEPTIONS",
     "INVOICES",
     "PROJECTS",
@@ -31,6 +32,14 @@ SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consult
        s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
        finalizeAggregation(s.last_error) AS last_error, s.posted_at AS posted_at,
        s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at
+FROM entry_state AS s FINAL
+"""
+
+# The lifecycle instants of each entry only: no argMax state to merge, for queries that need no money or error.
+ENTRY_TIMES = """
+SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consultant, s.approved_at AS approved_at,
+       s.first_attempt_at AS first_attempt_at, s.posted_at AS posted_at, s.superseded_at AS superseded_at,
+       s.written_off_at AS written_off_at
 FROM entry_state AS s FINAL
 """
 

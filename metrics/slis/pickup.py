@@ -11,7 +11,6 @@ event-driven connector.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ from metrics.catalogue import Definition, Reading
 from metrics.query import Db
 from metrics.slis._scan import records_query
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
-from metrics.state import ENTRIES
+from metrics.state import ENTRY_TIMES
 from metrics.windows import Window
 
 __all__ = ["PICKUP_FACTOR", "PICKUP_FLOOR_SECONDS", "PICKUP_LEARNING_DAYS", "ConnectorPickup"]
@@ -47,7 +46,7 @@ FROM (SELECT e.approved_at, e.first_attempt_at,
              e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved_at
              AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
              AND e.first_attempt_at <= {AS_OF} AS ok
-      FROM ({ENTRIES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
+      FROM ({ENTRY_TIMES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
 """
 
 
@@ -75,8 +74,9 @@ class ConnectorPickup:
         f" connector's normal pickup: {PICKUP_FACTOR:g}x the p99 of approval -> first post attempt over the pickups"
         f" of the last {PICKUP_LEARNING_DAYS} days, at least {PICKUP_FLOOR_SECONDS / 60:g} minutes. Value: entries"
         " waiting past that limit, as of the window's end. Details: the limit and what it was learned from, the"
-        " entries and consultants waiting, the oldest wait, hours and money per currency.",
-        dimensions=("tenant", "project", "flow", "source_system", "target_system"),
+        " entries waiting and past the limit, the consultants past it, the oldest wait. No money: an entry is priced"
+        " by its first post request, the very thing that has not happened.",
+        dimensions=("tenant", "flow", "source_system", "target_system"),
         flow="psa-to-erp-time",
     )
 
@@ -84,45 +84,26 @@ class ConnectorPickup:
         learned = _limit(db, windows[0])
         key = ENTRY_KEYS.get(by or "", "''")
         sql = f"""
-            SELECT {key} AS key, e.currency AS currency, count() AS waiting, countIf({_STALLED}) AS stalled,
-                   uniqExactIf(e.consultant, {_STALLED}) AS consultants,
-                   ifNull(sumIf(e.hours, {_STALLED}), 0) AS hours, ifNull(sumIf(e.amount, {_STALLED}), 0) AS amount,
-                   countIf({_STALLED} AND (e.amount IS NULL OR e.amount = 0)) AS unpriced, max({_WAIT}) AS oldest
-            FROM ({ENTRIES}) AS e WHERE {_WAITING}
-            GROUP BY key, currency ORDER BY key, currency"""
+            SELECT {key} AS key, count() AS waiting, countIf({_STALLED}) AS stalled,
+                   uniqExactIf(e.consultant, {_STALLED} AND e.consultant != '') AS consultants, max({_WAIT}) AS oldest
+            FROM ({ENTRY_TIMES}) AS e WHERE {_WAITING}
+            GROUP BY key ORDER BY key"""
         rows = records_query(db, sql, windows[0], 0, pickup_limit=learned["limit_seconds"])
-        grouped: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {
-                **learned,
-                "waiting": 0,
-                "stalled": 0,
-                "consultants": 0,
-                "hours": 0.0,
-                "amount": {},
-                "stalled_without_amount": 0,
-                "oldest_wait_seconds": 0.0,
-            }  # fmt: skip
-        )
-        for row in rows:
-            d = grouped[str(row["key"])]
-            d["waiting"] += row["waiting"]
-            d["stalled"] += row["stalled"]
-            d["consultants"] += row["consultants"]  # per currency: a consultant books in one currency
-            d["hours"] += float(row["hours"])
-            d["stalled_without_amount"] += row["unpriced"]
-            if row["stalled"] > row["unpriced"]:  # an entry has money once a posting request priced it
-                d["amount"][row["currency"] or "?"] = float(row["amount"])
-            d["oldest_wait_seconds"] = max(d["oldest_wait_seconds"], float(row["oldest"]))
-        if not by and not grouped:
-            grouped[""]  # noqa: B018 -- nothing waiting is a healthy zero, not "no data"
+        grouped = {
+            str(row["key"]): {**learned, "waiting": row["waiting"], "stalled": row["stalled"],
+                              "consultants": row["consultants"], "oldest_wait_seconds": float(row["oldest"])}
+            for row in rows
+        }  # fmt: skip
+        if not by and not grouped:  # nothing waiting is a healthy zero, not "no data"
+            grouped[""] = {**learned, "waiting": 0, "stalled": 0, "consultants": 0, "oldest_wait_seconds": 0.0}
         return {key: [Reading(0.0, 0.0, float(d["stalled"]), d)] * len(windows) for key, d in grouped.items()}
 
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
         learned = _limit(db, window)
         sql = f"""
             SELECT e.entry_id AS key, 'entry' AS kind, 'approved, waiting for the connector' AS status,
-                   {_WAIT} AS age_seconds, e.amount AS amount, e.currency AS currency, e.tenant AS tenant,
-                   e.project AS project_code, 'consultant ' || e.consultant AS detail
-            FROM ({ENTRIES}) AS e WHERE {_WAITING} AND {_STALLED}
-            ORDER BY e.approved_at, e.amount DESC LIMIT {{limit:UInt32}}"""
+                   {_WAIT} AS age_seconds, CAST(NULL, 'Nullable(Float64)') AS amount, '' AS currency,
+                   e.tenant AS tenant, '' AS project_code, 'consultant ' || e.consultant AS detail
+            FROM ({ENTRY_TIMES}) AS e WHERE {_WAITING} AND {_STALLED}
+            ORDER BY e.approved_at, e.entry_id LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit, pickup_limit=learned["limit_seconds"])

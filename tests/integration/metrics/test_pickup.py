@@ -78,7 +78,7 @@ def test_entries_waiting_past_twice_the_learned_p99_pickup(
     # S2 (the adjustment, approved 50 min ago and never sent) waits too; W1 and W2 as well; W3 is within the limit.
     assert r.value == 3.0 and d["stalled"] == 3 and d["waiting"] == 4
     assert d["oldest_wait_seconds"] == pytest.approx(50 * 60)
-    assert d["stalled_without_amount"] == 3 and d["amount"] == {}
+    assert d["consultants"] == 1  # the timesheets are C-1's; the adjustment names no consultant
     assert r.status == "breach"
 
     records = Evaluator(load_slos()).registry["time_posting_pickup"].records(Db(warehouse), WINDOW, 10)
