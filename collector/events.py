@@ -150,9 +150,11 @@ class EventRows:
             value = event.get(name)
             if value is not None:
                 row[name] = value
-        if extensions:
+        if extensions is None or extensions:
+            # None is the typed path's answer: only named extensions, all strings, read from the event itself
+            named = event if extensions is None else extensions
             for attribute, column in _EXTENSION_COLUMNS:
-                value = extensions.pop(attribute, None)
+                value = named.get(attribute)
                 if value is not None:
                     row[column] = value
             traceparent = row.pop("traceparent", None)
@@ -160,7 +162,9 @@ class EventRows:
                 row["trace_id"] = traceparent[3:35]
                 row["parent_span_id"] = traceparent[36:52]
             if extensions:
-                row["extensions"] = extensions
+                others = {name: value for name, value in extensions.items() if name not in _GOOD_EXTENSION_NAMES}
+                if others:
+                    row["extensions"] = others
         if type(data) is dict:
             for name in _KEY_FIELDS:
                 value = data.get(name)
@@ -191,12 +195,14 @@ class EventRows:
         return ctype or ""
 
 
-def _check(event: Any, rules: EventRules, received_us: int) -> Rejection | tuple[str | None, Any, dict[str, Any]]:
-    """(canonical type, data, extensions) of an acceptable event, or why it is not."""
+def _check(
+    event: Any, rules: EventRules, received_us: int
+) -> Rejection | tuple[str | None, Any, dict[str, Any] | None]:
+    """(canonical type, data, extensions) of an acceptable event, or why it is not; extensions None: see add."""
     return _typed_check(event, rules, received_us) or _precise_check(event, rules, received_us)
 
 
-def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, Any, dict[str, Any]] | None:
+def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, Any, None] | None:
     """The common good event, validated in C; None means "not sure", never "bad": the precise checks decide."""
     if type(event) is not dict:
         return None
@@ -214,7 +220,7 @@ def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, 
     # Catalogue fields nest at most two levels (a list of ids); only extra fields can go deeper.
     if (len(data) > len(CATALOGUE[ctype]) or rules.max_depth < 2) and _depth(data, rules.max_depth) > rules.max_depth:
         return None
-    return ctype, data, {name: event[name] for name in EXTENSIONS if name in event}
+    return ctype, data, None
 
 
 def _precise_check(
