@@ -100,6 +100,10 @@ class EventRules:
         self.max_depth = max_depth
         self._canonical: dict[str, str | None] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Rules travel to a parse worker with every large body: the memo stays behind, each process keeps its own.
+        return {**self.__dict__, "_canonical": {}}
+
     def canonical(self, received: str) -> str | None:
         """canonical_type with these aliases, remembered: a sender uses a handful of type names over and over."""
         try:

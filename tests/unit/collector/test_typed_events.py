@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,6 +182,18 @@ def test_every_edge_value_of_every_field_gets_the_precise_answer() -> None:
         typed += events._typed_check(raw, RULES, NOW_US) is not None
         assert outcome(raw) == outcome(raw, typed=False), raw
     assert typed  # some edges are fine (0 hours, 2024-02-29): the typed path must have taken them
+
+
+def test_type_names_are_remembered_per_process_not_shipped_with_each_body() -> None:
+    rules = EventRules({"TimeCardPosted": "time_entry.posted"}, 300, 3650, 6)
+    for n in range(100):
+        rules.canonical(f"com.acme.psa.time_entry.posted.v{n}")
+    shipped = pickle.loads(pickle.dumps(rules))
+    assert len(pickle.dumps(rules)) == len(
+        pickle.dumps(EventRules({"TimeCardPosted": "time_entry.posted"}, 300, 3650, 6))
+    )
+    assert shipped.canonical("TimeCardPosted") == "time_entry.posted"
+    assert shipped.canonical("x.y.z") is None and shipped.max_depth == 6
 
 
 def _bench_bodies() -> list[bytes]:
