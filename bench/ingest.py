@@ -4,6 +4,7 @@ Starts `syncwatch serve` in its own process on a fresh warehouse, sends pre-buil
 clients, then compares with ClickHouse's own JSONEachRow insert of the same rows in the same run.
 
     make bench                     # or: .venv/bin/python bench/ingest.py --events 300000 --spans 150000
+    .venv/bin/python bench/ingest.py --parse-only   # the workers' parse cost in this process, µs per item
 """
 
 from __future__ import annotations
@@ -179,6 +180,38 @@ print(json.dumps(out))
 """
 
 
+def parse_cost(events: list[bytes], spans: list[bytes], rounds: int = 7) -> dict[str, float]:
+    """Best of `rounds`, CPU µs per item, of parse_events / parse_spans on these bodies, as a parse worker runs
+    them: the Python share of ingest, without HTTP, the engine or the load generator. CPU time, not wall time,
+    because the host is shared: another process taking the core would otherwise count as parse time."""
+    from collector.events import EventRules
+    from collector.parsing import parse_events, parse_spans
+    from syncwatch.settings import Settings
+
+    settings = Settings()
+    rules = EventRules(
+        settings.type_aliases, settings.max_future_skew_seconds, settings.max_event_age_days, settings.max_json_depth
+    )
+    now_ns = time.time_ns()
+    window = (now_ns - settings.max_event_age_days * 86_400 * 10**9, now_ns + settings.max_future_skew_seconds * 10**9)
+    events_n = sum(len(orjson.loads(body)) for body in events)
+    best_events = best_spans = float("inf")
+    spans_n = 0
+    for _ in range(rounds):
+        started = time.process_time()
+        for body in events:
+            parsed = parse_events(body, True, None, rules, now_ns // 1000, "bench")
+            assert not parsed.rejected and parsed.body_error is None, parsed.rejected[:1] or parsed.body_error
+        best_events = min(best_events, time.process_time() - started)
+        started = time.process_time()
+        spans_n = sum(len(parse_spans(body, False, window).rows) for body in spans)
+        best_spans = min(best_spans, time.process_time() - started)
+    return {
+        "parse_us_per_event": round(best_events / max(events_n, 1) * 1e6, 2),
+        "parse_us_per_span": round(best_spans / max(spans_n, 1) * 1e6, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000)
@@ -186,11 +219,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results/ingest.jsonl")
+    parser.add_argument(
+        "--parse-only",
+        action="store_true",
+        help="time parse_events/parse_spans in this process on --events/--spans items (e.g. 20000) and stop",
+    )
     args = parser.parse_args()
 
     console.print(f"building {args.events:,} events and {args.spans:,} spans in batches of {args.batch:,} ...")
     events = event_batches(args.events, args.batch)
     spans = span_requests(args.spans, args.batch)
+    if args.parse_only:
+        console.print(parse_cost(events, spans))
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="syncwatch-bench-"))
     port = 20000 + os.getpid() % 20000

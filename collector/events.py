@@ -2,7 +2,9 @@
 
 Hot path: one dict per event comes out of orjson and one row dict goes to the writer; the engine parses the rows
 (JSONEachRow), so no per-value serialisation happens in Python. Validation works on the raw JSON, before any SDK
-could fill in a missing id or time, with a fast path for good events and precise reasons for bad ones.
+could fill in a missing id or time: a well-formed event of a known type is validated in C against its type's
+msgspec Struct (collector.typed_events); any event that path does not accept goes through the precise checks
+here, which decide and name the field. Both paths end in the same row building.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from collector.rejections import Rejection
+from collector.typed_events import TRACEPARENT, conforms, datetime_fields
 from syncwatch.vocabulary import (
     BOOL,
     CATALOGUE,
@@ -51,7 +54,7 @@ _CONTEXT_ATTRIBUTES = frozenset(
 )
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _GOOD_EXTENSION_NAMES = frozenset(EXTENSIONS)
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(TRACEPARENT)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 # Which key column an exception's object_type points at, so an exception shows up in that record's timeline.
@@ -80,6 +83,9 @@ _KEY_FIELDS = (
 )
 
 
+_CANONICAL_CACHE_SIZE = 4096
+
+
 class EventRules:
     """What makes an event acceptable: the catalogue, the alias map and the time window, fixed per app."""
 
@@ -92,6 +98,21 @@ class EventRules:
         self.max_future_us = max_future_skew_s * 1_000_000
         self.max_age_us = max_age_days * 86_400 * 1_000_000
         self.max_depth = max_depth
+        self._canonical: dict[str, str | None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Rules travel to a parse worker with every large body: the memo stays behind, each process keeps its own.
+        return {**self.__dict__, "_canonical": {}}
+
+    def canonical(self, received: str) -> str | None:
+        """canonical_type with these aliases, remembered: a sender uses a handful of type names over and over."""
+        try:
+            return self._canonical[received]
+        except KeyError:
+            ctype = canonical_type(received, self.aliases)
+            if len(self._canonical) < _CANONICAL_CACHE_SIZE:  # type names come from clients: bound the memory
+                self._canonical[received] = ctype
+            return ctype
 
 
 class EventRows:
@@ -133,9 +154,11 @@ class EventRows:
             value = event.get(name)
             if value is not None:
                 row[name] = value
-        if extensions:
+        if extensions is None or extensions:
+            # None is the typed path's answer: only named extensions, all strings, read from the event itself
+            named = event if extensions is None else extensions
             for attribute, column in _EXTENSION_COLUMNS:
-                value = extensions.pop(attribute, None)
+                value = named.get(attribute)
                 if value is not None:
                     row[column] = value
             traceparent = row.pop("traceparent", None)
@@ -143,7 +166,9 @@ class EventRows:
                 row["trace_id"] = traceparent[3:35]
                 row["parent_span_id"] = traceparent[36:52]
             if extensions:
-                row["extensions"] = extensions
+                others = {name: value for name, value in extensions.items() if name not in _GOOD_EXTENSION_NAMES}
+                if others:
+                    row["extensions"] = others
         if type(data) is dict:
             for name in _KEY_FIELDS:
                 value = data.get(name)
@@ -174,8 +199,38 @@ class EventRows:
         return ctype or ""
 
 
-def _check(event: Any, rules: EventRules, received_us: int) -> Rejection | tuple[str | None, Any, dict[str, Any]]:
-    """Fast path for the common good event; any doubt falls through to the precise checks that name the field."""
+def _check(
+    event: Any, rules: EventRules, received_us: int
+) -> Rejection | tuple[str | None, Any, dict[str, Any] | None]:
+    """(canonical type, data, extensions) of an acceptable event, or why it is not; extensions None: see add."""
+    return _typed_check(event, rules, received_us) or _precise_check(event, rules, received_us)
+
+
+def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, Any, None] | None:
+    """The common good event, validated in C; None means "not sure", never "bad": the precise checks decide."""
+    if type(event) is not dict:
+        return None
+    kind = event.get("type")
+    ctype = rules.canonical(kind) if type(kind) is str else None
+    if ctype is None or not conforms(event, ctype):
+        return None
+    time_us = _parse_time(event["time"])
+    if type(time_us) is not int or not received_us - rules.max_age_us <= time_us <= received_us + rules.max_future_us:
+        return None
+    data = event["data"]
+    for name in datetime_fields(ctype):
+        if _datetime(data[name]):
+            return None
+    # Catalogue fields nest at most two levels (a list of ids); only extra fields can go deeper.
+    if (len(data) > len(CATALOGUE[ctype]) or rules.max_depth < 2) and _depth(data, rules.max_depth) > rules.max_depth:
+        return None
+    return ctype, data, None
+
+
+def _precise_check(
+    event: Any, rules: EventRules, received_us: int
+) -> Rejection | tuple[str | None, Any, dict[str, Any]]:
+    """Every check in order, so a rejection names the first field that is wrong and says why."""
     if type(event) is not dict:
         return Rejection("not_an_object", "", f"an event must be a JSON object, got {type(event).__name__}")
     get = event.get
@@ -229,7 +284,7 @@ def _check(event: Any, rules: EventRules, received_us: int) -> Rejection | tuple
     if type(data) is dict or type(data) is list:
         if _depth(data, rules.max_depth) > rules.max_depth:
             return Rejection("too_deep", "data", f"nested deeper than {rules.max_depth} levels")
-    ctype = canonical_type(event["type"], rules.aliases)
+    ctype = rules.canonical(event["type"])
     if ctype is not None:
         problem = _check_data(ctype, data)
         if problem is not None:

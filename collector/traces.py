@@ -76,6 +76,10 @@ class SpanRows:
             for scope_spans in resource_spans.scope_spans:
                 scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version
                 for span in scope_spans.spans:
+                    # Every read of a message field builds a new Python wrapper: read each once, and skip the
+                    # list building for the usual span without events or links (measured: 9 of 17 us a span).
+                    kind, status, events, links = span.kind, span.status, span.events, span.links
+                    code = status.code
                     self._add(
                         window,
                         span.trace_id.hex(),
@@ -86,21 +90,21 @@ class SpanRows:
                             "ParentSpanId": span.parent_span_id.hex(),
                             "TraceState": span.trace_state,
                             "SpanName": span.name,
-                            "SpanKind": _KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else "Unspecified",
+                            "SpanKind": _KINDS[kind] if 0 <= kind < len(_KINDS) else "Unspecified",
                             "ServiceName": service,
                             "ResourceAttributes": resource,
                             "ScopeName": scope_name,
                             "ScopeVersion": scope_version,
                             "SpanAttributes": _pb_attributes(span.attributes),
-                            "StatusCode": _STATUS[span.status.code] if 0 <= span.status.code < 3 else "Unset",
-                            "StatusMessage": span.status.message,
-                            "Events.Timestamp": [e.time_unix_nano for e in span.events],
-                            "Events.Name": [e.name for e in span.events],
-                            "Events.Attributes": [_pb_attributes(e.attributes) for e in span.events],
-                            "Links.TraceId": [link.trace_id.hex() for link in span.links],
-                            "Links.SpanId": [link.span_id.hex() for link in span.links],
-                            "Links.TraceState": [link.trace_state for link in span.links],
-                            "Links.Attributes": [_pb_attributes(link.attributes) for link in span.links],
+                            "StatusCode": _STATUS[code] if 0 <= code < 3 else "Unset",
+                            "StatusMessage": status.message,
+                            "Events.Timestamp": [e.time_unix_nano for e in events] if events else [],
+                            "Events.Name": [e.name for e in events] if events else [],
+                            "Events.Attributes": [_pb_attributes(e.attributes) for e in events] if events else [],
+                            "Links.TraceId": [link.trace_id.hex() for link in links] if links else [],
+                            "Links.SpanId": [link.span_id.hex() for link in links] if links else [],
+                            "Links.TraceState": [link.trace_state for link in links] if links else [],
+                            "Links.Attributes": [_pb_attributes(link.attributes) for link in links] if links else [],
                         },
                     )
 
@@ -187,11 +191,11 @@ def _pb_value(value: AnyValue) -> Any:
 def _pb_attributes(attributes: Any) -> dict[str, str]:
     out = {}
     for kv in attributes:
-        which = kv.value.WhichOneof("value")
-        if which == "string_value":
-            out[kv.key] = kv.value.string_value
+        value = kv.value  # a new wrapper on every read
+        if value.WhichOneof("value") == "string_value":
+            out[kv.key] = value.string_value
         else:
-            out[kv.key] = _as_string(_pb_value(kv.value))
+            out[kv.key] = _as_string(_pb_value(value))
     return out
 
 
