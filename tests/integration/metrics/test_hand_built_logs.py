@@ -78,6 +78,20 @@ def approved(entries: list[str], when: datetime) -> dict[str, Any]:
     return ce("timesheet.approved", when, data)
 
 
+def send(collector: ThreadedCollector, tokens: Tokens, events: list[dict[str, Any]], *, deliveries: int = 1) -> None:
+    """Through the real ingest path in batches; `deliveries` > 1 re-sends every event (nothing may count twice)."""
+    headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
+    for _ in range(deliveries):
+        for i in range(0, len(events), 500):
+            r = httpx.post(f"{collector.url}/v1/events", json=events[i : i + 500], headers=headers, timeout=60)
+            assert r.status_code in (200, 207) and r.json()["rejected"] == 0, r.text
+
+
+def overall(warehouse: Client, name: str, window: Window) -> Any:
+    """One SLI, overall, over an explicit window."""
+    return Evaluator(load_slos()).evaluate(Db(warehouse), window=window, names=[name])[name][""]
+
+
 H = timedelta(hours=1)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -15,27 +14,14 @@ from metrics.query import Db
 from metrics.slis.pickup import PICKUP_FLOOR_SECONDS
 from metrics.slo import load_slos
 from metrics.windows import Window
-from tests.conftest import ThreadedCollector, Tokens, auth
-from tests.integration.metrics.test_hand_built_logs import approved, ce, posting
+from tests.conftest import ThreadedCollector, Tokens
+from tests.integration.metrics.test_hand_built_logs import approved, ce, overall, posting, send
 
 pytestmark = pytest.mark.integration
 
 AS_OF = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 WINDOW = Window(AS_OF - timedelta(days=30), AS_OF)
 M = timedelta(minutes=1)
-
-
-def _send(collector: ThreadedCollector, tokens: Tokens, events: list[dict[str, Any]]) -> None:
-    headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
-    for batch in (events, events):  # the second delivery repeats every event: nothing may count twice
-        r = httpx.post(f"{collector.url}/v1/events", json=batch, headers=headers, timeout=30)
-        assert r.status_code in (200, 207) and r.json()["rejected"] == 0, r.text
-
-
-def _pickup(warehouse: Client) -> Any:
-    return Evaluator(load_slos()).evaluate(Db(warehouse), window=WINDOW, names=["time_posting_pickup"])[
-        "time_posting_pickup"
-    ][""]
 
 
 def test_entries_waiting_past_twice_the_learned_p99_pickup(
@@ -68,9 +54,9 @@ def test_entries_waiting_past_twice_the_learned_p99_pickup(
         posting("time_entry.posted", "P1", AS_OF - 80 * M, 80.0),
         approved(["LATE"], AS_OF + 5 * M),  # after as_of: not yet approved at the window's end
     ]
-    _send(collector, tokens, events)
+    send(collector, tokens, events, deliveries=2)
 
-    r = _pickup(warehouse)
+    r = overall(warehouse, "time_posting_pickup", WINDOW)
     d = r.details
     assert d["normal_pickup_p99_seconds"] == pytest.approx(12 * 60)
     assert d["limit_seconds"] == pytest.approx(24 * 60)
@@ -91,8 +77,8 @@ def test_without_recent_pickups_the_floor_is_the_limit(
 ) -> None:
     """A connector that has sent nothing for the whole learning window has nothing to learn from: every entry
     waiting past the floor is stalled, rather than the limit growing with the silence."""
-    _send(collector, tokens, [approved(["A"], AS_OF - 4 * M), approved(["B"], AS_OF - 6 * M)])
-    r = _pickup(warehouse)
+    send(collector, tokens, [approved(["A"], AS_OF - 4 * M), approved(["B"], AS_OF - 6 * M)], deliveries=2)
+    r = overall(warehouse, "time_posting_pickup", WINDOW)
     assert r.details["pickups_learned_from"] == 0 and r.details["normal_pickup_p99_seconds"] is None
     assert r.details["limit_seconds"] == PICKUP_FLOOR_SECONDS
     assert r.value == 1.0 and r.details["waiting"] == 2
@@ -102,7 +88,12 @@ def test_a_healthy_connector_leaves_nothing_waiting(
     collector: ThreadedCollector, tokens: Tokens, warehouse: Client
 ) -> None:
     at = AS_OF - 3 * timedelta(hours=1)
-    _send(collector, tokens, [approved(["A"], at), posting("time_entry.post_requested", "A", at + 2 * M, 10.0)])
-    r = _pickup(warehouse)
+    send(
+        collector,
+        tokens,
+        [approved(["A"], at), posting("time_entry.post_requested", "A", at + 2 * M, 10.0)],
+        deliveries=2,
+    )
+    r = overall(warehouse, "time_posting_pickup", WINDOW)
     assert r.value == 0.0 and r.status == "ok" and r.details["waiting"] == 0
     assert r.details["limit_seconds"] == PICKUP_FLOOR_SECONDS  # 2 x 2 min is under the floor

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -14,8 +13,8 @@ from metrics.evaluate import Evaluator
 from metrics.query import Db
 from metrics.slo import load_slos
 from metrics.windows import Window
-from tests.conftest import ThreadedCollector, Tokens, auth
-from tests.integration.metrics.test_hand_built_logs import ce
+from tests.conftest import ThreadedCollector, Tokens
+from tests.integration.metrics.test_hand_built_logs import ce, overall, send
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +29,6 @@ def rejected(entry: str, consultant: str, code: str, when: datetime, *, retryabl
             "hours": 8.0, "amount": 800.0, "currency": "USD", "attempt": 1, "idempotency_key": f"ik-{entry}",
             "error_code": code, "error_category": "c", "retryable": retryable}  # fmt: skip
     return ce("time_entry.post_failed", when, data, id=id)
-
-
-def _send(collector: ThreadedCollector, tokens: Tokens, events: list[dict[str, Any]]) -> None:
-    headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
-    for i in range(0, len(events), 500):
-        r = httpx.post(f"{collector.url}/v1/events", json=events[i : i + 500], headers=headers, timeout=60)
-        assert r.status_code in (200, 207) and r.json()["rejected"] == 0, r.text
-
-
-def _evaluate(warehouse: Client) -> Any:
-    return Evaluator(load_slos()).evaluate(Db(warehouse), window=WINDOW, names=["time_posting_rejections"])[
-        "time_posting_rejections"
-    ][""]
 
 
 def test_a_burst_of_one_code_counts_consultants_once(
@@ -60,9 +46,9 @@ def test_a_burst_of_one_code_counts_consultants_once(
         rejected("E7", "C7", "PERIOD_CLOSED", AS_OF + M),  # after as_of
         rejected("E8", "C8", "INVALID_KEY_OR_REF", AS_OF - M),
     ]
-    _send(collector, tokens, events)
+    send(collector, tokens, events)
 
-    r = _evaluate(warehouse)
+    r = overall(warehouse, "time_posting_rejections", WINDOW)
     codes = r.details["codes"]
     assert codes["PERIOD_CLOSED"]["consultants"] == 4 and codes["PERIOD_CLOSED"]["entries"] == 6
     # E6, six minutes ago, is the code's whole normal period: 1 consultant in 3 days of 5-minute intervals.
@@ -84,13 +70,13 @@ def test_a_code_at_its_normal_rate_is_no_burst(collector: ThreadedCollector, tok
     events = [rejected(f"N{n}-{k}", f"C{k}", "MISSING_DEPARTMENT", start + (5 * n + 1) * M)
               for n in range(864) for k in range(2)]  # fmt: skip
     events += [rejected(f"X{k}", f"D{k}", "MISSING_DEPARTMENT", AS_OF - M) for k in range(5)]
-    _send(collector, tokens, events)
-    r = _evaluate(warehouse)
+    send(collector, tokens, events)
+    r = overall(warehouse, "time_posting_rejections", WINDOW)
     c = r.details["codes"]["MISSING_DEPARTMENT"]
     assert c["consultants"] == 5 and c["normal_consultants"] == pytest.approx(2.0, abs=0.01)
     assert r.value == 0.0 and r.status == "ok"
 
 
 def test_nothing_rejected_is_zero(collector: ThreadedCollector, tokens: Tokens, warehouse: Client) -> None:
-    r = _evaluate(warehouse)
+    r = overall(warehouse, "time_posting_rejections", WINDOW)
     assert r.value == 0.0 and r.status == "ok" and r.details["codes"] == {}
