@@ -17,7 +17,7 @@ from typing import Any
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
 from metrics.slis._scan import records_query
-from metrics.slis.posting import AS_OF
+from metrics.slis.posting import AS_OF, seconds_between
 from metrics.windows import Window
 
 __all__ = ["BURST_FACTOR", "RejectionBurst"]
@@ -100,7 +100,7 @@ class RejectionBurst:
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
         sql = f"""
             SELECT entry_id AS key, 'entry' AS kind, 'rejected by the ERP: ' || any(code) AS status,
-                   (toUnixTimestamp64Milli({AS_OF}) - toUnixTimestamp64Milli(max(time))) / 1000.0 AS age_seconds,
+                   {seconds_between("max(time)", AS_OF)} AS age_seconds,
                    CAST(NULL, 'Nullable(Float64)') AS amount, '' AS currency, any(tenant_id) AS tenant,
                    any(project_code) AS project_code, 'consultant ' || any(consultant_id) AS detail
             FROM ({_REJECTED}) WHERE now GROUP BY entry_id
