@@ -82,6 +82,8 @@ class AlertsComponent:
         self._api_store: AlertStore | None = None
         self._api_lock = threading.Lock()
         self._http: httpx.Client | None = None
+        # The interval job and the runs asked for by new signals never evaluate at the same time (one store).
+        self._evaluating = threading.Lock()
 
     def start(self, service: Service) -> None:
         settings = self.settings
@@ -103,12 +105,13 @@ class AlertsComponent:
         register(service.registry, engine)
         now = datetime.now(UTC)
         service.scheduler.add_job(
-            engine.evaluate,
+            self._evaluate,
             "interval",
             seconds=settings.alerts_evaluation_interval_seconds,
             id="alerts-evaluate",
             next_run_time=now,
         )
+        service.on_new_signals(self._evaluate_soon)
         service.scheduler.add_job(
             engine.dispatch, "interval", seconds=1, id="alerts-dispatch", next_run_time=now + timedelta(seconds=1)
         )
@@ -118,6 +121,18 @@ class AlertsComponent:
             self.config.source,
             settings.alerts_evaluation_interval_seconds,
         )
+
+    def _evaluate(self) -> None:
+        assert self.engine is not None
+        with self._evaluating:
+            self.engine.evaluate()
+
+    def _evaluate_soon(self) -> None:
+        """New signals are stored: evaluate now instead of at the next interval. Requests arriving while one is
+        queued are one run (the job is replaced), and a run waits for one in progress rather than being skipped."""
+        if self._service is None or not self._service.scheduler.running:
+            return
+        self._service.scheduler.add_job(self._evaluate, id="alerts-evaluate-now", replace_existing=True)
 
     def stop(self) -> None:
         if self._http is not None:

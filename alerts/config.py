@@ -117,6 +117,9 @@ class Rule(_Strict):
     finding: str = ""
     min_age: float = 0.0
     measure: Literal["count", "amount"] = "count"
+    # probe_finding: one alert per value of this key of the findings' detail, labelled with it (one page per
+    # stopped integration, which inhibition can then match on `flow`); empty: one alert per system.
+    split_by: str = Field(default="", pattern=r"^([a-zA-Z_][a-zA-Z0-9_]*)?$")
     probe: str = ""
     system: str = ""
     outcomes: tuple[str, ...] = ("failed", "timeout")
@@ -178,6 +181,10 @@ class Rule(_Strict):
             re.compile(self.key)
         except re.error as exc:
             raise ValueError(f"key: bad pattern {self.key!r}: {exc}") from exc
+        if self.split_by and self.kind != "probe_finding":
+            raise ValueError(f"split_by: only probe_finding rules split by a finding's detail, not {self.kind}")
+        if self.split_by in ("alertname", "severity", "team", "finding", "system"):
+            raise ValueError(f"split_by: {self.split_by!r} would overwrite a label the rule sets itself")
         if self.dimension not in DIMENSIONS:
             known = ", ".join(d or "''" for d in DIMENSIONS)
             raise ValueError(f"dimension: {self.dimension!r} is not one of {known}")

@@ -285,22 +285,28 @@ def _probe_matches(rule: Rule, probe: str, system: str) -> bool:
 
 
 def _observe_findings(rule: Rule, probes: ProbeState) -> list[Observation]:
-    # One alert per system a probe looked at, so an ERP-wide inhibition can target exactly its alerts.
+    # One alert per system a probe looked at, so an ERP-wide inhibition can target exactly its alerts; with
+    # split_by, one per value of that detail key among the findings (a stopped integration each).
     systems = {r.system for r in probes.runs if _probe_matches(rule, r.probe, r.system)}
-    by_system: dict[str, list[Finding]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in probes.findings:
         if f.kind == rule.finding and f.age_seconds >= rule.min_age and _probe_matches(rule, f.probe, f.system):
-            by_system[f.system].append(f)
+            groups[(f.system, str(f.detail.get(rule.split_by) or "") if rule.split_by else "")].append(f)
+    keys = set(groups) if rule.split_by else {(system, "") for system in systems} | set(groups)
     out = []
-    for system in sorted(systems | set(by_system)):
-        found = by_system.get(system, [])
+    for system, part in sorted(keys):
+        found = groups.get((system, part), [])
         context = _findings_context(found, rule)
         context["system"] = system
+        labels = {"finding": rule.finding, "system": system}
+        if rule.split_by:
+            labels[rule.split_by] = part
+            context[rule.split_by] = part
         value = float(len(found)) if rule.measure == "count" else float(sum(f.amount or 0 for f in found))
         guarded = len(found) < rule.min_events
         fire = not guarded and rule.breaching(value, firing=False)
         hold = not guarded and rule.breaching(value, firing=True)
-        out.append(Observation({"finding": rule.finding, "system": system}, value, fire, hold, context))
+        out.append(Observation(labels, value, fire, hold, context))
     return out
 
 
@@ -334,6 +340,7 @@ def _findings_context(found: list[Finding], rule: Rule) -> dict[str, Any]:
             "tenant_id": f.tenant_id,
             "amount": format_money(f.amount, f.currency) if f.amount is not None else "",
             "age": format_duration_human(f.age_seconds),
+            "detail": f.detail,
         }
         for f in worst
     ]

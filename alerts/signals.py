@@ -70,7 +70,7 @@ class Finding:
     age_seconds: float
     amount: Decimal | None
     currency: str
-    detail: str
+    detail: dict[str, Any] = field(default_factory=dict)  # the probe's JSON detail, parsed
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,13 @@ class _AnyDetails(dict[str, Any]):
         return 1.0
 
 
+class _AnyText(dict[str, Any]):
+    """A finding's `detail` is free-form (each probe's own keys): at load time any key reads as a text."""
+
+    def __missing__(self, key: str) -> str:
+        return "sample"
+
+
 # Every name a template may use, with a plausible value: load-time checks render against it.
 SAMPLE_CONTEXT: dict[str, Any] = {
     "rule": "Sample",
@@ -93,7 +100,9 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "oldest_age": 90000.0,
     "top_projects": [("PRJ-1", 12, "USD 9,000")],
     "top_projects_text": "PRJ-1 (12, USD 9,000)",
-    "top_records": [{"object_id": "TE-1", "project_code": "PRJ-1", "amount": "USD 1,000", "age": "26 h"}],
+    "top_records": [
+        {"object_id": "TE-1", "project_code": "PRJ-1", "amount": "USD 1,000", "age": "26 h", "detail": _AnyText()}
+    ],
     "top_records_text": "TE-1",
     "finding": "approved_not_posted",
     "probe": "erp-posting",

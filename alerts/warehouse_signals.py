@@ -80,7 +80,8 @@ class WarehouseSignals:
             return ProbeState()
         found = self._rows(_FINDINGS_QUERY, {"runs": [r.run_id for r in runs], "limit": self.findings_limit})
         findings = [
-            Finding(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], float(r[8]), r[9], r[10], r[11]) for r in found
+            Finding(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], float(r[8]), r[9], r[10], _json(r[11]))
+            for r in found
         ]
         return ProbeState(runs=runs, findings=findings)
 

@@ -44,7 +44,7 @@ class MetricsComponent:
         self.job = SnapshotJob(self.evaluator, service.connect)
         service.registry.register(SliCollector(self.job))
         service.scheduler.add_job(
-            self.job.run_logged, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"
+            self._snapshot, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"
         )
         # Right away: build the state from stored events if this warehouse predates it, then a first snapshot.
         service.scheduler.add_job(self._first_run, id="sli-first-run")
@@ -52,7 +52,12 @@ class MetricsComponent:
     def _first_run(self) -> None:
         assert self._service is not None and self.job is not None
         self.with_client(lambda client: rebuild_state(client) if state_is_missing(client) else 0)
-        self.job.run_logged()
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        assert self._service is not None and self.job is not None
+        if self.job.run_logged():
+            self._service.new_signals()
 
     def stop(self) -> None:
         return None

@@ -77,12 +77,15 @@ class SnapshotJob:
             self.latest = Snapshot(moment, overall, by_flow)
             return self.latest
 
-    def run_logged(self) -> None:
+    def run_logged(self) -> bool:
+        """Run and say whether a snapshot was stored."""
         try:
             snap = self.run()
             log.debug("SLI snapshot of %d SLIs in %.3f s", len(snap.overall), self.last_duration_s or 0.0)
+            return True
         except Exception as exc:  # the scheduler must keep going; the failure is counted and on /metrics
             log.warning("SLI snapshot failed: %s", str(exc).splitlines()[0][:300])
+            return False
 
 
 def read_series(client: Client, name: str, start: datetime, end: datetime, points: int = 500) -> list[dict[str, Any]]:

@@ -127,6 +127,9 @@ class ProbesComponent:
                     write_run(self._writer, run)
         except Exception as exc:
             log.error("could not store the run of probe %s: %s", name, exc)
+            return run
+        if self._service is not None:
+            self._service.new_signals()
         return run
 
     def describe(self) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import Any
 
 __all__ = ["FINDING_KINDS", "Finding", "Outcome", "ProbeRun"]
 
-# Kinds follow the simulator's ground-truth discrepancy names (docs/scenarios.md), plus rate_card_expiring.
+# Kinds follow the simulator's ground-truth discrepancy names (docs/scenarios.md), plus rate_card_expiring and
+# integration_stopped (the middleware's own status of a process, not a record).
 FINDING_KINDS = (
     "approved_not_posted",
     "duplicate_posting",
@@ -21,6 +22,7 @@ FINDING_KINDS = (
     "dead_letter_unreplayed",
     "assignment_without_rate_card",
     "rate_card_expiring",
+    "integration_stopped",
 )
 
 

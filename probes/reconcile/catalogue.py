@@ -12,6 +12,7 @@ from probes.model import Finding
 from probes.reconcile.dead_letters import check_dead_letters
 from probes.reconcile.deals import check_deals_without_project
 from probes.reconcile.duplicates import check_duplicate_postings
+from probes.reconcile.integrations import check_integrations
 from probes.reconcile.projects import check_project_master_data
 from probes.reconcile.rate_cards import check_rate_cards
 from probes.reconcile.reachability import check_erp_reachable
@@ -51,6 +52,16 @@ BUILTIN_PROBES: dict[str, BuiltinProbe] = {
             {"erp": 2},
             "one SuiteQL count every 30 s: an ERP that stops answering is known within a minute",
             check_erp_reachable,
+        ),
+        BuiltinProbe(
+            "integration_runtime",
+            ("middleware",),
+            30,
+            20,
+            {"middleware": 1},
+            "one call every 30 s: integrations the middleware reports stopped, since when and why",
+            check_integrations,
+            ("integration_stopped",),
         ),
         BuiltinProbe(
             "time_posting",

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from simulator.apis import deadletters, kantata, soql, suiteql, workday
+from simulator.apis import deadletters, integrations, kantata, soql, suiteql, workday
 from simulator.apis.auth import Credentials, TokenStore
 from simulator.apis.context import ApiContext
 from simulator.apis.limits import Limits, SystemLimits
@@ -27,7 +27,7 @@ def create_app(
 ) -> FastAPI:
     ctx = ApiContext(sim, TokenStore(credentials or Credentials()), Limits(limits or SystemLimits()), live)
     app = FastAPI(title="SyncWatch simulated estate", docs_url="/docs", redoc_url=None)
-    for module in (suiteql, soql, workday, kantata, deadletters):
+    for module in (suiteql, soql, workday, kantata, deadletters, integrations):
         app.include_router(module.router(ctx))
 
     @app.exception_handler(HTTPException)

@@ -13,6 +13,7 @@ from probes.fleet import ProbeFleet
 from probes.model import Outcome, ProbeRun
 from simulator import truth
 from simulator.apis.app import create_app
+from simulator.runtime import integration_states
 from simulator.simulation import Simulation
 
 from .probe_support import estate_probes, serve, set_secrets, simulate
@@ -22,6 +23,9 @@ pytestmark = pytest.mark.integration
 # Kinds the probes report keyed exactly as the ground truth keys them.
 KEYED = ("approved_not_posted", "duplicate_posting", "project_mismatch", "deal_without_project",
          "worker_not_synced", "dead_letter_unreplayed")  # fmt: skip
+# scenario -> the integration the middleware reports stopped while it is on (simulator/runtime.py)
+STOPS = {"hcm_sync_stall": "hcm-to-psa-workers", "dead_letter_buildup": "dead-letter-replay",
+         "silent_flow": "psa-to-erp-time"}  # fmt: skip
 # scenario -> the kinds it must raise above a clean run (docs/scenarios.md)
 SCENARIOS = {
     "closed_period": ("approved_not_posted",),
@@ -71,15 +75,16 @@ def clean() -> Iterator[tuple[Simulation, dict[str, ProbeRun]]]:
 def test_clean_estate_matches_truth(clean: tuple[Simulation, dict[str, ProbeRun]]) -> None:
     sim, runs = clean
     assert {r.outcome for r in runs.values()} <= {Outcome.OK, Outcome.MISMATCH}, {n: r.error for n, r in runs.items()}
-    assert set(runs) == {"erp_reachability", "time_posting", "duplicate_postings", "project_master_data",
-                         "deals_without_project", "worker_sync", "rate_cards", "dead_letters"}  # fmt: skip
+    assert set(runs) == {"erp_reachability", "integration_runtime", "time_posting", "duplicate_postings",
+                         "project_master_data", "deals_without_project", "worker_sync", "rate_cards",
+                         "dead_letters"}  # fmt: skip
     _, expected = _truth(sim)
     ours = _by_kind(runs)
     for kind in KEYED:
         assert ours.get(kind, set()) == expected.get(kind, set()), kind
     # A clean firm only has work in flight: no master-data, sync or rate-card defects.
     for kind in ("project_mismatch", "deal_without_project", "worker_not_synced", "duplicate_posting",
-                 "assignment_without_rate_card"):  # fmt: skip
+                 "assignment_without_rate_card", "integration_stopped"):  # fmt: skip
         assert kind not in ours
     assert runs["project_master_data"].outcome is Outcome.OK
     for run in runs.values():
@@ -97,6 +102,13 @@ def test_fault_scenario_found_exactly(
     ours = _by_kind(runs)
     for kind in KEYED:
         assert ours.get(kind, set()) == expected.get(kind, set()), kind
+    # The fault is still on at the end of the run: exactly its integration is reported stopped, since its start.
+    stopped = [f for f in runs["integration_runtime"].findings if f.kind == "integration_stopped"]
+    assert {f.object_id for f in stopped} == ({STOPS[scenario]} if scenario in STOPS else set())
+    assert {f.object_id for f in stopped} == {i["name"] for i in integration_states(sim) if i["status"] != "running"}
+    for f in stopped:
+        assert f.detail["status"] == "stopped" and f.detail["status_reason"] and f.detail["flow"] == f.object_id
+        assert abs(f.age_seconds - (sim.now - sim.faults.windows[scenario][0].start)) < 1.0
     clean_counts = Counter(f.kind for r in clean[1].values() for f in r.findings)
     for kind in SCENARIOS[scenario]:
         assert len(ours.get(kind, ())) > clean_counts[kind], f"{scenario} did not raise {kind}"

@@ -85,7 +85,7 @@ def test_summary_states_the_numbers() -> None:
 
 def _finding(i: int, project: str, amount: str, age_h: float = 30) -> Finding:
     return Finding("time_posting", "approved_not_posted", "erp", "acme-us", "time_entry", f"TE-{i}", project,
-                   f"C-{i}", age_h * 3600, Decimal(amount), "USD", "{}")  # fmt: skip
+                   f"C-{i}", age_h * 3600, Decimal(amount), "USD", {})  # fmt: skip
 
 
 def test_approved_not_posted_summary_names_money_and_top_projects() -> None:
@@ -223,3 +223,54 @@ def test_rejections_now_need_three_consultants_beyond_normal_and_say_the_code() 
         assert bool(alerts) is fires, value
     summary = next(iter(alerts.values())).annotations["summary"]
     assert summary == f"The ERP rejects time for one reason, and retries will not post it: {text}"
+
+
+def _stopped(name: str, reason: str, age_s: float, source: str = "psa", target: str = "erp") -> Finding:
+    detail = {"flow": name, "status": "stopped", "status_reason": reason, "source_system": source,
+              "target_system": target, "last_execution_at": "2025-03-12T08:41:00Z"}  # fmt: skip
+    return Finding("integration_runtime", "integration_stopped", "middleware", "", "integration", name, "", "",
+                   age_s, None, "", detail)  # fmt: skip
+
+
+def test_integration_stopped_pages_once_per_integration_and_says_why() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    single = type(config)(rules=(config.rule("IntegrationStopped"),), route=config.route, receivers={},
+                          inhibit_rules=(), time_intervals={})  # fmt: skip
+
+    def state(*findings: Finding) -> ProbeState:
+        run = ProbeRun("r", "integration_runtime", "middleware", T0, "mismatch" if findings else "ok", 1, "")
+        return ProbeState([run], list(findings))
+
+    alerts: dict[str, Alert] = {}
+    time = _stopped("psa-to-erp-time", "listener stopped after repeated connection errors", 95)
+    hcm = _stopped("hcm-to-psa-workers", "schedule disabled", 600, "hcm", "psa")
+    evaluate(single, [], state(time, hcm), T0, alerts)
+    by_flow = {a.labels["flow"]: a for a in alerts.values()}
+    assert sorted(by_flow) == ["hcm-to-psa-workers", "psa-to-erp-time"]
+    assert all(a.state == "firing" and a.severity == "critical" for a in by_flow.values())  # no `for`
+    assert by_flow["psa-to-erp-time"].annotations["summary"] == (
+        "Integration psa-to-erp-time (psa to erp) has been stopped in the middleware for 95 s: listener stopped"
+        " after repeated connection errors; its records wait until it runs again"
+    )
+    assert "2025-03-12T08:41:00Z" in by_flow["psa-to-erp-time"].annotations["description"]
+    # The time connector runs again: its alert resolves after keep_firing_for, the HCM sync's stays.
+    evaluate(single, [], state(hcm), T0 + timedelta(seconds=30), alerts)
+    assert {a.labels["flow"]: a.state for a in alerts.values()}["psa-to-erp-time"] == "firing"
+    evaluate(single, [], state(hcm), T0 + timedelta(minutes=3), alerts)
+    assert {a.labels["flow"]: a.state for a in alerts.values()} == {
+        "psa-to-erp-time": "resolved", "hcm-to-psa-workers": "firing"}  # fmt: skip
+
+
+def test_split_by_is_only_for_findings_and_cannot_overwrite_the_rules_labels() -> None:
+    import pytest
+
+    from alerts.errors import ConfigError
+
+    base = RULE.format(extra="")
+    with pytest.raises(ConfigError, match="field 'split_by': only probe_finding"):
+        parse_config(base.replace("    op:", "    split_by: flow\n    op:"))
+    finding_rule = base.replace("kind: sli\n    sli: time_posting_first_pass", "kind: probe_finding\n    finding: x")
+    with pytest.raises(ConfigError, match="field 'split_by': 'system' would overwrite"):
+        parse_config(finding_rule.replace("    op:", "    split_by: system\n    op:"))

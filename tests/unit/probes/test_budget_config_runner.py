@@ -91,7 +91,8 @@ def test_probes_file_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     )
     cfg = load_probes_file(good)
     active, skipped = cfg.builtin_probes()
-    assert [p.name for p in active] == ["dead_letters"] and active[0].interval_seconds == 60
+    by_name = {p.name: p for p in active}
+    assert sorted(by_name) == ["dead_letters", "integration_runtime"] and by_name["dead_letters"].interval_seconds == 60
     assert "time_posting" in skipped and "erp" in skipped["time_posting"]
     assert [p.name for p in cfg.declarative_probes()] == ["q"]
     with pytest.raises(ConfigError, match="unknown probe"):
