@@ -76,7 +76,9 @@ def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[T
         ]
         path = tmp_path / "probes.yaml"
         path.write_text(yaml.safe_dump(config))
-        settings = make_settings(tmp_path, probes_config=path)
+        # Alert evaluation's own interval is an hour here: an alert that fires within seconds of a probe run was
+        # evaluated because the run stored new signals.
+        settings = make_settings(tmp_path, probes_config=path, alerts_evaluation_interval_seconds=3600)
         from syncwatch.tokens import create_token
         from syncwatch.warehouse import apply_migrations, connect
 
@@ -183,3 +185,24 @@ def test_a_probe_without_results_for_three_intervals_is_stale(running: tuple[Thr
     text = httpx.get(f"{collector.url}/metrics", headers=read).text
     assert 'syncwatch_probe_stale{probe="hangs"} 1.0' in text
     assert 'syncwatch_probe_up{probe="hangs"} 0.0' in text
+
+
+def test_a_stopped_integration_pages_right_after_the_run_that_finds_it(running: tuple[ThreadedCollector, Any]) -> None:
+    collector, (sim, secrets) = running
+    read, admin = auth(secrets["read"]), auth(secrets["admin"])
+    r = httpx.post(f"{collector.url}/api/v1/probes/integration_runtime/run", headers=admin, timeout=60)
+    assert r.status_code == 200, r.text
+    run = r.json()
+    assert run["outcome"] == "mismatch" and run["api_calls"] == 1
+    (finding,) = run["findings"]
+    assert finding["kind"] == "integration_stopped" and finding["object_id"] == "dead-letter-replay"
+    assert finding["detail"]["status"] == "stopped" and finding["detail"]["status_reason"]
+    deadline = time.monotonic() + 20
+    stopped: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not stopped:
+        alerts = httpx.get(f"{collector.url}/api/v1/alerts", headers=read, timeout=10).json()["alerts"]
+        stopped = [a for a in alerts if a["rule"] == "IntegrationStopped" and a["state"] == "firing"]
+        time.sleep(0.5)
+    assert stopped, "IntegrationStopped did not fire after the run, with evaluation every hour"
+    assert stopped[0]["labels"]["flow"] == "dead-letter-replay" and stopped[0]["severity"] == "critical"
+    assert "dead-letter-replay (middleware to middleware) has been stopped" in stopped[0]["annotations"]["summary"]
