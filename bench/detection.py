@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -106,8 +107,12 @@ def stack(args: argparse.Namespace, hook: Hook) -> Iterator[Stack]:
     """A collector on a fresh embedded warehouse and a live simulated firm feeding it, warmed up and settled."""
     work = Path(tempfile.mkdtemp(prefix="syncwatch-detection-"))
     port, api_port = free_port(), free_port()
-    probes = (ROOT / "probes" / "examples" / "simulated-estate.yaml").read_text().replace("8900", str(api_port))
-    (work / "probes.yaml").write_text(probes)
+    probes = yaml.safe_load((ROOT / "probes" / "examples" / "simulated-estate.yaml").read_text())
+    for system in probes["systems"].values():
+        system["base_url"] = system["base_url"].replace("8900", str(api_port))
+    if args.disable_probe:  # e.g. integration_runtime: what the records alone tell when a process hangs unseen
+        probes["builtin"] = {name: {"enabled": False} for name in args.disable_probe}
+    (work / "probes.yaml").write_text(yaml.safe_dump(probes, sort_keys=False))
     env = {
         **os.environ,
         "SYNCWATCH_PORT": str(port),
@@ -225,6 +230,14 @@ def main() -> None:
         help="run every scenario in one stack (faster; alerts of one fault can mute or mask the next one's)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
+    parser.add_argument(
+        "--disable-probe",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a built-in probe off (repeatable); integration_runtime off measures a process that hangs"
+        " while its platform still says it runs",
+    )
     args = parser.parse_args()
 
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -263,6 +276,7 @@ def main() -> None:
         "consultants": args.consultants,
         "speed": args.speed,
         "fresh_stack_per_scenario": not args.shared,
+        "disabled_probes": args.disable_probe,
         "results": results,
         **summary,
     }

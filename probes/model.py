@@ -10,8 +10,8 @@ from typing import Any
 
 __all__ = ["FINDING_KINDS", "Finding", "Outcome", "ProbeRun"]
 
-# Kinds follow the simulator's ground-truth discrepancy names (docs/scenarios.md), plus rate_card_expiring and
-# integration_stopped (the middleware's own status of a process, not a record).
+# Kinds follow the simulator's ground-truth discrepancy names (docs/scenarios.md), plus rate_card_expiring,
+# integration_stopped (the middleware's own status of a process) and period_closed_early (the ERP's calendar).
 FINDING_KINDS = (
     "approved_not_posted",
     "duplicate_posting",
@@ -23,6 +23,7 @@ FINDING_KINDS = (
     "assignment_without_rate_card",
     "rate_card_expiring",
     "integration_stopped",
+    "period_closed_early",
 )
 
 

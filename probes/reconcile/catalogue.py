@@ -50,8 +50,10 @@ BUILTIN_PROBES: dict[str, BuiltinProbe] = {
             30,
             20,
             {"erp": 2},
-            "one SuiteQL count every 30 s: an ERP that stops answering is known within a minute",
+            "one SuiteQL call every 30 s: an ERP that stops answering, or closes a period time still posts to, is"
+            " known within a minute",
             check_erp_reachable,
+            ("period_closed_early",),
         ),
         BuiltinProbe(
             "integration_runtime",

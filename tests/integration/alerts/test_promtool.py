@@ -21,7 +21,7 @@ def test_exported_rules_pass_promtool_check_and_test(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     check = subprocess.run(["promtool", "check", "rules", str(out)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 33 rules found" in check.stdout
+    assert "SUCCESS: 34 rules found" in check.stdout
     shutil.copy(CASES, tmp_path / CASES.name)
     test = subprocess.run(["promtool", "test", "rules", str(tmp_path / CASES.name)], capture_output=True, text=True,
                           timeout=120)  # fmt: skip

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from probes.fleet import ProbeFleet
 from probes.model import Outcome, ProbeRun
+from probes.reconcile.reachability import periods_that_must_be_open
 from simulator import truth
 from simulator.apis.app import create_app
 from simulator.runtime import integration_states
@@ -84,7 +86,7 @@ def test_clean_estate_matches_truth(clean: tuple[Simulation, dict[str, ProbeRun]
         assert ours.get(kind, set()) == expected.get(kind, set()), kind
     # A clean firm only has work in flight: no master-data, sync or rate-card defects.
     for kind in ("project_mismatch", "deal_without_project", "worker_not_synced", "duplicate_posting",
-                 "assignment_without_rate_card", "integration_stopped"):  # fmt: skip
+                 "assignment_without_rate_card", "integration_stopped", "period_closed_early"):  # fmt: skip
         assert kind not in ours
     assert runs["project_master_data"].outcome is Outcome.OK
     for run in runs.values():
@@ -109,6 +111,12 @@ def test_fault_scenario_found_exactly(
     for f in stopped:
         assert f.detail["status"] == "stopped" and f.detail["status_reason"] and f.detail["flow"] == f.object_id
         assert abs(f.age_seconds - (sim.now - sim.faults.windows[scenario][0].start)) < 1.0
+    # Periods closed while time still posts to them: only closed_period closes one (the normal close is on the 6th).
+    today = datetime.fromtimestamp(sim.now, UTC).date()
+    open_now = {m.strftime("%Y-%m") for m in periods_that_must_be_open(today, 6)}
+    closed = {f"{tenant}/{period}" for tenant, period in sim.firm.closed_periods if period in open_now}
+    assert {f.object_id for f in runs["erp_reachability"].findings} == closed
+    assert bool(closed) == (scenario == "closed_period")
     clean_counts = Counter(f.kind for r in clean[1].values() for f in r.findings)
     for kind in SCENARIOS[scenario]:
         assert len(ours.get(kind, ())) > clean_counts[kind], f"{scenario} did not raise {kind}"

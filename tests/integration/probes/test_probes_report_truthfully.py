@@ -153,6 +153,31 @@ def test_erp_reachability_is_one_call_and_fails_within_its_deadline_in_an_outage
     assert elapsed < 5
 
 
+def test_erp_reachability_finds_a_period_closed_while_time_still_posts_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same one call reads the periods postings go to now; closed_period closes them early, and each closed one
+    (per subsidiary) is a finding before the first posting fails."""
+    from datetime import UTC, datetime
+
+    from probes.reconcile.reachability import periods_that_must_be_open
+    from simulator.calendar import month_period
+
+    set_secrets(monkeypatch)
+    sim = simulate(days=15)
+    with _estate(sim) as base:
+        fleet = _fleet(sim, base)
+        assert fleet.run("erp_reachability").outcome is Outcome.OK
+        sim.switch_fault("closed_period", True)
+        run = fleet.run("erp_reachability")
+        fleet.close()
+    today = datetime.fromtimestamp(sim.now, UTC).date()
+    open_now = {m.strftime("%Y-%m") for m in periods_that_must_be_open(today, 6)}
+    expected = {f"{tenant}/{period}" for tenant, period in sim.firm.closed_periods if period in open_now}
+    assert month_period(today) in open_now and expected
+    assert run.outcome is Outcome.MISMATCH and run.calls_by_system == {"erp": 1}
+    assert {f.object_id for f in run.findings} == expected
+    assert {f.kind for f in run.findings} == {"period_closed_early"}
+
+
 def test_429_is_retried_after_retry_after_and_still_answers(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
     set_secrets(monkeypatch)
     # Workday-style rate limit of 2/s, burst 3, and a probe allowed to go faster: it meets 429 and must wait.

@@ -274,3 +274,25 @@ def test_split_by_is_only_for_findings_and_cannot_overwrite_the_rules_labels() -
     finding_rule = base.replace("kind: sli\n    sli: time_posting_first_pass", "kind: probe_finding\n    finding: x")
     with pytest.raises(ConfigError, match="field 'split_by': 'system' would overwrite"):
         parse_config(finding_rule.replace("    op:", "    split_by: system\n    op:"))
+
+
+def test_a_period_closed_early_pages_with_the_periods() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    single = type(config)(rules=(config.rule("AccountingPeriodClosedEarly"),), route=config.route, receivers={},
+                          inhibit_rules=(), time_intervals={})  # fmt: skip
+    found = [
+        Finding("erp_reachability", "period_closed_early", "erp", t, "accounting_period", f"{t}/2026-12", "", "",
+                0.0, None, "", {"period": "2026-12", "subsidiary": t})
+        for t in ("acme-uk", "acme-us")
+    ]  # fmt: skip
+    alerts: dict[str, Alert] = {}
+    run = ProbeRun("r", "erp_reachability", "erp", T0, "mismatch", 2, "")
+    evaluate(single, [], ProbeState([run], found), T0, alerts)
+    (alert,) = alerts.values()
+    assert alert.state == "firing" and alert.labels["target_system"] == "erp"
+    assert alert.annotations["summary"] == (
+        "The ERP has closed 2 accounting periods that time still posts to (acme-uk/2026-12, acme-us/2026-12):"
+        " postings of time worked in them fail PERIOD_CLOSED until reopened"
+    )

@@ -264,3 +264,14 @@ def test_a_shutdown_stops_a_run_at_its_next_call() -> None:
 
     run = run_probe(TwoCalls([]), {"erp": client}, cancelled=lambda: stopping)
     assert run.outcome is Outcome.TIMEOUT and "shutting down" in run.error and calls == 1
+
+
+def test_periods_that_must_be_open_follow_the_close_day() -> None:
+    from datetime import date
+
+    from probes.reconcile.reachability import periods_that_must_be_open
+
+    assert periods_that_must_be_open(date(2026, 12, 3), 6) == [date(2026, 11, 1), date(2026, 12, 1)]
+    assert periods_that_must_be_open(date(2026, 12, 6), 6) == [date(2026, 12, 1)]
+    assert periods_that_must_be_open(date(2027, 1, 2), 6) == [date(2026, 12, 1), date(2027, 1, 1)]
+    assert periods_that_must_be_open(date(2026, 12, 1), 1) == [date(2026, 12, 1)]

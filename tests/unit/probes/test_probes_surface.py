@@ -31,5 +31,5 @@ def test_outcomes_and_kinds_match_the_shared_interface() -> None:
     assert set(FINDING_KINDS) == {
         "approved_not_posted", "duplicate_posting", "project_mismatch", "deal_without_project", "worker_not_synced",
         "terminated_with_open_assignment", "dead_letter_unreplayed", "assignment_without_rate_card",
-        "rate_card_expiring", "integration_stopped",
+        "rate_card_expiring", "integration_stopped", "period_closed_early",
     }  # fmt: skip
