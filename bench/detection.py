@@ -11,7 +11,9 @@ stack per scenario keeps one fault's alerts from muting or masking the next one'
 stack, with a cool-down between). It also records when the new alert was firing in the API (`firing_s`), which
 tells a slow signal from a notification held on purpose (warnings are muted in the period close). Prints one line
 per scenario and the p95 (a scenario not detected within the run counts as slower than all), and appends a JSON
-line to bench/results/detection.jsonl.
+line to bench/results/detection.jsonl. `--no-mutes` runs the default config without its mute time intervals (what a
+day outside the period-close freeze sees); `--disable-probe integration_runtime` what the records alone tell of a
+process that hangs while its platform still says it runs.
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def stack(args: argparse.Namespace, hook: Hook) -> Iterator[Stack]:
     if args.disable_probe:  # e.g. integration_runtime: what the records alone tell when a process hangs unseen
         probes["builtin"] = {name: {"enabled": False} for name in args.disable_probe}
     (work / "probes.yaml").write_text(yaml.safe_dump(probes, sort_keys=False))
+    alerts_env: dict[str, str] = {}
+    if args.no_mutes:  # the default rules and routes without mute time intervals: any day outside the freeze
+        alerts = yaml.safe_load((ROOT / "alerts" / "config" / "default.yaml").read_text())
+        for route in [alerts["route"], *alerts["route"].get("routes", [])]:
+            route.pop("mute_time_intervals", None)
+        (work / "alerts.yaml").write_text(yaml.safe_dump(alerts, sort_keys=False))
+        alerts_env["SYNCWATCH_ALERTS_CONFIG_FILE"] = str(work / "alerts.yaml")
     env = {
         **os.environ,
         "SYNCWATCH_PORT": str(port),
@@ -124,6 +133,7 @@ def stack(args: argparse.Namespace, hook: Hook) -> Iterator[Stack]:
         "SIM_CLIENT_SECRET": "sim-client-secret",
         "SIM_API_KEY": "sim-api-key",
         "SYNCWATCH_SIM_ADMIN_TOKEN": SIM_ADMIN,
+        **alerts_env,
     }
     base = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
@@ -231,6 +241,12 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
     parser.add_argument(
+        "--no-mutes",
+        action="store_true",
+        help="default alert config without its mute time intervals (the period-close freeze holds warnings on"
+        " days 1-3 and the last 2 of a month): what a day outside the freeze sees",
+    )
+    parser.add_argument(
         "--disable-probe",
         action="append",
         default=[],
@@ -277,6 +293,7 @@ def main() -> None:
         "speed": args.speed,
         "fresh_stack_per_scenario": not args.shared,
         "disabled_probes": args.disable_probe,
+        "mutes": not args.no_mutes,
         "results": results,
         **summary,
     }
