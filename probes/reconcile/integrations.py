@@ -5,7 +5,9 @@ waiting shows only after the hop's normal delay (an hourly sync, a replay hours 
 catching it from the records takes from half an hour to many hours. The platform knows at once that the process is
 not running, and one call every 30 s asks it. A hung process that still reports "running" is not seen here; the
 records it leaves behind are (time_posting_pickup, flow silence, worker and dead-letter findings).
-Option `ignore`: names of integrations stopped on purpose (a decommissioned flow), not reported.
+Option `ignore`: names of integrations stopped on purpose (a decommissioned flow), not reported. A process in a
+transitional status (starting, deploying, restarting: a deployment) is a finding only once it has been in it for
+`transitional_grace_seconds` (default 300), so a release does not page.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from probes.interfaces import ProbeContext
 from probes.model import Finding
 from probes.reconcile.common import epoch
 
-__all__ = ["check_integrations"]
+__all__ = ["TRANSITIONAL", "check_integrations"]
+
+TRANSITIONAL = frozenset({"starting", "deploying", "restarting"})
 
 
 def check_integrations(ctx: ProbeContext) -> list[Finding]:
@@ -24,6 +28,7 @@ def check_integrations(ctx: ProbeContext) -> list[Finding]:
     if not isinstance(body, dict) or not isinstance(body.get("integrations"), list):
         raise BadResponse("integration list lacks integrations", system=mw.system)
     ignored = set(ctx.options.get("ignore") or ())
+    grace = float(ctx.options.get("transitional_grace_seconds", 300))
     findings = []
     for item in body["integrations"]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
@@ -34,6 +39,8 @@ def check_integrations(ctx: ProbeContext) -> list[Finding]:
         if status == "running" or item["name"] in ignored:
             continue
         since = epoch(item.get("status_since"), field="status_since", system=mw.system)
+        if status.lower() in TRANSITIONAL and ctx.now - since < grace:
+            continue
         findings.append(
             Finding(
                 kind="integration_stopped",

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from probes.interfaces import ProbeContext
 from probes.reconcile.duplicates import check_duplicate_postings
@@ -77,3 +78,38 @@ def test_duplicates_are_verified_and_priced() -> None:
     assert float(found[0].amount or 0) == 100.0 and found[0].detail["documents"] == ["J1", "J2"]
     assert state["watermark"] == "2025-04-01T11:00:00.000Z" and state["known"] == ["TE-1"]
     assert any("IN ('TE-1')" in q for q in queries)  # suspects are re-read, never trusted from the scan
+
+
+def test_integration_runtime_reports_stopped_processes_and_lets_a_deployment_finish() -> None:
+    from probes.errors import BadResponse
+    from probes.reconcile.integrations import check_integrations
+
+    def iso(seconds_ago: float) -> str:
+        return datetime.fromtimestamp(NOW - seconds_ago, UTC).isoformat().replace("+00:00", "Z")
+
+    listing = [
+        {"name": "psa-to-erp-time", "status": "running", "status_since": iso(86400)},
+        {"name": "hcm-to-psa-workers", "status": "stopped", "status_since": iso(95), "status_reason": "disabled",
+         "source_system": "hcm", "target_system": "psa", "last_execution_at": iso(400)},
+        {"name": "crm-to-psa-projects", "status": "deploying", "status_since": iso(60)},  # a release: not yet
+        {"name": "psa-to-erp-invoices", "status": "restarting", "status_since": iso(900)},  # stuck restarting
+        {"name": "legacy-export", "status": "stopped", "status_since": iso(9e6)},  # ignored: retired on purpose
+    ]  # fmt: skip
+    body: dict[str, Any] = {"integrations": listing}
+
+    def mw(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/integrations"
+        return httpx.Response(200, json=body)
+
+    fake = FakeTime()
+    client, _ = make_client(mw, fake=fake, system="middleware")
+    ctx = ProbeContext({"middleware": client}, scope(fake), NOW, {"ignore": ["legacy-export"]})
+    found = {f.object_id: f for f in check_integrations(ctx)}
+    assert sorted(found) == ["hcm-to-psa-workers", "psa-to-erp-invoices"]
+    hcm = found["hcm-to-psa-workers"]
+    assert hcm.kind == "integration_stopped" and hcm.age_seconds == 95 and hcm.detail["status_reason"] == "disabled"
+    assert hcm.detail["flow"] == "hcm-to-psa-workers" and hcm.detail["source_system"] == "hcm"
+    assert found["psa-to-erp-invoices"].detail["status"] == "restarting"
+    body["integrations"] = [{"name": "x", "status_since": iso(1)}]
+    with pytest.raises(BadResponse, match="integration x has no status"):
+        check_integrations(ProbeContext({"middleware": client}, scope(fake), NOW, {}))
