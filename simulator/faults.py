@@ -58,7 +58,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "hcm_sync_stall",
             "The HCM-to-PSA worker sync stops: worker.changed keeps arriving, worker.synced does not; PSA keeps"
-            " stale status and cost centres, terminated consultants keep their assignments.",
+            " stale status and cost centres, terminated consultants keep their assignments. The middleware reports"
+            " hcm-to-psa-workers stopped.",
             (("resource_plan_freshness_24h", "down"), ("oldest_unapplied_change_hours", "up"),
              ("worker_not_synced", "up")),
         ),
@@ -70,12 +71,13 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "dead_letter_buildup",
             "The middleware replay job is down: failed messages stay dead-lettered and every sync error lands in"
-            " the queue.",
+            " the queue. The middleware reports dead-letter-replay stopped.",
             (("dead_letter_backlog", "up"), ("dead_letter_oldest_hours", "up"), ("dead_letter_unreplayed", "up")),
         ),
         Scenario(
             "silent_flow",
-            "The PSA-to-ERP time connector stops: no post_requested/posted events, approved entries pile up.",
+            "The PSA-to-ERP time connector stops: no post_requested/posted events, approved entries pile up. The"
+            " middleware reports the integration stopped.",
             (("flow_silence_seconds", "up"), ("approved_not_posted", "up"), ("time_posting_eventual", "down"),
              ("approved_waiting_for_connector", "up")),
         ),

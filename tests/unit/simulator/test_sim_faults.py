@@ -173,3 +173,14 @@ def test_fault_spec_parsing_and_switching() -> None:
     assert schedule.active("silent_flow", START + 10 * DAY)
     assert schedule.switch("silent_flow", False, START + DAY)
     assert not schedule.active("silent_flow", START + DAY)
+
+
+def test_docs_scenarios_states_each_summary_and_signal() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "scenarios.md").read_text()
+    for scenario in SCENARIOS.values():
+        section = doc.split(f"## {scenario.name}\n", 1)[1].split("\n## ", 1)[0]
+        assert scenario.summary in section, scenario.name
+        for signal, direction in scenario.moves:
+            assert f"| {signal} | {direction} |" in section, (scenario.name, signal)
