@@ -34,29 +34,37 @@ def rejected(entry: str, consultant: str, code: str, when: datetime, *, retryabl
 def test_a_burst_of_one_code_counts_consultants_once(
     collector: ThreadedCollector, tokens: Tokens, warehouse: Client
 ) -> None:
-    twice = rejected("E9", "C4", "PERIOD_CLOSED", AS_OF - 2 * M, id="same-delivery")
+    twice = rejected("E9", "C4", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - 2 * M, id="same-delivery")
     events = [
-        *(rejected(f"E{n}", "C1", "PERIOD_CLOSED", AS_OF - M, project="P-A") for n in range(3)),  # one timesheet
-        rejected("E3", "C2", "PERIOD_CLOSED", AS_OF - 3 * M, project="P-B"),
-        rejected("E4", "C3", "PERIOD_CLOSED", AS_OF - 4 * M, project="P-B"),
+        *(
+            rejected(f"E{n}", "C1", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - M, project="P-A") for n in range(3)
+        ),  # one timesheet
+        rejected("E3", "C2", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - 3 * M, project="P-B"),
+        rejected("E4", "C3", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - 4 * M, project="P-B"),
         twice,
         twice,  # re-delivered: counts once
-        rejected("E5", "C5", "PERIOD_CLOSED", AS_OF - 2 * M, retryable=True),  # a retry will do
-        rejected("E6", "C6", "PERIOD_CLOSED", AS_OF - 6 * M),  # before the 5 minutes
-        rejected("E7", "C7", "PERIOD_CLOSED", AS_OF + M),  # after as_of
+        rejected("E5", "C5", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - 2 * M, retryable=True),  # a retry will do
+        rejected("E6", "C6", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF - 6 * M),  # before the 5 minutes
+        rejected("E7", "C7", "RATE_CARD_MISSING_OR_EXPIRED", AS_OF + M),  # after as_of
         rejected("E8", "C8", "INVALID_KEY_OR_REF", AS_OF - M),
+        # The close calendar's code: late time for the closing month fails with it every month start.
+        *(rejected(f"E1{n}", f"C1{n}", "PERIOD_CLOSED", AS_OF - M) for n in range(6)),
     ]
     send(collector, tokens, events)
 
     r = overall(warehouse, "time_posting_rejections", WINDOW)
     codes = r.details["codes"]
-    assert codes["PERIOD_CLOSED"]["consultants"] == 4 and codes["PERIOD_CLOSED"]["entries"] == 6
+    assert (
+        codes["RATE_CARD_MISSING_OR_EXPIRED"]["consultants"] == 4
+        and codes["RATE_CARD_MISSING_OR_EXPIRED"]["entries"] == 6
+    )
     # E6, six minutes ago, is the code's whole normal period: 1 consultant in 3 days of 5-minute intervals.
-    assert codes["PERIOD_CLOSED"]["normal_consultants"] == pytest.approx(1 / 864, abs=1e-3)
+    assert codes["RATE_CARD_MISSING_OR_EXPIRED"]["normal_consultants"] == pytest.approx(1 / 864, abs=1e-3)
     assert codes["INVALID_KEY_OR_REF"]["consultants"] == 1
-    assert r.details["top_code"] == "PERIOD_CLOSED"
+    assert "PERIOD_CLOSED" not in codes
+    assert r.details["top_code"] == "RATE_CARD_MISSING_OR_EXPIRED"
     assert r.value == pytest.approx(4 - 5 / 864)
-    assert r.details["top_text"].startswith("PERIOD_CLOSED: 6 entries of 4 consultants in 5 min")
+    assert r.details["top_text"].startswith("RATE_CARD_MISSING_OR_EXPIRED: 6 entries of 4 consultants in 5 min")
     assert r.status == "breach"
 
     records = Evaluator(load_slos()).registry["time_posting_rejections"].records(Db(warehouse), WINDOW, 20)

@@ -211,11 +211,11 @@ def test_rejections_now_need_three_consultants_beyond_normal_and_say_the_code() 
     config = load_config()
     only = type(config)(rules=(config.rule("TimeRejectedByErpNow"),), route=config.route, receivers={},
                         inhibit_rules=(), time_intervals={})  # fmt: skip
-    text = "PERIOD_CLOSED: 9 entries of 4 consultants in 5 min (normally 0.01 consultants), e.g. PRJ-1, PRJ-2"
+    text = "RATE_CARD_MISSING_OR_EXPIRED: 9 entries of 4 consultants in 5 min (normally 0.01 consultants), e.g. PRJ-1"
 
     def row(value: float) -> SliValue:
         return SliValue("time_posting_rejections", "", "", T0, value, 0, 0, 0.0, "breach", None, {},
-                        {"top_code": "PERIOD_CLOSED", "top_text": text})  # fmt: skip
+                        {"top_code": "RATE_CARD_MISSING_OR_EXPIRED", "top_text": text})  # fmt: skip
 
     for value, fires in [(0.0, False), (2.95, False), (3.0, True), (12.0, True)]:
         alerts: dict[str, Alert] = {}
