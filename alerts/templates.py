@@ -79,6 +79,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "sli": "time_posting_first_pass",
     "dimension": "flow",
     "key": "psa-to-erp-time",
+    "flow": "psa-to-erp-time",  # a probe_finding rule's split_by value, under the key's name
     "key_text": " on flow psa-to-erp-time",
     "sli_value": 0.97,
     "objective": 0.98,

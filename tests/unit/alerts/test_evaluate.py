@@ -254,7 +254,11 @@ def test_integration_stopped_pages_once_per_integration_and_says_why() -> None:
         "Integration psa-to-erp-time (psa to erp) has been stopped in the middleware for 95 s: listener stopped"
         " after repeated connection errors; its records wait until it runs again"
     )
-    assert "2025-03-12T08:41:00Z" in by_flow["psa-to-erp-time"].annotations["description"]
+    assert by_flow["psa-to-erp-time"].annotations["description"] == (
+        "Last execution 2025-03-12T08:41:00Z. What it leaves waiting: approved time,"
+        " GET /api/v1/slis/time_posting_pickup/records."
+    )
+    assert "resource_plan_freshness/records" in by_flow["hcm-to-psa-workers"].annotations["description"]
     # The time connector runs again: its alert resolves after keep_firing_for, the HCM sync's stays.
     evaluate(single, [], state(hcm), T0 + timedelta(seconds=30), alerts)
     assert {a.labels["flow"]: a.state for a in alerts.values()}["psa-to-erp-time"] == "firing"
