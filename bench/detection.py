@@ -70,13 +70,13 @@ class Hook:
     """Webhook receiver: every (arrival monotonic time, payload)."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[float, dict[str, Any]]] = []
+        self.received: list[tuple[float, str, dict[str, Any]]] = []  # (arrival, path, payload)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.received.append((time.monotonic(), json.loads(body)))
+                outer.received.append((time.monotonic(), self.path, json.loads(body)))
                 self.send_response(200)
                 self.end_headers()
 
@@ -87,9 +87,9 @@ class Hook:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def firing_since(self, since: float, exclude: set[str]) -> tuple[float, dict[str, Any]] | None:
-        for at, body in list(self.received):
-            if at < since:
+    def firing_since(self, since: float, exclude: set[str], path: str = "/hook") -> tuple[float, dict[str, Any]] | None:
+        for at, got, body in list(self.received):
+            if at < since or got != path:
                 continue
             for alert in body["alerts"]:
                 if alert["status"] == "firing" and alert["fingerprint"] not in exclude:
@@ -158,9 +158,12 @@ def stack(args: argparse.Namespace, hook: Hook) -> Iterator[Stack]:
         sim = f"http://127.0.0.1:{api_port}"
         sim_auth = {"Authorization": f"Bearer {SIM_ADMIN}"}
         wait_http(f"{sim}/admin/status", procs[1], timeout=900, headers=sim_auth, what="the live simulation")
+        am = None
+        if args.prometheus_chain:
+            am = _prometheus_chain(work, base, env, hook, procs)
         print(f"live simulation up; settling {args.settle:.0f} s", flush=True)
         time.sleep(args.settle)
-        yield Stack(base, {"Authorization": f"Bearer {admin}"}, sim, sim_auth, work)
+        yield Stack(base, {"Authorization": f"Bearer {admin}"}, sim, sim_auth, work, am)
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -182,6 +185,46 @@ class Stack:
     sim: str
     sim_auth: dict[str, str]
     work: Path
+    alertmanager: str | None = None  # the comparison chain's Alertmanager, when it runs
+
+
+def _prometheus_chain(
+    work: Path, base: str, env: dict[str, str], hook: Hook, procs: list[subprocess.Popen[bytes]]
+) -> str:
+    """Prometheus and Alertmanager with their own defaults (scrape and evaluation every 1 m, group_wait 30 s) on the
+    same collector: /metrics scraped, the same rules exported (`syncwatch rules export`), notifications to the hook
+    under /am. Returns Alertmanager's URL."""
+
+    def cli(*argv: str) -> str:
+        return subprocess.run([SYNCWATCH, *argv], cwd=work, env=env, capture_output=True, text=True, check=True).stdout
+
+    read_token = cli("token", "create", "--name", "prometheus", "--scope", "read").strip()
+    cli("rules", "export", "--out", str(work / "rules.yml"))
+    am_port, prom_port = free_port(), free_port()
+    am_url = f"http://127.0.0.1:{am_port}"
+    (work / "alertmanager.yml").write_text(yaml.safe_dump({
+        "route": {"receiver": "hook", "group_by": ["alertname"]},  # group_wait 30 s, group_interval 5 m: defaults
+        "receivers": [{"name": "hook", "webhook_configs": [{"url": hook.url.replace("/hook", "/am")}]}],
+    }))  # fmt: skip
+    (work / "prometheus.yml").write_text(yaml.safe_dump({
+        "rule_files": [str(work / "rules.yml")],  # scrape_interval and evaluation_interval: the 1 m defaults
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am_url.removeprefix("http://")]}]}]},
+        "scrape_configs": [{
+            "job_name": "syncwatch",
+            "authorization": {"type": "Bearer", "credentials": read_token},
+            "static_configs": [{"targets": [base.removeprefix("http://")]}],
+        }],
+    }))  # fmt: skip
+    quiet = subprocess.DEVNULL
+    procs.append(subprocess.Popen(["prometheus-alertmanager", f"--config.file={work / 'alertmanager.yml'}",
+                                   f"--storage.path={work / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
+                                   "--cluster.listen-address="], stdout=quiet, stderr=quiet))  # fmt: skip
+    wait_http(f"{am_url}/-/ready", procs[-1], timeout=60, what="alertmanager")
+    prometheus = ["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'tsdb'}",
+                  f"--web.listen-address=127.0.0.1:{prom_port}"]  # fmt: skip
+    procs.append(subprocess.Popen(prometheus, stdout=quiet, stderr=quiet))
+    wait_http(f"http://127.0.0.1:{prom_port}/-/ready", procs[-1], timeout=60, what="prometheus")
+    return am_url
 
 
 def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -189,12 +232,18 @@ def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[s
     note when it was firing in the API, also when its notification is held by a mute time interval), switch it off."""
     listing = httpx.get(f"{s.base}/api/v1/alerts", headers=s.api, timeout=30).json()["alerts"]
     before = {a["fingerprint"] for a in listing if a["state"] in ("pending", "firing")}
+    am_before = set()
+    if s.alertmanager:
+        am_before = {a["fingerprint"] for a in httpx.get(f"{s.alertmanager}/api/v2/alerts", timeout=10).json()}
+    am_found = None
     t0 = time.monotonic()
     httpx.post(f"{s.sim}/admin/faults/{name}", json={"on": True}, headers=s.sim_auth, timeout=10)
     found = None
     fired: tuple[float, dict[str, Any]] | None = None
-    while time.monotonic() - t0 < args.timeout and found is None:
-        found = hook.firing_since(t0, before)
+    while time.monotonic() - t0 < args.timeout and (found is None or (s.alertmanager and am_found is None)):
+        found = found or hook.firing_since(t0, before)
+        if s.alertmanager:
+            am_found = am_found or hook.firing_since(t0, am_before, path="/am")
         if fired is None:
             alert = _new_firing(httpx.get(f"{s.base}/api/v1/alerts", headers=s.api, timeout=30).json(), before)
             fired = None if alert is None else (time.monotonic() - t0, alert)
@@ -207,12 +256,18 @@ def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[s
             "alert": found[1]["labels"]["alertname"],
             "summary": found[1]["annotations"].get("summary"),
         }
+    if s.alertmanager:
+        row["prometheus_chain_s"] = None if am_found is None else round(am_found[0] - t0, 1)
+        row["prometheus_chain_alert"] = None if am_found is None else am_found[1]["labels"]["alertname"]
     if fired is not None:
         row |= {"firing_s": round(fired[0], 1), "firing_alert": fired[1]["rule"]}
         row.setdefault("summary", fired[1]["annotations"].get("summary"))
     shown = f"{row['latency_s']:6.1f} s  {row['alert']}" if found else f"  none within {args.timeout:.0f} s"
     if fired is not None:
         shown += f"  (firing after {fired[0]:.1f} s: {fired[1]['rule']})"
+    if s.alertmanager:
+        chain = row["prometheus_chain_s"]
+        shown += f"  [Prometheus + Alertmanager: {chain} s {row['prometheus_chain_alert'] or ''}]"
     print(f"{name:24s} {shown}", flush=True)
     return row
 
@@ -240,6 +295,12 @@ def main() -> None:
         help="run every scenario in one stack (faster; alerts of one fault can mute or mask the next one's)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
+    parser.add_argument(
+        "--prometheus-chain",
+        action="store_true",
+        help="also run Prometheus + Alertmanager with their defaults on the same /metrics and exported rules, and"
+        " time their first notification of the same fault",
+    )
     parser.add_argument(
         "--no-mutes",
         action="store_true",
@@ -295,6 +356,7 @@ def main() -> None:
         "fresh_stack_per_scenario": not args.shared,
         "disabled_probes": args.disable_probe,
         "mutes": not args.no_mutes,
+        "prometheus_chain": args.prometheus_chain,
         "results": results,
         **summary,
     }
