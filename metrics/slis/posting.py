@@ -56,8 +56,8 @@ class FirstPass:
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         columns = """
-            countIf(e.first_attempt_at >= {F} AND e.first_attempt_at < {T}) AS total_{i},
-            countIf(e.first_attempt_at >= {F} AND e.first_attempt_at < {T} AND e.first_attempt_ok = 1) AS good_{i}"""
+            countIf((e.first_attempt_at >= {F} AND e.first_attempt_at < {T}) AS in_{i}) AS total_{i},
+            countIf(in_{i} AND e.first_attempt_ok = 1) AS good_{i}"""
         source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
         rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), "e.first_attempt_at IS NOT NULL")
         return readings(rows, len(windows), _counts)
@@ -97,8 +97,8 @@ class Eventual:
         judged += [Window(w.start - POSTING_SLA, w.end - POSTING_SLA) for w in windows[1:]]
         sla = int(POSTING_SLA.total_seconds())
         columns = f"""
-            countIf(e.approved_at >= {{F}} AND e.approved_at <= {{T}}) AS total_{{i}},
-            countIf(e.approved_at >= {{F}} AND e.approved_at <= {{T}} AND e.posted_at IS NOT NULL
+            countIf((e.approved_at >= {{F}} AND e.approved_at <= {{T}}) AS in_{{i}}) AS total_{{i}},
+            countIf(in_{{i}} AND e.posted_at IS NOT NULL
                     AND {seconds_between("e.approved_at", "e.posted_at")} <= {sla}) AS good_{{i}}"""
         source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
         rows = scan(db, source, judged, columns, ENTRY_KEYS.get(by or ""), "e.approved_at IS NOT NULL")
@@ -213,15 +213,17 @@ class BillingSyncLatency:
                    {seconds_between("e.approved_at", AS_OF)} AS age_s,
                    open AND age_s > {self.threshold_seconds} AS stuck
             FROM ({ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES}) AS e WHERE e.approved_at IS NOT NULL"""
-        posted = "e.posted_at >= {F} AND e.posted_at < {T}"
-        counted = f"(({posted}) OR (e.open AND e.approved_at >= {{F}}))"
+        # Each window's condition is named where first written (posted_0 ... posted_6), as windows.py says why.
+        posted = "((e.posted_at >= {F} AND e.posted_at < {T}) AS posted_{i})"
         columns = f"""
             countIf({posted}) + countIf(e.stuck AND e.approved_at >= {{F}}) AS total_{{i}},
-            countIf({posted} AND e.lat <= {self.threshold_seconds}) AS good_{{i}}"""
-        main = f"""
-            quantileExactLowIf(0.95)(if(e.open, e.age_s, e.lat), {counted}) AS p95,
-            quantileExactLowIf(0.95)(e.lat, {posted}) AS completed_p95, quantileExactLowIf(0.5)(e.lat, {posted}) AS p50,
-            countIf({posted}) AS n, countIf({counted}) AS counted, countIf(e.open) AS not_posted"""
+            countIf(posted_{{i}} AND e.lat <= {self.threshold_seconds}) AS good_{{i}}"""
+        main = """
+            quantileExactLowIf(0.95)(if(e.open, e.age_s, e.lat),
+                                     (posted_{i} OR (e.open AND e.approved_at >= {F})) AS counted_{i}) AS p95,
+            quantileExactLowIf(0.95)(e.lat, posted_{i}) AS completed_p95,
+            quantileExactLowIf(0.5)(e.lat, posted_{i}) AS p50,
+            countIf(posted_{i}) AS n, countIf(counted_{i}) AS counted, countIf(e.open) AS not_posted"""
         rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), main_columns=main)
         invoices = {} if by else self._invoices(db, windows[0])
 
