@@ -145,34 +145,40 @@ class DuplicateSubmissions:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        # Only an entry with two or more documents can be a duplicate in any window; the rest, nearly every entry,
-        # is counted from its one-row summary (entry_documents) without grouping half a million postings by
-        # entry. n_i: the entry's postings in window i (one group per breakdown key for the single-document ones).
-        columns = """
-            sumIf(n_{i}, several AND n_{i} > 1) AS bad_{i}, sum(n_{i}) AS total_{i}"""
-
-        def counts(alias: str) -> str:
-            return ", ".join(
-                f"countIf({alias}.posted_at >= {{f{i}:DateTime64(6, 'UTC')}}"
-                f" AND {alias}.posted_at < {{t{i}:DateTime64(6, 'UTC')}}) AS n_{i}"
+        # Only an entry booked under two or more documents can be a duplicate in any window. The rest, nearly every
+        # entry, is counted from its one-row summary (entry_documents) without grouping half a million postings by
+        # entry; the postings of the others are read per entry only when there are any (a second query, so a firm
+        # without duplicates pays for neither that read nor the set it filters by).
+        single_key = {**ENTRY_KEYS, "tenant": "e.tenant", "project": "e.project"}.get(by or "")
+        single = scan(
+            db,
+            f"SELECT d.*, d.first_document = d.last_document AS single FROM ({ENTRY_DOCUMENTS}) AS d",
+            windows,
+            "countIf(e.single AND e.posted_at >= {F} AND e.posted_at < {T}) AS total_{i}",
+            single_key,
+            main_columns="countIf(NOT e.single) AS several",
+        )
+        several: dict[str, dict[str, Any]] = {}
+        if any(row["several"] for row in single):
+            several_key = {**ENTRY_KEYS, "tenant": "any(p.tenant)", "project": "any(p.project)"}.get(by or "", "''")
+            counts = ", ".join(
+                f"countIf(p.posted_at >= {{f{i}:DateTime64(6, 'UTC')}} AND p.posted_at < {{t{i}:DateTime64(6, 'UTC')}})"
+                f" AS n_{i}"
                 for i in range(len(windows))
             )
+            source = f"""SELECT {several_key} AS k, {counts} FROM ({POSTINGS}) AS p
+                         WHERE p.entry_id IN ({_SEVERAL}) GROUP BY p.entry_id"""
+            columns = "sumIf(n_{i}, n_{i} > 1) AS bad_{i}, sum(n_{i}) AS total_{i}"
+            several = {str(r["key"]): r for r in scan(db, source, windows, columns, "e.k" if by else None)}
+        singles = {str(row["key"]): row for row in single}
 
-        single_key = {**ENTRY_KEYS, "tenant": "d.tenant", "project": "d.project"}.get(by or "", "''")
-        several_key = {**ENTRY_KEYS, "tenant": "any(p.tenant)", "project": "any(p.project)"}.get(by or "", "''")
-        source = f"""
-            SELECT 0 AS several, {single_key} AS k, {counts("d")} FROM ({ENTRY_DOCUMENTS}) AS d
-            WHERE d.first_document = d.last_document {"GROUP BY k" if by else ""}
-            UNION ALL
-            SELECT 1 AS several, {several_key} AS k, {counts("p")} FROM ({POSTINGS}) AS p
-            WHERE p.entry_id IN ({_SEVERAL}) GROUP BY p.entry_id"""
-        rows = scan(db, source, windows, columns, "e.k" if by else None)
-
-        def build(row: dict[str, Any], i: int) -> Reading:
-            bad, total = float(row[f"bad_{i}"]), float(row[f"total_{i}"])
+        def reading(key: str, i: int) -> Reading:
+            mixed = several.get(key, {})
+            bad = float(mixed.get(f"bad_{i}", 0))
+            total = float(singles[key][f"total_{i}"] if key in singles else 0) + float(mixed.get(f"total_{i}", 0))
             return Reading(total - bad, total, None if total == 0 else bad / total, {"duplicated": bad})
 
-        return readings(rows, len(windows), build)
+        return {key: [reading(key, i) for i in range(len(windows))] for key in sorted({*singles, *several})}
 
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
         sql = f"""
