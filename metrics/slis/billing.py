@@ -24,6 +24,10 @@ _UNBILLED = (
     f" AND (invoice_ready_at IS NULL OR invoice_ready_at > {AS_OF})"
 )
 _APPROVED_OPEN = "approved_at IS NOT NULL AND superseded_at IS NULL AND written_off_at IS NULL"
+# Every window lies inside the SLO window (f0 to as_of): an entry approved outside it counts in none, so it is
+# dropped before the join and its business time is never computed (a 30-day SLO window over a longer history).
+# Overall only: a breakdown lists every key with entries, judged in the window or not, as it always has.
+_IN_SPAN = f" AND approved_at >= {{f0:DateTime64(6, 'UTC')}} AND approved_at < {AS_OF}"
 
 
 class InvoiceReadiness:
@@ -49,7 +53,7 @@ class InvoiceReadiness:
         lag = f"(({business_seconds_sql(end, 'ready')} - {approved}) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag,
                             e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
-                     FROM ({entries_with_project(_APPROVED_OPEN)}) AS e WHERE {BILLABLE}"""
+                     FROM ({entries_with_project(_APPROVED_OPEN + ("" if by else _IN_SPAN))}) AS e WHERE {BILLABLE}"""
         # A window's condition is named where first written (in_0 ... in_6), as windows.py says why.
         inside = "((e.approved_at >= {F} AND e.approved_at < {T}) AS in_{i})"
         columns = f"""

@@ -59,7 +59,11 @@ class FirstPass:
             countIf((e.first_attempt_at >= {F} AND e.first_attempt_at < {T}) AS in_{i}) AS total_{i},
             countIf(in_{i} AND e.first_attempt_ok = 1) AS good_{i}"""
         source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), "e.first_attempt_at IS NOT NULL")
+        # Every window lies inside the first (the SLO window): an attempt outside it counts in none. Overall only:
+        # a breakdown lists every key with attempts, judged in the window or not, as it always has.
+        in_span = f"e.first_attempt_at >= {{f0:DateTime64(6, 'UTC')}} AND e.first_attempt_at < {AS_OF}"
+        where = "e.first_attempt_at IS NOT NULL" if by else in_span
+        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), where)
         return readings(rows, len(windows), _counts)
 
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
@@ -211,14 +215,18 @@ class BillingSyncLatency:
     threshold_seconds = 900
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        # Every window ends at as_of: latency and stuck-ness are computed once per entry.
+        # Every window ends at as_of: latency and stuck-ness are computed once per entry. Overall, an entry posted
+        # before the SLO window (which holds every other window) is in no window's counts and not open: left out
+        # (a breakdown lists every key with approved entries, as it always has).
+        posted_before = "" if by else "AND NOT (e.posted_at IS NOT NULL AND e.posted_at < {f0:DateTime64(6, 'UTC')})"
         source = f"""
             SELECT e.*, {seconds_between("e.approved_at", "e.posted_at")} AS lat,
                    (e.posted_at IS NULL OR e.posted_at > {AS_OF}) AND e.superseded_at IS NULL
                        AND e.written_off_at IS NULL AND e.approved_at <= {AS_OF} AS open,
                    {seconds_between("e.approved_at", AS_OF)} AS age_s,
                    open AND age_s > {self.threshold_seconds} AS stuck
-            FROM ({ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES}) AS e WHERE e.approved_at IS NOT NULL"""
+            FROM ({ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES}) AS e
+            WHERE e.approved_at IS NOT NULL {posted_before}"""
         # Each window's condition is named where first written (posted_0 ... posted_6), as windows.py says why.
         posted = "((e.posted_at >= {F} AND e.posted_at < {T}) AS posted_{i})"
         columns = f"""
