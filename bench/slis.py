@@ -51,8 +51,9 @@ from tests.waiting import wait_http  # noqa: E402
 SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
 END = "2026-11-20T00:00:00Z"
 console = Console()
-STATE_TABLES = ("entry_state", "postings", "change_state", "exception_state", "dead_letter_state", "invoice_state",
-                "project_state", "deal_state", "rate_card_state", "assignment_state", "flow_activity")  # fmt: skip
+STATE_TABLES = ("entry_state", "postings", "entry_documents", "change_state", "exception_state", "dead_letter_state",
+                "invoice_state", "project_state", "deal_state", "rate_card_state", "assignment_state",
+                "flow_activity")  # fmt: skip
 # Identifiers inside event data that link records; suffixed in the scaled copies.
 _DATA_IDS = "supersedes_entry_id|crm_opportunity_id|rate_card_id|erp_document_id|object_id|original_event_id"
 _ID_COLUMNS = ("id", "entry_id", "timesheet_id", "invoice_id", "project_code", "consultant_id", "assignment_id",

@@ -16,6 +16,7 @@ __all__ = [
     "DEAD_LETTERS",
     "DEALS",
     "ENTRIES",
+    "ENTRY_DOCUMENTS",
     "ENTRY_TIMES",
     "EXCEPTIONS",
     "INVOICES",
@@ -47,6 +48,13 @@ POSTINGS = """
 SELECT s.entry_id AS entry_id, s.erp_document_id AS document, s.posted_at AS posted_at, s.tenant_id AS tenant,
        s.project_code AS project, s.consultant_id AS consultant, s.work_date AS work_date
 FROM postings AS s FINAL
+"""
+
+# Per entry, the ERP documents booked for it (0005_entry_documents.sql): several exactly when first != last.
+ENTRY_DOCUMENTS = """
+SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.project_code AS project, s.first_document AS first_document,
+       s.last_document AS last_document, s.posted_at AS posted_at
+FROM entry_documents AS s FINAL
 """
 
 # Each system's latest description of each project.

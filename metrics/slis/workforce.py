@@ -42,12 +42,13 @@ class ResourcePlanFreshness:
                    {seconds_between("c.entered_at", AS_OF)} AS age_s,
                    c.synced_at IS NULL OR c.synced_at > {AS_OF} AS unapplied
             FROM ({CHANGES}) AS c WHERE c.entered_at IS NOT NULL"""
-        inside = "e.entered_at >= {F} AND e.entered_at < {T}"
-        columns = f"""
-            countIf({inside} AND (e.in_time OR e.age_s > e.limit_s)) AS total_{{i}},
-            countIf({inside} AND e.in_time) AS good_{{i}},
-            maxIf(e.age_s, {inside} AND e.unapplied) AS oldest_{{i}},
-            uniqExactIf(e.consultant, {inside} AND e.unapplied) AS consultants_{{i}}"""
+        # A window's condition is named where first written (in_0 ... in_6), as metrics/windows.py says why.
+        columns = """
+            countIf(((e.entered_at >= {F} AND e.entered_at < {T}) AS in_{i}) AND (e.in_time OR e.age_s > e.limit_s))
+                AS total_{i},
+            countIf(in_{i} AND e.in_time) AS good_{i},
+            maxIf(e.age_s, in_{i} AND e.unapplied) AS oldest_{i},
+            uniqExactIf(e.consultant, in_{i} AND e.unapplied) AS consultants_{i}"""
         rows = scan(db, source, windows, columns, _KEYS.get(by or ""))
 
         def build(row: dict[str, Any], i: int) -> Reading:

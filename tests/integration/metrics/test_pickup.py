@@ -97,3 +97,35 @@ def test_a_healthy_connector_leaves_nothing_waiting(
     r = overall(warehouse, "time_posting_pickup", WINDOW)
     assert r.value == 0.0 and r.status == "ok" and r.details["waiting"] == 0
     assert r.details["limit_seconds"] == PICKUP_FLOOR_SECONDS  # 2 x 2 min is under the floor
+
+
+def test_the_limit_is_firm_wide_in_a_breakdown(collector: ThreadedCollector, tokens: Tokens, warehouse: Client) -> None:
+    """By tenant, each tenant's waiting entries are judged against the limit learned from every tenant's pickups:
+    a tenant whose connector picked nothing up lately is not judged by the floor alone."""
+
+    def tenant(event: dict[str, Any], name: str) -> dict[str, Any]:
+        return {**event, "tenantid": name}
+
+    events: list[dict[str, Any]] = []
+    # acme-us' pickups: 10, 20 and 30 minutes -> p99 30 min (exact, low), limit 60 min for every tenant.
+    for n, minutes in enumerate((10, 20, 30)):
+        at = AS_OF - timedelta(days=1) + n * timedelta(hours=1)
+        events += [approved([f"U{n}"], at), posting("time_entry.post_requested", f"U{n}", at + minutes * M, 80.0)]
+    events += [
+        tenant(approved(["D1"], AS_OF - 90 * M), "acme-de"),  # past the firm-wide limit
+        tenant(approved(["D2"], AS_OF - 45 * M), "acme-de"),  # past the floor, within the limit
+        approved(["U9"], AS_OF - 70 * M),
+    ]
+    send(collector, tokens, events, deliveries=2)
+
+    by = Evaluator(load_slos()).evaluate(Db(warehouse), window=WINDOW, names=["time_posting_pickup"], by="tenant")
+    results = by["time_posting_pickup"]
+    assert sorted(results) == ["acme-de", "acme-us"]  # only tenants with entries waiting
+    for name, stalled, waiting in (("acme-de", 1, 2), ("acme-us", 1, 1)):
+        d = results[name].details
+        assert d["limit_seconds"] == pytest.approx(2 * 30 * 60)
+        assert d["pickups_learned_from"] == 3
+        assert (results[name].value, d["waiting"]) == (stalled, waiting)
+    assert results["acme-de"].details["oldest_wait_seconds"] == pytest.approx(90 * 60)
+    overall_result = overall(warehouse, "time_posting_pickup", WINDOW)
+    assert (overall_result.value, overall_result.details["waiting"]) == (2.0, 3)

@@ -15,8 +15,9 @@ from tests.conftest import ThreadedCollector, Tokens, auth
 from tests.integration.metrics.test_hand_built_logs import WINDOW, firm_log
 
 pytestmark = pytest.mark.integration
-STATE = ("entry_state", "postings", "change_state", "exception_state", "dead_letter_state", "invoice_state",
-         "project_state", "deal_state", "rate_card_state", "assignment_state", "flow_activity")  # fmt: skip
+STATE = ("entry_state", "postings", "entry_documents", "change_state", "exception_state", "dead_letter_state",
+         "invoice_state", "project_state", "deal_state", "rate_card_state", "assignment_state",
+         "flow_activity")  # fmt: skip
 
 
 def _values(client: Client) -> dict[str, tuple[float, float, float | None]]:
