@@ -34,18 +34,16 @@ INTEGRATIONS = (
     Integration("dead-letter-replay", "middleware", "middleware", "schedule"),
 )
 
-# What the platform says of the stop each scenario causes.
-_STOP_REASONS = {
-    "hcm_sync_stall": "schedule disabled after 3 consecutive failed runs",
-    "dead_letter_buildup": "process failed to start: worker exited",
-    "silent_flow": "listener stopped after repeated connection errors",
+# Each scenario that stops an integration: which one (None: the run's silent flow) and what the platform says.
+_STOPS: dict[str, tuple[str | None, str]] = {
+    "hcm_sync_stall": ("hcm-to-psa-workers", "schedule disabled after 3 consecutive failed runs"),
+    "dead_letter_buildup": ("dead-letter-replay", "process failed to start: worker exited"),
+    "silent_flow": (None, "listener stopped after repeated connection errors"),
 }
 
 
 def _faults_stopping(sim: Simulation, name: str) -> list[str]:
-    stops = {"hcm_sync_stall": "hcm-to-psa-workers", "dead_letter_buildup": "dead-letter-replay",
-             "silent_flow": sim.silent_flow_name}  # fmt: skip
-    return [fault for fault, integration in stops.items() if integration == name]
+    return [fault for fault, (integration, _) in _STOPS.items() if (integration or sim.silent_flow_name) == name]
 
 
 def _state(sim: Simulation, name: str) -> tuple[str | None, float]:
@@ -82,7 +80,7 @@ def integration_states(sim: Simulation) -> list[dict[str, Any]]:
                 "trigger": i.trigger,
                 "status": "stopped" if fault else "running",
                 "status_since": since,
-                "status_reason": _STOP_REASONS[fault] if fault else None,
+                "status_reason": _STOPS[fault][1] if fault else None,
                 "last_execution_at": _last_execution(sim, i.name),
             }
         )
