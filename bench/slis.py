@@ -129,7 +129,7 @@ class NaiveDb(Db):
     def __init__(self, client: Any) -> None:
         super().__init__(client)
         database = client.query("SELECT currentDatabase()").result_rows[0][0]
-        views: dict[str, list[str]] = {}
+        views: dict[str, list[tuple[str, set[str]]]] = {}
         for target, select in client.query(
             """SELECT extract(create_table_query, 'TO [`]?[a-z0-9_]+[`]?[.][`]?([a-z_]+)'), as_select
                FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'"""
@@ -137,18 +137,33 @@ class NaiveDb(Db):
             if target in STATE_TABLES:
                 derived = re.sub(rf"FROM {re.escape(database)}\.events\b", "FROM (SELECT *, flow FROM events FINAL)",
                                  select)  # fmt: skip
-                views.setdefault(target, []).append(derived)
-        self.replacements = {t: self._merged(client, t, " UNION ALL ".join(s)) for t, s in views.items()}
+                written = {row[0] for row in client.query(f"DESCRIBE TABLE ({derived})").result_rows}
+                views.setdefault(target, []).append((derived, written))
+        self.replacements = {t: self._merged(client, t, s) for t, s in views.items()}
 
     @staticmethod
-    def _merged(client: Any, table: str, union: str) -> str:
-        """The union of the views' rows merged per sorting key, as FINAL would merge the stored rows."""
+    def _merged(client: Any, table: str, selects: list[tuple[str, set[str]]]) -> str:
+        """The union of the views' rows merged per sorting key, as FINAL would merge the stored rows: the columns
+        some view writes (a view's row holds the column's default where that view does not write it, as its insert
+        would), not those no view writes any more (replaced by a migration)."""
         exprs, keys = [], []
-        for name, type_, in_key in client.query(
-            "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = currentDatabase()"
-            " AND table = {t:String} ORDER BY position",
-            parameters={"t": table},
-        ).result_rows:
+        columns = [
+            (name, type_, in_key)
+            for name, type_, in_key in client.query(
+                "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = currentDatabase()"
+                " AND table = {t:String} ORDER BY position",
+                parameters={"t": table},
+            ).result_rows
+            if any(name in written for _, written in selects)
+        ]
+
+        def row(select: str, written: set[str]) -> str:
+            values = [n if n in written else f"defaultValueOfTypeName('{t.replace(chr(39), chr(92) + chr(39))}') AS {n}"
+                      for n, t, _ in columns]  # fmt: skip
+            return f"SELECT {', '.join(values)} FROM ({select})"
+
+        union = " UNION ALL ".join(row(select, written) for select, written in selects)
+        for name, type_, in_key in columns:
             if in_key:
                 keys.append(name)
                 exprs.append(name)
