@@ -35,7 +35,7 @@ def billable_entries(where: str = "1", with_customer: bool = False) -> str:
     a breakdown by customer, which needs the customer, joins."""
     if with_customer:
         return f"SELECT * FROM ({entries_with_project(where)}) WHERE billing_type = 'time_and_materials'"
-    return f"SELECT * FROM ({ENTRIES}) WHERE {where} AND project IN ({BILLABLE_PROJECTS})"
+    return f"SELECT * FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) WHERE project IN ({BILLABLE_PROJECTS})"
 
 
 def scan(
