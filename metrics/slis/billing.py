@@ -46,9 +46,11 @@ class InvoiceReadiness:
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         # Every window ends at as_of, so each entry's lag is computed once and the windows only filter.
-        end = f"if(e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}, e.invoice_ready_at, {AS_OF})"
-        approved = business_seconds_sql("e.approved_at", "approved")
-        lag = f"(({business_seconds_sql(end, 'ready')} - {approved}) / 86400.0)"
+        # Approval and readiness in business seconds are kept at ingest (0007_business_time.sql); only as_of's
+        # are computed here, once.
+        ready = f"e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}"
+        end = f"if({ready}, e.invoice_ready_business_s, {business_seconds_sql(AS_OF, 'as_of')})"
+        lag = f"(({end} - e.approved_business_s) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag,
                             e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
                      FROM ({billable_entries(_APPROVED_OPEN + ("" if by else _IN_SPAN), by == "customer")}) AS e"""
