@@ -32,5 +32,7 @@ def rebuild_state(client: Client) -> int:
     ).result_rows
     for name, target, select in views:
         log.info("rebuilding %s from stored events through %s", target, name)
-        client.command(f"INSERT INTO `{target}` {select}")
+        # By name: a view writes the columns it fills, not necessarily all of them, nor in the table's order.
+        columns = ", ".join(f"`{row[0]}`" for row in client.query(f"DESCRIBE TABLE ({select})").result_rows)
+        client.command(f"INSERT INTO `{target}` ({columns}) {select}")
     return len(views)

@@ -1,4 +1,5 @@
-"""The merged view of each business state table (0002_business_state.sql): one row per record.
+"""The merged view of each business state table (0002_business_state.sql): one row per record. A "latest value"
+is the second element of a (time, value) tuple kept with max (0006_latest_values.sql).
 
 State tables are AggregatingMergeTrees whose rows for one record may not be merged yet; these queries read them
 with FINAL, which merges the rows of a key at read time (correct before background merges happen) and costs
@@ -28,15 +29,16 @@ __all__ = [
 
 ENTRIES = """
 SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consultant, s.project_code AS project,
-       s.work_date AS work_date, s.currency AS currency, finalizeAggregation(s.hours) AS hours,
-       finalizeAggregation(s.amount) AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
+       s.work_date AS work_date, s.currency AS currency, s.hours_latest.2 AS hours,
+       s.amount_latest.2 AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
        s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
-       finalizeAggregation(s.last_error) AS last_error, s.posted_at AS posted_at,
-       s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at
+       s.last_error_latest.2 AS last_error, s.posted_at AS posted_at,
+       s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at,
+       s.approved_business_s AS approved_business_s, s.invoice_ready_business_s AS invoice_ready_business_s
 FROM entry_state AS s FINAL
 """
 
-# The lifecycle instants of each entry only: no argMax state to merge, for queries that need no money or error.
+# The lifecycle instants and keys of each entry only, for queries that need no money or error.
 ENTRY_TIMES = """
 SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consultant, s.approved_at AS approved_at,
        s.first_attempt_at AS first_attempt_at, s.posted_at AS posted_at, s.superseded_at AS superseded_at,
@@ -60,9 +62,9 @@ FROM entry_documents AS s FINAL
 # Each system's latest description of each project.
 PROJECT_VIEWS = """
 SELECT s.project_key AS project_key, s.system AS system, s.tenant_id AS tenant,
-       finalizeAggregation(s.project_code) AS code, finalizeAggregation(s.status) AS status,
-       finalizeAggregation(s.customer_id) AS customer, finalizeAggregation(s.currency) AS currency,
-       finalizeAggregation(s.billing_type) AS billing_type, s.created_at AS created_at
+       s.project_code_latest.2 AS code, s.status_latest.2 AS status,
+       s.customer_id_latest.2 AS customer, s.currency_latest.2 AS currency,
+       s.billing_type_latest.2 AS billing_type, s.created_at AS created_at
 FROM project_state AS s FINAL
 """
 
@@ -95,7 +97,7 @@ FROM dead_letter_state AS s FINAL
 
 INVOICES = """
 SELECT s.invoice_id AS invoice_id, s.tenant_id AS tenant, s.project_code AS project, s.currency AS currency,
-       finalizeAggregation(s.amount) AS amount, s.ready_at AS ready_at, s.released_at AS released_at,
+       s.amount_latest.2 AS amount, s.ready_at AS ready_at, s.released_at AS released_at,
        s.posted_at AS posted_at, s.failed_at AS failed_at
 FROM invoice_state AS s FINAL
 """
@@ -110,9 +112,9 @@ RATE_CARDS = """
 SELECT r.rate_card_id AS rate_card_id, any(r.tenant) AS tenant, any(r.customer) AS customer,
        min(r.start) AS start_date, max(r.finish) AS end_date, any(r.cur) AS currency
 FROM (
-    SELECT rate_card_id, role, tenant_id AS tenant, finalizeAggregation(customer_id) AS customer,
-           finalizeAggregation(start_date) AS start, finalizeAggregation(end_date) AS finish,
-           finalizeAggregation(currency) AS cur
+    SELECT rate_card_id, role, tenant_id AS tenant, customer_id_latest.2 AS customer,
+           start_date_latest.2 AS start, end_date_latest.2 AS finish,
+           currency_latest.2 AS cur
     FROM rate_card_state FINAL
 ) AS r
 GROUP BY r.rate_card_id
@@ -120,8 +122,8 @@ GROUP BY r.rate_card_id
 
 ASSIGNMENTS = """
 SELECT s.assignment_id AS assignment_id, s.tenant_id AS tenant, s.consultant_id AS consultant,
-       finalizeAggregation(s.project_code) AS project, finalizeAggregation(s.role) AS role,
-       finalizeAggregation(s.status) AS status, finalizeAggregation(s.start_date) AS start_date,
-       finalizeAggregation(s.end_date) AS end_date, finalizeAggregation(s.planned_hours) AS planned_hours
+       s.project_code_latest.2 AS project, s.role_latest.2 AS role,
+       s.status_latest.2 AS status, s.start_date_latest.2 AS start_date,
+       s.end_date_latest.2 AS end_date, s.planned_hours_latest.2 AS planned_hours
 FROM assignment_state AS s FINAL
 """

@@ -10,7 +10,7 @@ from metrics.query import Db, per_window, timestamp
 from metrics.state import ENTRIES, PROJECTS
 from metrics.windows import Window
 
-__all__ = ["ENTRIES_WITH_PROJECT", "entries_with_project", "readings", "records_query", "scan"]
+__all__ = ["ENTRIES_WITH_PROJECT", "billable_entries", "entries_with_project", "readings", "records_query", "scan"]
 
 
 # Entries with their project's customer and billing type as the PSA holds them (billable = time and materials).
@@ -23,6 +23,19 @@ FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) AS e LEFT JOIN ({PROJECTS}) AS p 
 
 
 ENTRIES_WITH_PROJECT = entries_with_project()
+
+# Codes of the projects billed by the hour (time and materials) as the PSA holds them: fixed-fee and internal work
+# is not invoiced per entry.
+BILLABLE_PROJECTS = f"SELECT project FROM ({PROJECTS}) WHERE billing_type = 'time_and_materials'"
+
+
+def billable_entries(where: str = "1", with_customer: bool = False) -> str:
+    """The entries matching `where` (on their own columns) on billable projects. The project is looked up in the
+    set of billable codes rather than joined, so no entry carries its project's strings through the query; only
+    a breakdown by customer, which needs the customer, joins."""
+    if with_customer:
+        return f"SELECT * FROM ({entries_with_project(where)}) WHERE billing_type = 'time_and_materials'"
+    return f"SELECT * FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) WHERE project IN ({BILLABLE_PROJECTS})"
 
 
 def scan(

@@ -44,7 +44,7 @@ _PICKED_UP = f"""(e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved
              AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
              AND e.first_attempt_at <= {AS_OF})"""
 _LIMIT = f"""
-SELECT quantileExactIf(0.5)({_PICKUP}, ok) AS p50, quantileExactIf(0.99)({_PICKUP}, ok) AS p99, countIf(ok) AS n
+SELECT quantilesExactIf(0.5, 0.99)({_PICKUP}, ok) AS q, q[1] AS p50, q[2] AS p99, countIf(ok) AS n
 FROM (SELECT e.approved_at, e.first_attempt_at, {_PICKED_UP} AS ok
       FROM ({ENTRY_TIMES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
 """
@@ -78,13 +78,12 @@ SELECT key, p50, p99, learned_from, waiting, arrayCount(w -> w.1 > limit_s, wait
            AS consultants,
        arrayMax(w -> w.1, waits) AS oldest
 FROM (
-    SELECT key, waiting, waits, quantileExactIfMerge(0.5)(p50_state) OVER () AS p50,
-           quantileExactIfMerge(0.99)(p99_state) OVER () AS p99, sum(n) OVER () AS learned_from,
+    SELECT key, waiting, waits, quantilesExactIfMerge(0.5, 0.99)(pickups) OVER () AS q, q[1] AS p50, q[2] AS p99,
+           sum(n) OVER () AS learned_from,
            if(learned_from > 0, greatest({PICKUP_FLOOR_SECONDS}, {PICKUP_FACTOR} * p99), {PICKUP_FLOOR_SECONDS})
                AS limit_s
     FROM (
-        SELECT {key} AS key, quantileExactIfState(0.5)({_PICKUP}, e.ok) AS p50_state,
-               quantileExactIfState(0.99)({_PICKUP}, e.ok) AS p99_state, countIf(e.ok) AS n,
+        SELECT {key} AS key, quantilesExactIfState(0.5, 0.99)({_PICKUP}, e.ok) AS pickups, countIf(e.ok) AS n,
                countIf(e.waiting) AS waiting, groupArrayIf(({_WAIT}, e.consultant), e.waiting) AS waits
         FROM (SELECT e.*, {_PICKED_UP} AS ok, ({_WAITING}) AS waiting FROM ({ENTRY_TIMES}) AS e) AS e
         WHERE e.ok OR e.waiting

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from metrics.windows import add_business_seconds_sql, business_seconds_sql
 from simulator.calendar import add_business_days, business_days_between
+from syncwatch.warehouse.migrations import load_migrations
 
 START = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
 instants = st.floats(min_value=START, max_value=START + 700 * 86400, allow_nan=False).map(lambda t: round(t, 3))
@@ -41,3 +42,26 @@ def test_adding_business_time(warehouse: Client, t: float, days: float) -> None:
     assert got == pytest.approx(expected, abs=0.002) or (
         datetime.fromtimestamp(expected, UTC).weekday() == 5 and expected % 86400 == 0
     )
+
+
+def test_the_business_time_kept_at_ingest_is_this_formula() -> None:
+    """Migration 0007 stores each entry's approval and readiness in business seconds with a copy of the formula:
+    a change to the formula must come with a migration that recomputes them."""
+    migration = next(m for m in load_migrations() if m.version == 7)
+    for column, instant, name in (("approved_business_s", "approved_at", "approved"),
+                                  ("invoice_ready_business_s", "invoice_ready_at", "ready")):  # fmt: skip
+        assert f"{column} SimpleAggregateFunction(min, Nullable(Float64))\n        DEFAULT " + business_seconds_sql(
+            instant, name
+        ) in migration.sql
+
+
+def test_business_seconds_never_decrease(warehouse: Client) -> None:
+    """So the min of each row's business seconds is those of the earliest row (migration 0007): every half hour
+    of two weeks, weekends included."""
+    monday = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
+    instants = ", ".join(_sql_instant(monday + step * 1800.5) for step in range(2 * 7 * 48))
+    rows = warehouse.query(
+        f"SELECT {business_seconds_sql('t', 'b')} FROM (SELECT arrayJoin([{instants}]) AS t) ORDER BY t"
+    ).result_rows
+    seconds = [row[0] for row in rows]
+    assert seconds == sorted(seconds) and len(set(seconds)) < len(seconds)  # and constant over each weekend
