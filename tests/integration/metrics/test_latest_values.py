@@ -1,7 +1,8 @@
-"""Latest values kept as max((time, value)) (migration 0006) and each entry's project hash (0008): an upgraded warehouse keeps every value it had,
-including those whose events have expired, and afterwards the latest event still wins whatever order events
-arrive in: a late event older than a stored value does not replace it, a newer one does, and two events at the
-same instant resolve the same way every time."""
+"""Latest values kept as max((time, value)) (migration 0006), and each entry's project hash (0008).
+
+An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
+latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
+it, a newer one does, and two events at the same instant resolve the same way every time."""
 
 from __future__ import annotations
 
