@@ -1,7 +1,8 @@
-"""Latest values kept as max((time, value)) (migration 0006): an upgraded warehouse keeps every value it had,
-including those whose events have expired, and afterwards the latest event still wins whatever order events
-arrive in: a late event older than a stored value does not replace it, a newer one does, and two events at the
-same instant resolve the same way every time."""
+"""Latest values kept as max((time, value)) (migration 0006), and each entry's project hash (0008).
+
+An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
+latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
+it, a newer one does, and two events at the same instant resolve the same way every time."""
 
 from __future__ import annotations
 
@@ -156,3 +157,14 @@ def test_events_at_the_same_instant_resolve_to_the_same_value_in_any_order(wareh
         store(warehouse, priced("E1", T0, first))
         store(warehouse, priced("E1", T0, second))
         assert warehouse.query(f"SELECT amount FROM ({ENTRIES})").result_rows == [(200.0,)]
+
+
+def test_the_project_hash_is_the_hash_of_the_code_the_entry_shows(warehouse: Client) -> None:
+    """0008: rows without a code (a timesheet's approval) and rows in any order leave the hash of the entry's code."""
+    store(warehouse, priced("E1", T0, 100.0))
+    warehouse.insert("entry_state", [["E1", ""], ["E2", ""]], column_names=["entry_id", "project_code"])
+    store(warehouse, priced("E2", T0 + H, 50.0))
+    rows = warehouse.query(
+        f"SELECT entry_id, project, project_hash = cityHash64(project) FROM ({ENTRIES}) ORDER BY entry_id"
+    ).result_rows
+    assert rows == [("E1", "P1", True), ("E2", "P1", True)]

@@ -50,9 +50,8 @@ def test_the_business_time_kept_at_ingest_is_this_formula() -> None:
     migration = next(m for m in load_migrations() if m.version == 7)
     for column, instant, name in (("approved_business_s", "approved_at", "approved"),
                                   ("invoice_ready_business_s", "invoice_ready_at", "ready")):  # fmt: skip
-        assert f"{column} SimpleAggregateFunction(min, Nullable(Float64))\n        DEFAULT " + business_seconds_sql(
-            instant, name
-        ) in migration.sql
+        declared = f"{column} SimpleAggregateFunction(min, Nullable(Float64))\n        DEFAULT "
+        assert declared + business_seconds_sql(instant, name) in migration.sql
 
 
 def test_business_seconds_never_decrease(warehouse: Client) -> None:
