@@ -30,9 +30,10 @@ BILLABLE_PROJECTS = f"SELECT project FROM ({PROJECTS}) WHERE billing_type = 'tim
 
 
 def billable_entries(where: str = "1", with_customer: bool = False) -> str:
-    """The entries matching `where` (on their own columns) on billable projects. The project is looked up in the
-    set of billable codes rather than joined, so no entry carries its project's strings through the query; only
-    a breakdown by customer, which needs the customer, joins."""
+    """The entries matching `where` (on their own columns) on billable projects. `where` filters first, then the
+    survivors' project hashes are looked up in the set of billable ones (metrics/query.py keeps the two filters
+    apart), so no entry carries its project's strings through the query; only a breakdown by customer, which needs
+    the customer, joins."""
     if with_customer:
         return f"SELECT * FROM ({entries_with_project(where)}) WHERE billing_type = 'time_and_materials'"
     # By the code's hash, kept with each entry (0008_project_hash.sql): a number is looked up three times faster

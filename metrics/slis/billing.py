@@ -51,8 +51,7 @@ class InvoiceReadiness:
         ready = f"e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}"
         end = f"if({ready}, e.invoice_ready_business_s, {business_seconds_sql(AS_OF, 'as_of')})"
         lag = f"(({end} - e.approved_business_s) / 86400.0)"
-        source = f"""SELECT e.*, {lag} AS lag,
-                            e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF} AS ready
+        source = f"""SELECT e.*, {lag} AS lag, ({ready}) AS ready
                      FROM ({billable_entries(_APPROVED_OPEN + ("" if by else _IN_SPAN), by == "customer")}) AS e"""
         # A window's condition is named where first written (in_0 ... in_6), as windows.py says why.
         inside = "((e.approved_at >= {F} AND e.approved_at < {T}) AS in_{i})"
