@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from metrics.catalogue import Reading
@@ -10,7 +12,15 @@ from metrics.query import Db, per_window, timestamp
 from metrics.state import ENTRIES, PROJECTS
 from metrics.windows import Window
 
-__all__ = ["ENTRIES_WITH_PROJECT", "billable_entries", "entries_with_project", "readings", "records_query", "scan"]
+__all__ = [
+    "ENTRIES_WITH_PROJECT",
+    "Counts",
+    "billable_entries",
+    "entries_with_project",
+    "readings",
+    "records_query",
+    "scan",
+]
 
 
 # Entries with their project's customer and billing type as the PSA holds them (billable = time and materials).
@@ -42,29 +52,90 @@ def billable_entries(where: str = "1", with_customer: bool = False) -> str:
     return f"SELECT * FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) WHERE project_hash IN ({billable})"
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Counts per window of the rows whose `instant` falls in it: output name -> condition on the row ('1': every
+    such row).
+
+    The windows of an evaluation end together (each burn-rate window trails the SLO window, windows.py), so they
+    are nested, shortest inside: a row is tiered once, by the innermost window it falls in, and a window's count
+    is the sum of its own tier and those inside it. One aggregate per name then counts every window (`-Resample`
+    gives an array of per-tier counts), where a column per window cost a condition per window per row and, more,
+    the engine's analysis of seven copies (first pass on an empty warehouse: 17 -> 10 ms).
+    """
+
+    instant: str
+    names: dict[str, str]
+    closed: bool = False  # a window holds its end instant (instant <= end)
+
+
+def _tiered(windows: Sequence[Window], counts: Counts) -> tuple[str, list[int]]:
+    """The count columns and each tier's window index, innermost first; the tier alias is `tier`."""
+    if any(w.end != windows[0].end for w in windows):
+        raise ValueError("tiered counts need windows that end together")
+    order = sorted(range(len(windows)), key=lambda i: windows[i].start, reverse=True)
+    n = len(windows)
+    starts = ", ".join(f"{counts.instant} >= {{f{i}:DateTime64(6, 'UTC')}}, {pos}" for pos, i in enumerate(order))
+    before_end = f"{counts.instant} {'<=' if counts.closed else '<'} {{t0:DateTime64(6, 'UTC')}}"
+    # Outside every window (or no instant): tier n, which the -Resample range [0, n) leaves out.
+    tier = f"(if({before_end}, multiIf({starts}, {n}), {n}) AS tier)"
+    cols = []
+    for name, condition in counts.names.items():
+        cols.append(
+            f"countResample(0, {n}, 1)({tier}) AS {name}"
+            if condition == "1"
+            else f"countIfResample(0, {n}, 1)({condition}, {tier}) AS {name}"
+        )
+        tier = "tier"
+    return ",\n".join(cols), order
+
+
+def _spread(rows: list[dict[str, Any]], counts: Counts, order: list[int]) -> None:
+    """Per-tier count arrays -> `{name}_{i}` per window i (its tier and every tier inside it)."""
+    for row in rows:
+        for name in counts.names:
+            for pos, total in enumerate(itertools.accumulate(row.pop(name))):
+                row[f"{name}_{order[pos]}"] = total
+
+
 def scan(
     db: Db,
     source: str,
     windows: Sequence[Window],
-    columns: str,
     key: str | None,
+    *,
+    counts: Counts | None = None,
+    columns: str = "",
     where: str = "1",
     parameters: dict[str, Any] | None = None,
     main_columns: str = "",
 ) -> list[dict[str, Any]]:
-    """`columns` repeat for every window (counts for burn rates); `main_columns` (percentiles, details) only for
-    the first, the SLO window: a percentile per burn-rate window would keep every value seven times."""
-    cols, params = per_window(windows, columns)
+    """One row per breakdown key with `{name}_{i}` for each of `counts` and window i; `columns` (SQL with {F},
+    {T} and {i}) repeat for every window, for what is not a count; `main_columns` only for the first, the SLO
+    window (percentiles, details: a percentile per burn-rate window would keep every value seven times), where
+    `{IN}` says the row's instant is in it."""
+    cols, params = per_window(windows, columns) if columns else ("", {})
+    parts, order = [cols] if cols else [], []
+    if counts:
+        counted, order = _tiered(windows, counts)
+        parts.append(counted)
     if main_columns:
-        cols += ",\n" + per_window(windows[:1], main_columns)[0]
+        inside = f"(tier <= {order.index(0)})" if counts else "1"  # the tiers of the first window and inner ones
+        parts.append(per_window(windows[:1], main_columns.replace("{IN}", inside))[0])
+    params.update({f"f{i}": timestamp(w.start) for i, w in enumerate(windows)})
+    params["t0"] = timestamp(windows[0].end)
     params["as_of"] = timestamp(windows[0].end)
     params.update(parameters or {})
     # Overall (no key): no GROUP BY, so an empty state still yields one row of zero counts, not no row at all.
     grouping = "GROUP BY key ORDER BY key" if key else ""
     label = key or "''"
     # Grouping follows the state tables' sort keys where it can: stream instead of hashing every record.
-    sql = f"SELECT {label} AS key, {cols} FROM ({source}) AS e WHERE {where} {grouping}"
-    return db.rows(sql, params)
+    selected = ",\n".join(parts)
+    sql = f"SELECT {label} AS key, {selected} FROM ({source}) AS e WHERE {where} {grouping}"
+    rows = db.rows(sql, params)
+    if counts:
+        _spread(rows, counts, order)
+    return rows
 
 
 def readings(

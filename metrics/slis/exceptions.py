@@ -7,7 +7,7 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import readings, records_query, scan
+from metrics.slis._scan import Counts, readings, records_query, scan
 from metrics.slis.posting import AS_OF, seconds_between
 from metrics.state import DEAD_LETTERS, EXCEPTIONS
 from metrics.windows import Window, add_business_seconds_sql
@@ -45,19 +45,21 @@ class ExceptionSla:
                    {seconds_between("x.opened_at", AS_OF)} AS age_s,
                    x.resolved_at IS NOT NULL AND x.resolved_at <= due_at AS met
             FROM ({EXCEPTIONS}) AS x WHERE x.opened_at IS NOT NULL"""
-        columns = """
-            countIf((e.due_at >= {F} AND e.due_at < {T}) AS in_{i}) AS total_{i},
-            countIf(in_{i} AND e.met) AS good_{i},
-            countIf(e.is_open) AS open_{i}, countIf(e.is_open AND e.due_at < {T}) AS breaches_{i},
-            maxIf(e.age_s, e.is_open) AS oldest_{i}"""
-        rows = scan(db, source, windows, columns, _KEYS.get(by or ""))
+        counts = Counts("e.due_at", {"total": "1", "good": "e.met"})
+        # Details as of the windows' common end, so once (only the SLO window's are shown).
+        main = """
+            countIf(e.is_open) AS open, countIf(e.is_open AND e.due_at < {T}) AS breaches,
+            maxIf(e.age_s, e.is_open) AS oldest"""
+        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+            if i:  # burn-rate windows: counts only
+                return Reading(good, total, None if total == 0 else good / total)
             details = {
-                "open": row[f"open_{i}"],
-                "open_breaches": row[f"breaches_{i}"],
-                "oldest_open_hours": float(row[f"oldest_{i}"] or 0.0) / 3600,
+                "open": row["open"],
+                "open_breaches": row["breaches"],
+                "oldest_open_hours": float(row["oldest"] or 0.0) / 3600,
             }
             return Reading(good, total, None if total == 0 else good / total, details)
 

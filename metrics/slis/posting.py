@@ -8,7 +8,7 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db, timestamp
-from metrics.slis._scan import ENTRIES_WITH_PROJECT, readings, records_query, scan
+from metrics.slis._scan import ENTRIES_WITH_PROJECT, Counts, readings, records_query, scan
 from metrics.state import ENTRIES, ENTRY_DOCUMENTS, INVOICES, POSTINGS
 from metrics.windows import Window
 
@@ -55,15 +55,13 @@ class FirstPass:
     )
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
-        columns = """
-            countIf((e.first_attempt_at >= {F} AND e.first_attempt_at < {T}) AS in_{i}) AS total_{i},
-            countIf(in_{i} AND e.first_attempt_ok = 1) AS good_{i}"""
+        counts = Counts("e.first_attempt_at", {"total": "1", "good": "e.first_attempt_ok = 1"})
         source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
         # Every window lies inside the first (the SLO window): an attempt outside it counts in none. Overall only:
         # a breakdown lists every key with attempts, judged in the window or not, as it always has.
         in_span = f"e.first_attempt_at >= {{f0:DateTime64(6, 'UTC')}} AND e.first_attempt_at < {AS_OF}"
         where = "e.first_attempt_at IS NOT NULL" if by else in_span
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), where)
+        rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), counts=counts, where=where)
         return readings(rows, len(windows), _counts)
 
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
@@ -100,12 +98,11 @@ class Eventual:
         judged = judged or [Window(windows[0].start - POSTING_SLA, windows[0].end - POSTING_SLA)]
         judged += [Window(w.start - POSTING_SLA, w.end - POSTING_SLA) for w in windows[1:]]
         sla = int(POSTING_SLA.total_seconds())
-        columns = f"""
-            countIf((e.approved_at >= {{F}} AND e.approved_at <= {{T}}) AS in_{{i}}) AS total_{{i}},
-            countIf(in_{{i}} AND e.posted_at IS NOT NULL
-                    AND {seconds_between("e.approved_at", "e.posted_at")} <= {sla}) AS good_{{i}}"""
+        in_time = f"e.posted_at IS NOT NULL AND {seconds_between('e.approved_at', 'e.posted_at')} <= {sla}"
+        counts = Counts("e.approved_at", {"total": "1", "good": in_time}, closed=True)
         source = ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES
-        rows = scan(db, source, judged, columns, ENTRY_KEYS.get(by or ""), "e.approved_at IS NOT NULL")
+        key = ENTRY_KEYS.get(by or "")
+        rows = scan(db, source, judged, key, counts=counts, where="e.approved_at IS NOT NULL")
         return readings(rows, len(windows), _counts)
 
     def records(self, db: Db, window: Window, limit: int) -> list[dict[str, Any]]:
@@ -158,8 +155,8 @@ class DuplicateSubmissions:
             db,
             f"SELECT d.*, d.first_document = d.last_document AS single FROM ({ENTRY_DOCUMENTS}) AS d",
             windows,
-            "countIf(e.single AND e.posted_at >= {F} AND e.posted_at < {T}) AS total_{i}",
             single_key,
+            counts=Counts("e.posted_at", {"total": "e.single"}),
             main_columns="countIf(NOT e.single) AS several",
         )
         several: dict[str, dict[str, Any]] = {}
@@ -173,7 +170,8 @@ class DuplicateSubmissions:
             source = f"""SELECT {several_key} AS k, {counts} FROM ({POSTINGS}) AS p
                          WHERE p.entry_id IN ({_SEVERAL}) GROUP BY p.entry_id"""
             columns = "sumIf(n_{i}, n_{i} > 1) AS bad_{i}, sum(n_{i}) AS total_{i}"
-            several = {str(r["key"]): r for r in scan(db, source, windows, columns, "e.k" if by else None)}
+            rows = scan(db, source, windows, "e.k" if by else None, columns=columns)
+            several = {str(r["key"]): r for r in rows}
         singles = {str(row["key"]): row for row in single}
 
         def reading(key: str, i: int) -> Reading:
@@ -227,17 +225,19 @@ class BillingSyncLatency:
                    open AND age_s > {self.threshold_seconds} AS stuck
             FROM ({ENTRIES_WITH_PROJECT if by == "customer" else ENTRIES}) AS e
             WHERE e.approved_at IS NOT NULL {posted_before}"""
-        # Each window's condition is named where first written (posted_0 ... posted_6), as windows.py says why.
-        posted = "((e.posted_at >= {F} AND e.posted_at < {T}) AS posted_{i})"
-        columns = f"""
-            countIf({posted}) + countIf(e.stuck AND e.approved_at >= {{F}}) AS total_{{i}},
-            countIf(posted_{{i}} AND e.lat <= {self.threshold_seconds}) AS good_{{i}}"""
+        # Judged in a window: posted in it, or stuck and approved in it. Never both (a stuck entry is unposted as of
+        # the windows' end), so each entry is counted at one instant: its posting, else a stuck one's approval.
+        posted = f"e.posted_at < {AS_OF}"
+        judged = f"multiIf({posted}, e.posted_at, e.stuck, e.approved_at, NULL)"
+        counts = Counts(judged, {"total": "1", "good": f"{posted} AND e.lat <= {self.threshold_seconds}"})
+        # The SLO window's own condition is named where first written, as windows.py says why.
         main = """
             quantileExactLowIf(0.95)(if(e.open, e.age_s, e.lat),
-                                     (posted_{i} OR (e.open AND e.approved_at >= {F})) AS counted_{i}) AS p95,
+                                     (((e.posted_at >= {F} AND e.posted_at < {T}) AS posted_{i})
+                                      OR (e.open AND e.approved_at >= {F})) AS counted_{i}) AS p95,
             quantilesExactLowIf(0.5, 0.95)(e.lat, posted_{i}) AS completed,
             countIf(posted_{i}) AS n, countIf(counted_{i}) AS counted, countIf(e.open) AS not_posted"""
-        rows = scan(db, source, windows, columns, ENTRY_KEYS.get(by or ""), main_columns=main)
+        rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), counts=counts, main_columns=main)
         invoices = {} if by else self._invoices(db, windows[0])
 
         def build(row: dict[str, Any], i: int) -> Reading:

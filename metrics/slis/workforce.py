@@ -7,7 +7,7 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import readings, records_query, scan
+from metrics.slis._scan import Counts, readings, records_query, scan
 from metrics.slis.posting import AS_OF, seconds_between
 from metrics.state import CHANGES
 from metrics.windows import Window
@@ -42,20 +42,19 @@ class ResourcePlanFreshness:
                    {seconds_between("c.entered_at", AS_OF)} AS age_s,
                    c.synced_at IS NULL OR c.synced_at > {AS_OF} AS unapplied
             FROM ({CHANGES}) AS c WHERE c.entered_at IS NOT NULL"""
-        # A window's condition is named where first written (in_0 ... in_6), as metrics/windows.py says why.
-        columns = """
-            countIf(((e.entered_at >= {F} AND e.entered_at < {T}) AS in_{i}) AND (e.in_time OR e.age_s > e.limit_s))
-                AS total_{i},
-            countIf(in_{i} AND e.in_time) AS good_{i},
-            maxIf(e.age_s, in_{i} AND e.unapplied) AS oldest_{i},
-            uniqExactIf(e.consultant, in_{i} AND e.unapplied) AS consultants_{i}"""
-        rows = scan(db, source, windows, columns, _KEYS.get(by or ""))
+        counts = Counts("e.entered_at", {"total": "e.in_time OR e.age_s > e.limit_s", "good": "e.in_time"})
+        main = """
+            maxIf(e.age_s, ({IN} AND e.unapplied) AS unapplied_in) AS oldest,
+            uniqExactIf(e.consultant, unapplied_in) AS consultants"""
+        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
+            if i:  # burn-rate windows: counts only (only the SLO window's details are shown)
+                return Reading(good, total, None if total == 0 else good / total)
             details = {
-                "oldest_unapplied_hours": float(row[f"oldest_{i}"] or 0.0) / 3600,
-                "consultants_with_unapplied": row[f"consultants_{i}"],
+                "oldest_unapplied_hours": float(row["oldest"] or 0.0) / 3600,
+                "consultants_with_unapplied": row["consultants"],
             }
             return Reading(good, total, None if total == 0 else good / total, details)
 
