@@ -48,16 +48,17 @@ class ExceptionSla:
         counts = Counts("e.due_at", {"total": "1", "good": "e.met"})
         # Details as of the windows' common end, so once (only the SLO window's are shown).
         main = """
-            countIf(e.is_open) AS open, countIf(e.is_open AND e.due_at < {T}) AS breaches,
-            maxIf(e.age_s, e.is_open) AS oldest"""
-        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main)
+            countIf(e.is_open) AS open_t, countIf(e.is_open AND e.due_at < {T}) AS breaches_t,
+            maxIf(e.age_s, e.is_open) AS oldest_t"""
+        totals = "sum(open_t) AS open_now, sum(breaches_t) AS breaches, max(oldest_t) AS oldest"
+        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main, main_totals=totals)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])
             if i:  # burn-rate windows: counts only
                 return Reading(good, total, None if total == 0 else good / total)
             details = {
-                "open": row["open"],
+                "open": row["open_now"],
                 "open_breaches": row["breaches"],
                 "oldest_open_hours": float(row["oldest"] or 0.0) / 3600,
             }

@@ -44,9 +44,10 @@ class ResourcePlanFreshness:
             FROM ({CHANGES}) AS c WHERE c.entered_at IS NOT NULL"""
         counts = Counts("e.entered_at", {"total": "e.in_time OR e.age_s > e.limit_s", "good": "e.in_time"})
         main = """
-            maxIf(e.age_s, ({IN} AND e.unapplied) AS unapplied_in) AS oldest,
-            uniqExactIf(e.consultant, unapplied_in) AS consultants"""
-        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main)
+            maxIf(e.age_s, ({IN} AND e.unapplied) AS unapplied_in) AS oldest_t,
+            uniqExactIfState(e.consultant, unapplied_in) AS consultants_t"""
+        totals = "max(oldest_t) AS oldest, uniqExactIfMerge(consultants_t) AS consultants"
+        rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main, main_totals=totals)
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])

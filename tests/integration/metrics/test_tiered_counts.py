@@ -77,7 +77,8 @@ def test_tiered_counts_equal_a_count_per_window(
 
 
 def test_the_first_windows_own_rows_are_named_for_its_details(warehouse: Client) -> None:
-    # {IN} in main_columns: the row's instant is in the first window, whatever the other windows are.
+    # {IN} in main_columns: the row's instant is in the first window, whatever the other windows are; the tiers'
+    # aggregates are combined by main_totals (a -State merged over the tiers is the aggregate over their rows).
     windows = _windows(2 * 86400, timedelta(0))
     rows = [(10, 1, "a"), (86400 + 5, 0, "a"), (2 * 86400 + 5, 1, "a"), (None, 1, "a")]
     (row,) = scan(
@@ -86,9 +87,10 @@ def test_the_first_windows_own_rows_are_named_for_its_details(warehouse: Client)
         windows,
         None,
         counts=Counts("e.at", {"total": "1"}),
-        main_columns="countIf({IN}) AS inside, countIf({IN} AND e.flag = 1) AS inside_flagged",
+        main_columns="countIf({IN}) AS inside_t, uniqExactIfState(e.flag, {IN}) AS flags_t",
+        main_totals="sum(inside_t) AS inside, uniqExactIfMerge(flags_t) AS flags",
     )
-    assert (row["inside"], row["inside_flagged"]) == (2, 1)
+    assert (row["inside"], row["flags"]) == (2, 2)  # the rows 10 s and a day ago: flags 1 and 0
     assert [row[f"total_{i}"] for i in range(7)] == [2, 1, 1, 1, 1, 1, 2]
 
 
