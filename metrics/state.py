@@ -53,10 +53,11 @@ SELECT s.entry_id AS entry_id, s.erp_document_id AS document, s.posted_at AS pos
 FROM postings AS s FINAL
 """
 
-# Per entry, the ERP documents booked for it (0005_entry_documents.sql): several exactly when first != last.
+# Per entry, the ERP documents booked for it (0005_entry_documents.sql): several exactly when its smallest and
+# largest document differ, told by their hashes (0009_document_hashes.sql: two numbers, not two strings, per entry).
 ENTRY_DOCUMENTS = """
-SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.project_code AS project, s.first_document AS first_document,
-       s.last_document AS last_document, s.posted_at AS posted_at
+SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.project_code AS project, s.posted_at AS posted_at,
+       s.first_document_hash = s.last_document_hash AS single
 FROM entry_documents AS s FINAL
 """
 

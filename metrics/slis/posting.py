@@ -127,7 +127,7 @@ def approved_not_posted(db: Db, window: Window, limit: int) -> list[dict[str, An
 
 
 # Entries booked with two or more ERP documents: the only ones that can be duplicates.
-_SEVERAL = f"SELECT d.entry_id FROM ({ENTRY_DOCUMENTS}) AS d WHERE d.first_document != d.last_document"
+_SEVERAL = f"SELECT d.entry_id FROM ({ENTRY_DOCUMENTS}) AS d WHERE NOT d.single"
 
 
 class DuplicateSubmissions:
@@ -153,7 +153,7 @@ class DuplicateSubmissions:
         single_key = {**ENTRY_KEYS, "tenant": "e.tenant", "project": "e.project"}.get(by or "")
         single = scan(
             db,
-            f"SELECT d.*, d.first_document = d.last_document AS single FROM ({ENTRY_DOCUMENTS}) AS d",
+            ENTRY_DOCUMENTS,
             windows,
             single_key,
             counts=Counts("e.posted_at", {"total": "e.single"}),

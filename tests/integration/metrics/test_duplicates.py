@@ -101,8 +101,8 @@ def test_an_existing_warehouse_gets_the_summary_from_its_postings(
     # As a warehouse from before migration 0005: postings stored, no per-entry summary.
     warehouse.command("DROP VIEW entry_documents_mv")
     warehouse.command("DROP TABLE entry_documents")
-    warehouse.command("DELETE FROM schema_migrations WHERE version = 5")
-    assert [m.version for m in apply_migrations(warehouse, settings.retention_days)] == [5]
+    warehouse.command("DELETE FROM schema_migrations WHERE version IN (5, 9)")
+    assert [m.version for m in apply_migrations(warehouse, settings.retention_days)] == [5, 9]
     after = overall(warehouse, NAME, WINDOW)
     assert (after.total, after.details["duplicated"], after.window_counts) == (
         before.total,
@@ -110,3 +110,26 @@ def test_an_existing_warehouse_gets_the_summary_from_its_postings(
         before.window_counts,
     )
     assert after.details["duplicated"] == 6
+
+
+def test_an_existing_summary_gets_its_document_hashes(
+    sent: None, warehouse: Client, settings: Settings, collector: ThreadedCollector, tokens: Tokens
+) -> None:
+    """0009 on a warehouse whose summaries were stored (and merged) before it: the same duplicates, and each entry's
+    hashes equal exactly when its smallest and largest document do; later postings keep them right."""
+    before = overall(warehouse, NAME, WINDOW)
+    warehouse.command("ALTER TABLE entry_documents DROP COLUMN first_document_hash, DROP COLUMN last_document_hash")
+    warehouse.command("OPTIMIZE TABLE entry_documents FINAL")
+    warehouse.command("DELETE FROM schema_migrations WHERE version = 9")
+    assert [m.version for m in apply_migrations(warehouse, settings.retention_days)] == [9]
+    after = overall(warehouse, NAME, WINDOW)
+    assert (after.total, after.details["duplicated"], after.window_counts) == (
+        before.total,
+        before.details["duplicated"],
+        before.window_counts,
+    )
+    agree = """SELECT countIf((first_document_hash = last_document_hash) != (first_document = last_document)),
+                      countIf(first_document != last_document) FROM entry_documents FINAL"""
+    assert warehouse.query(agree).result_rows[0] == (0, 4)  # D1, D3, D4 and D5
+    send(collector, tokens, [booked("D2", "JE-D2-z", AS_OF - H)])  # D2's second document, after the upgrade
+    assert warehouse.query(agree).result_rows[0] == (0, 5)
