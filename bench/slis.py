@@ -260,8 +260,13 @@ def fixed_cost(settings: Settings, runs: int) -> float:
         client.command(f"DROP DATABASE IF EXISTS `{empty.database}`")
 
 
-def measure_scale(client: Any, spare: Any, args: argparse.Namespace, consultants: int) -> dict[str, dict[str, Any]]:
-    """As found, then (with --merged) after merging the state tables' parts."""
+def measure_scale(client: Any, spare: Any, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """As found, then (with --merged) after merging the state tables' parts; labelled with the consultants the
+    warehouse holds (a `--workdir` copy already scaled up holds ten times those of its firm)."""
+    # The firm's size times its copies (the original and each `~n` suffix of scale_up).
+    firm = json.loads((args.workdir / "built.json").read_text())["consultants"]
+    copies = client.query("SELECT uniqExact(splitByChar('~', consultant_id)[2]) FROM entry_state").result_rows[0][0]
+    consultants = firm * max(1, copies)
     found = {"as found": measure(client, spare, args.runs, args.naive_runs)}
     if args.merged:
         merge_s = merge_state(client)
@@ -310,12 +315,12 @@ def main() -> None:
         console.print(f"applied migration {migration.version:04d}_{migration.name}")
     console.print(f"migrations checked in {time.perf_counter() - started:.1f} s")
     floor_s = fixed_cost(settings, args.runs)
-    figures = measure_scale(client, spare, args, args.consultants)
+    figures = measure_scale(client, spare, args)
     if args.scale > 1:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as b:
             b.add_task(f"adding {args.scale - 1} renamed copies inside the engine")
             scale_up(client, args.scale - 1)
-        figures.update(measure_scale(client, spare, args, args.consultants * args.scale))
+        figures.update(measure_scale(client, spare, args))
     print_figures(figures)
     console.print(f"the same set on an empty warehouse (analysis and planning, the floor of any layout): "
                   f"{floor_s * 1000:,.0f} ms")  # fmt: skip

@@ -34,8 +34,7 @@ SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consult
        s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
        s.last_error_latest.2 AS last_error, s.posted_at AS posted_at,
        s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at,
-       s.approved_business_s AS approved_business_s, s.invoice_ready_business_s AS invoice_ready_business_s,
-       s.project_code_hash.2 AS project_hash
+       s.approved_business_s AS approved_business_s, s.invoice_ready_business_s AS invoice_ready_business_s
 FROM entry_state AS s FINAL
 """
 

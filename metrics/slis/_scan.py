@@ -34,24 +34,26 @@ FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) AS e LEFT JOIN ({PROJECTS}) AS p 
 
 ENTRIES_WITH_PROJECT = entries_with_project()
 
-# Hashes of the codes of the projects billed by the hour (time and materials) as the PSA holds them: fixed-fee and
-# internal work is not invoiced per entry. Read from each PSA project's latest values, not from PROJECTS, which
-# groups them per code (the set took 36 ms against 18 ms over 56,540 projects at 50,000 consultants, paid by each
-# SLI that asks); a code is billable when the PSA project with it is.
-BILLABLE_HASHES = f"""SELECT cityHash64(code) FROM ({PROJECT_VIEWS})
-                      WHERE system = 'psa' AND billing_type = 'time_and_materials'"""
+# Codes of the projects billed by the hour (time and materials) as the PSA holds them: fixed-fee and internal work
+# is not invoiced per entry. Read from each PSA project's latest values, not from PROJECTS, which groups them per
+# code (the set took 36 ms against 18 ms over 56,540 projects at 50,000 consultants, paid by each SLI that asks);
+# a code is billable when the PSA project with it is.
+BILLABLE_CODES = f"SELECT code FROM ({PROJECT_VIEWS}) WHERE system = 'psa' AND billing_type = 'time_and_materials'"
 
 
 def billable_entries(where: str = "1", with_customer: bool = False) -> str:
-    """The entries matching `where` (on their own columns) on billable projects. `where` filters first, then the
-    survivors' project hashes are looked up in the set of billable ones (metrics/query.py keeps the two filters
-    apart), so no entry carries its project's strings through the query; only a breakdown by customer, which needs
-    the customer, joins."""
+    """The entries matching `where` (on their own columns) on billable projects. `where` is evaluated first and the
+    project lookup only for the entries it keeps (metrics/query.py says why); only a breakdown by customer, which
+    needs the customer, joins.
+
+    By code: a 64-bit hash of each entry's code kept at ingest (0008) was looked up faster, but reading it under
+    FINAL, a (code, hash) tuple merged with max, cost more than the lookup saved once only the survivors of `where`
+    were looked up (at 50,000 consultants: unbilled WIP 268-311 -> 247-313 ms, readiness 328-419 -> 291-350 ms by
+    code; 0010_drop_project_hash.sql).
+    """
     if with_customer:
         return f"SELECT * FROM ({entries_with_project(where)}) WHERE billing_type = 'time_and_materials'"
-    # By the code's hash, kept with each entry (0008_project_hash.sql): a number is looked up three times faster
-    # than a string. 64 bits: two of a firm's project codes sharing one is not to be expected.
-    return f"SELECT * FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) WHERE project_hash IN ({BILLABLE_HASHES})"
+    return f"SELECT * FROM ({ENTRIES}) WHERE {where} AND project IN ({BILLABLE_CODES})"
 
 
 @dataclass(frozen=True, slots=True)

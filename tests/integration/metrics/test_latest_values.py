@@ -1,4 +1,4 @@
-"""Latest values kept as max((time, value)) (migration 0006), and each entry's project hash (0008).
+"""Latest values kept as max((time, value)) (migration 0006), and entries' codes once 0008's hash is dropped (0010).
 
 An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
 latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
@@ -159,12 +159,18 @@ def test_events_at_the_same_instant_resolve_to_the_same_value_in_any_order(wareh
         assert warehouse.query(f"SELECT amount FROM ({ENTRIES})").result_rows == [(200.0,)]
 
 
-def test_the_project_hash_is_the_hash_of_the_code_the_entry_shows(warehouse: Client) -> None:
-    """0008: rows without a code (a timesheet's approval) and rows in any order leave the hash of the entry's code."""
+def test_entries_keep_their_code_without_the_dropped_hash(warehouse: Client, settings: Settings) -> None:
+    """0010 drops 0008's (code, hash) column; rows without a code (a timesheet's approval) still lose to the
+    entry's code, and running the drop again (a crash before it was recorded) is harmless."""
+    (drop,) = [m for m in load_migrations() if m.version == 10]
+    for statement in drop.statements(settings.retention_days):
+        warehouse.command(statement)
+    columns = warehouse.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'entry_state'"
+    ).result_rows
+    assert ("project_code_hash",) not in columns
     store(warehouse, priced("E1", T0, 100.0))
     warehouse.insert("entry_state", [["E1", ""], ["E2", ""]], column_names=["entry_id", "project_code"])
     store(warehouse, priced("E2", T0 + H, 50.0))
-    rows = warehouse.query(
-        f"SELECT entry_id, project, project_hash = cityHash64(project) FROM ({ENTRIES}) ORDER BY entry_id"
-    ).result_rows
-    assert rows == [("E1", "P1", True), ("E2", "P1", True)]
+    rows = warehouse.query(f"SELECT entry_id, project FROM ({ENTRIES}) ORDER BY entry_id").result_rows
+    assert rows == [("E1", "P1"), ("E2", "P1")]
