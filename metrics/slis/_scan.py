@@ -107,13 +107,15 @@ def scan(
     main_columns: str = "",
     main_totals: str = "",
 ) -> list[dict[str, Any]]:
-    """One row per breakdown key with `{name}_{i}` for each of `counts` and window i, and `columns` (SQL with
-    {F}, {T} and {i}) repeated for every window, for what is not a count.
+    """One row per breakdown key with `{name}_{i}` for each of `counts` and window i, or else `columns` (SQL with
+    {F}, {T} and {i}) repeated for every window.
 
     `main_columns` are only for the first window, the SLO window (percentiles, details: a percentile per burn-rate
     window would keep every value seven times); `{IN}` in them says the row's instant is in it. With `counts` they
     aggregate one tier's rows and `main_totals` combine the tiers (sums of counts, -Merge of -State aggregates).
     """
+    if counts and columns:
+        raise ValueError("a column per window or tiered counts, not both: the tiers would split the columns")
     params: dict[str, Any] = {f"f{i}": timestamp(w.start) for i, w in enumerate(windows)}
     params.update({"t0": timestamp(windows[0].end), "as_of": timestamp(windows[0].end), **(parameters or {})})
     label = key or "''"
