@@ -27,9 +27,9 @@ def timestamp(moment: datetime) -> str:
 # so every so often one evaluation paid 2-3 s of compilation (measured: the fourth full SLI set at 5,000
 # consultants took 2.8-3.8 s against 0.7-1.1 s for the others), and the compiled code was no faster afterwards.
 #
-# Filters stay separate steps (query_plan_merge_filters): merged into one, a costly condition written after cheap
-# ones (a billable entry's project lookup, metrics/slis/_scan.py) ran on every row, not only on those the cheap
-# ones kept (unbilled WIP 463 -> 318 ms at 50,000 consultants once apart).
+# Filters stay separate steps (query_plan_merge_filters): merged into one, a costly condition in an outer query
+# ran on every row, not only on those an inner query's cheap conditions kept (measured on the billable lookup when
+# it was a filter of its own: unbilled WIP 463 -> 318 ms at 50,000 consultants once apart).
 _SETTINGS = {"compile_expressions": 0, "compile_aggregate_expressions": 0, "query_plan_merge_filters": 0}
 
 

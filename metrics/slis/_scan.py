@@ -42,9 +42,9 @@ BILLABLE_CODES = f"SELECT code FROM ({PROJECT_VIEWS}) WHERE system = 'psa' AND b
 
 
 def billable_entries(where: str = "1", with_customer: bool = False) -> str:
-    """The entries matching `where` (on their own columns) on billable projects. `where` is evaluated first and the
-    project lookup only for the entries it keeps (metrics/query.py says why); only a breakdown by customer, which
-    needs the customer, joins.
+    """The entries matching `where` (on their own columns) on billable projects. `where` is written before the
+    project lookup, so the engine's short-circuit `AND` looks up only the entries it keeps; only a breakdown by
+    customer, which needs the customer, joins.
 
     By code: a 64-bit hash of each entry's code kept at ingest (0008) was looked up faster, but reading it under
     FINAL, a (code, hash) tuple merged with max, cost more than the lookup saved once only the survivors of `where`
@@ -116,6 +116,8 @@ def scan(
     """
     if counts and columns:
         raise ValueError("a column per window or tiered counts, not both: the tiers would split the columns")
+    if main_totals and not counts:
+        raise ValueError("main_totals combine tiers: without counts, main_columns are the totals")
     params: dict[str, Any] = {f"f{i}": timestamp(w.start) for i, w in enumerate(windows)}
     params.update({"t0": timestamp(windows[0].end), "as_of": timestamp(windows[0].end), **(parameters or {})})
     label = key or "''"
