@@ -29,7 +29,7 @@ __all__ = [
 
 ENTRIES = """
 SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consultant, s.project_code AS project,
-       s.work_date AS work_date, s.currency AS currency, s.hours_latest.2 AS hours,
+       s.project_number AS project_number, s.work_date AS work_date, s.currency AS currency, s.hours_latest.2 AS hours,
        s.amount_latest.2 AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
        s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
        s.last_error_latest.2 AS last_error, s.posted_at AS posted_at,

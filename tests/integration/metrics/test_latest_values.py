@@ -1,4 +1,5 @@
-"""Latest values kept as max((time, value)) (migration 0006), and entries' codes once 0008's hash is dropped (0010).
+"""Latest values kept as max((time, value)) (migration 0006), entries' codes once 0008's hash is dropped (0010), and
+entries' project numbers (0011).
 
 An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
 latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
@@ -15,6 +16,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from metrics.slis._scan import billable_entries
 from metrics.state import ASSIGNMENTS, ENTRIES, PROJECT_VIEWS, RATE_CARDS
 from syncwatch.settings import Settings
 from syncwatch.warehouse import applied_versions, apply_migrations, connect
@@ -174,3 +176,35 @@ def test_entries_keep_their_code_without_the_dropped_hash(warehouse: Client, set
     store(warehouse, priced("E2", T0 + H, 50.0))
     rows = warehouse.query(f"SELECT entry_id, project FROM ({ENTRIES}) ORDER BY entry_id").result_rows
     assert rows == [("E1", "P1"), ("E2", "P1")]
+
+
+def test_entries_are_billable_by_their_project_number(warehouse: Client, settings: Settings) -> None:
+    """0011 numbers each entry's project code: entries stored (and merged) before it get their code's number, a row
+    without a code (a timesheet's approval) is 0 and loses to it, the billable entries found by number are those
+    found by code, and running the migration again (a crash before it was recorded) changes nothing."""
+    store(warehouse, project("P1", T0, "time_and_materials"), project("P2", T0, "fixed_fee"))
+    sent = lambda entry, code, when: event("time_entry.post_requested", when, entry_id=entry, project_code=code)  # noqa: E731
+    # As a warehouse from before 0011: the column missing from stored, merged parts.
+    warehouse.command("ALTER TABLE entry_state DROP COLUMN project_number")
+    warehouse.command("DELETE FROM schema_migrations WHERE version = 11")
+    store(warehouse, sent("E1", "P1", T0), sent("E3", "P2", T0), sent("E4", "P9", T0))
+    warehouse.command("OPTIMIZE TABLE entry_state FINAL")
+    assert [m.version for m in apply_migrations(warehouse, settings.retention_days)] == [11]
+    # Afterwards: an entry whose first row has no code, then its code.
+    warehouse.insert("entry_state", [["E2", ""]], column_names=["entry_id", "project_code"])
+    store(warehouse, sent("E2", "P1", T0 + H))
+
+    def numbered() -> list[tuple[Any, ...]]:
+        sql = f"SELECT entry_id, project, project_number = cityHash64(project) FROM ({ENTRIES}) ORDER BY entry_id"
+        return warehouse.query(sql).result_rows
+
+    assert numbered() == [("E1", "P1", True), ("E2", "P1", True), ("E3", "P2", True), ("E4", "P9", True)]
+    by_code = f"""SELECT entry_id FROM ({ENTRIES}) WHERE project IN (SELECT code FROM ({PROJECT_VIEWS})
+                  WHERE system = 'psa' AND billing_type = 'time_and_materials') ORDER BY entry_id"""
+    by_number = f"SELECT entry_id FROM ({billable_entries()}) ORDER BY entry_id"
+    assert warehouse.query(by_number).result_rows == warehouse.query(by_code).result_rows == [("E1",), ("E2",)]
+    (migration,) = [m for m in load_migrations() if m.version == 11]
+    for statement in migration.statements(settings.retention_days):
+        warehouse.command(statement)
+    assert numbered()[1] == ("E2", "P1", True)
+    assert warehouse.query(by_number).result_rows == [("E1",), ("E2",)]
