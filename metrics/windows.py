@@ -6,6 +6,7 @@ the instant open work is aged against ("as of").
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 __all__ = [
     "BURN_WINDOWS",
     "Window",
-    "add_business_seconds_sql",
+    "business_seconds",
     "business_seconds_sql",
     "parse_duration",
 ]
@@ -75,9 +76,9 @@ class Window:
 # epoch to t; 1970-01-01 was a Thursday, so day index d + 3 counts from a Monday.
 #
 # Each intermediate is written once and named (`(x AS name)`, later uses say `name`): written out in full, the
-# formula repeats its argument five times (add_business_seconds_sql's 35 times), and the engine's query analysis,
-# which is per node of the expression, then cost more than the query (95 ms of a 100 ms exception scan). `name`
-# prefixes the intermediates: two uses in one SELECT need two names.
+# formula repeats its argument five times (its inverse, an instant plus business time, 35 times), and the engine's
+# query analysis, which is per node of the expression, then cost more than the query (95 ms of a 100 ms exception
+# scan). `name` prefixes the intermediates: two uses in one SELECT need two names.
 def business_seconds_sql(expr: str, name: str) -> str:
     """SQL for the business seconds elapsed between a fixed Monday and the DateTime64 `expr`."""
     t, day, shifted = f"{name}_t", f"{name}_d", f"{name}_s"
@@ -89,12 +90,22 @@ def business_seconds_sql(expr: str, name: str) -> str:
     )
 
 
-def add_business_seconds_sql(expr: str, seconds_expr: str, name: str) -> str:
-    """SQL for the instant `seconds_expr` business seconds after `expr` (a weekend start counts from Monday 00:00)."""
-    target, weeks, rest, day = f"{name}_target", f"{name}_w", f"{name}_r", f"{name}_rd"
-    target_def = f"({business_seconds_sql(expr, name)} + {seconds_expr} AS {target})"
-    weeks_def = f"(intDiv(toInt64(floor({target_def})), 5 * 86400) AS {weeks})"
-    rest_def = f"({target} - {weeks_def} * 5 * 86400 AS {rest})"
-    day_def = f"(intDiv(toInt64(floor({rest_def})), 86400) AS {day})"
-    epoch = f"(({weeks} * 7 + {day_def} - 3) * 86400 + ({rest} - {day} * 86400))"
-    return f"fromUnixTimestamp64Milli(toInt64(round({epoch} * 1000)), 'UTC')"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def business_seconds(moment: datetime) -> float:
+    """business_seconds_sql of a bound instant rounded to the millisecond (`round(..., 3)` in SQL gives the same
+    value to the bit), so a query compares business times with a parameter instead of turning each row's back into
+    an instant. Rounded, two business times are equal exactly when they are to the millisecond, whatever sums
+    produced them.
+
+    A time given in business seconds x (a due time: an instant plus business time) is the latest instant with those
+    business seconds, so never in a weekend but on its Monday 00:00, as the SQL has always placed it; it is at or
+    after an instant F exactly when x >= business_seconds(F), and a resolution at r is by it exactly when
+    business_seconds(r) <= x (to the millisecond: business time counts whole milliseconds)."""
+    t = ((moment - _EPOCH) // timedelta(milliseconds=1)) / 1000.0  # toUnixTimestamp64Milli truncates to the ms
+    day = math.floor(t) // 86400
+    shifted = day + 3
+    return round(
+        shifted // 7 * 5 * 86400 + min(shifted % 7, 5) * 86400 + (t - day * 86400 if shifted % 7 < 5 else 0), 3
+    )

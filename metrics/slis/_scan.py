@@ -10,7 +10,7 @@ from typing import Any
 from metrics.catalogue import Reading
 from metrics.query import Db, per_window, timestamp
 from metrics.state import ENTRIES, PROJECT_VIEWS, PROJECTS
-from metrics.windows import Window
+from metrics.windows import Window, business_seconds
 
 __all__ = [
     "ENTRIES_WITH_PROJECT",
@@ -74,6 +74,8 @@ class Counts:
     instant: str
     names: dict[str, str]
     closed: bool = False  # a window holds its end instant (instant <= end)
+    # `instant` is in business seconds (windows.py), compared with the windows' bounds in business seconds
+    business: bool = False
 
 
 def _tier(windows: Sequence[Window], counts: Counts) -> tuple[str, list[int]]:
@@ -82,8 +84,10 @@ def _tier(windows: Sequence[Window], counts: Counts) -> tuple[str, list[int]]:
         raise ValueError("tiered counts need windows that end together")
     order = sorted(range(len(windows)), key=lambda i: windows[i].start, reverse=True)
     n = len(windows)
-    starts = ", ".join(f"{counts.instant} >= {{f{i}:DateTime64(6, 'UTC')}}, {pos}" for pos, i in enumerate(order))
-    before_end = f"{counts.instant} {'<=' if counts.closed else '<'} {{t0:DateTime64(6, 'UTC')}}"
+    instant_type = "DateTime64(6, 'UTC')"
+    f, t = ("bf{i}:Float64", "bt0:Float64") if counts.business else (f"f{{i}}:{instant_type}", f"t0:{instant_type}")
+    starts = ", ".join(f"{counts.instant} >= {{{f.format(i=i)}}}, {pos}" for pos, i in enumerate(order))
+    before_end = f"{counts.instant} {'<=' if counts.closed else '<'} {{{t}}}"
     return f"if({before_end}, multiIf({starts}, {n}), {n})", order
 
 
@@ -123,6 +127,9 @@ def scan(
         raise ValueError("main_totals combine tiers: without counts, main_columns are the totals")
     params: dict[str, Any] = {f"f{i}": timestamp(w.start) for i, w in enumerate(windows)}
     params.update({"t0": timestamp(windows[0].end), "as_of": timestamp(windows[0].end), **(parameters or {})})
+    if counts and counts.business:
+        params.update({f"bf{i}": business_seconds(w.start) for i, w in enumerate(windows)})
+        params["bt0"] = business_seconds(windows[0].end)
     label = key or "''"
     # Overall (no key): no GROUP BY, so an empty state still yields one row of zero counts, not no row at all.
     # Grouping follows the state tables' sort keys where it can: stream instead of hashing every record.

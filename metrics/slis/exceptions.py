@@ -10,7 +10,7 @@ from metrics.query import Db
 from metrics.slis._scan import Counts, readings, records_query, scan
 from metrics.slis.posting import AS_OF, seconds_between
 from metrics.state import DEAD_LETTERS, EXCEPTIONS
-from metrics.windows import Window, add_business_seconds_sql
+from metrics.windows import Window, business_seconds, business_seconds_sql
 
 __all__ = ["SLA_BUSINESS_DAYS", "DeadLetterBacklog", "ExceptionSla"]
 
@@ -19,7 +19,14 @@ SLA_BUSINESS_DAYS = {"P1": 0.5, "P2": 1.0, "P3": 3.0}
 _SLA_SECONDS = "multiIf(e.severity = 'P1', {p1}, e.severity = 'P2', {p2}, e.severity = 'P3', {p3}, {p2})".format(
     p1=SLA_BUSINESS_DAYS["P1"] * 86400, p2=SLA_BUSINESS_DAYS["P2"] * 86400, p3=SLA_BUSINESS_DAYS["P3"] * 86400
 )
-_DUE = add_business_seconds_sql("e.opened_at", _SLA_SECONDS, "due")
+# Each exception's due time and resolution in business seconds (windows.py), compared as such and with the windows'
+# bounds converted once (business_seconds): turning each due time back into an instant took 12 of the query's
+# 32 ms of analysis on an empty warehouse (31.6 -> 19.2 ms). Rounded to the millisecond as business_seconds rounds
+# the bounds, so times equal to the millisecond compare equal.
+_DUE_S = f"round({business_seconds_sql('x.opened_at', 'opened')} + {_SLA_SECONDS.replace('e.', 'x.')}, 3)"
+_RESOLVED_S = f"round({business_seconds_sql('x.resolved_at', 'resolved')}, 3)"
+# Resolved by its due time (as of the window's end in records()).
+_MET = f"x.resolved_at IS NOT NULL AND {_RESOLVED_S} <= due_s"
 _KEYS = {"tenant": "e.tenant", "flow": "e.flow"}
 
 
@@ -40,15 +47,14 @@ class ExceptionSla:
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         # Every window ends at as_of: due time and openness are computed once per exception.
         source = f"""
-            SELECT x.*, {_DUE.replace("e.", "x.")} AS due_at,
+            SELECT x.*, {_DUE_S} AS due_s,
                    x.opened_at <= {AS_OF} AND (x.resolved_at IS NULL OR x.resolved_at > {AS_OF}) AS is_open,
-                   {seconds_between("x.opened_at", AS_OF)} AS age_s,
-                   x.resolved_at IS NOT NULL AND x.resolved_at <= due_at AS met
+                   {seconds_between("x.opened_at", AS_OF)} AS age_s, {_MET} AS met
             FROM ({EXCEPTIONS}) AS x WHERE x.opened_at IS NOT NULL"""
-        counts = Counts("e.due_at", {"total": "1", "good": "e.met"})
+        counts = Counts("e.due_s", {"total": "1", "good": "e.met"}, business=True)
         # Details as of the windows' common end, so once (only the SLO window's are shown).
         main = """
-            countIf(e.is_open) AS open_t, countIf(e.is_open AND e.due_at < {T}) AS breaches_t,
+            countIf(e.is_open) AS open_t, countIf(e.is_open AND e.due_s < {bt0:Float64}) AS breaches_t,
             maxIf(e.age_s, e.is_open) AS oldest_t"""
         totals = "sum(open_t) AS open_now, sum(breaches_t) AS breaches, max(oldest_t) AS oldest"
         rows = scan(db, source, windows, _KEYS.get(by or ""), counts=counts, main_columns=main, main_totals=totals)
@@ -73,11 +79,11 @@ class ExceptionSla:
                    {seconds_between("e.opened_at", AS_OF)} AS age_seconds, CAST(NULL, 'Nullable(Float64)') AS amount,
                    '' AS currency, e.tenant AS tenant, '' AS project_code,
                    e.object_type || ' ' || e.object_id AS detail
-            FROM (SELECT x.*, {_DUE.replace("e.", "x.")} AS due_at FROM ({EXCEPTIONS}) AS x) AS e
-            WHERE e.due_at < {AS_OF} AND e.opened_at >= {{f0:DateTime64(6, 'UTC')}} - INTERVAL 7 DAY
-              AND (e.resolved_at IS NULL OR e.resolved_at > e.due_at)
+            FROM (SELECT x.*, {_DUE_S} AS due_s, {_MET} AS met FROM ({EXCEPTIONS}) AS x) AS e
+            WHERE e.due_s < {{bt0:Float64}} AND e.opened_at >= {{f0:DateTime64(6, 'UTC')}} - INTERVAL 7 DAY
+              AND NOT e.met
             ORDER BY e.resolved_at IS NULL DESC, e.opened_at LIMIT {{limit:UInt32}}"""
-        return records_query(db, sql, window, limit)
+        return records_query(db, sql, window, limit, bt0=business_seconds(window.end))
 
 
 class DeadLetterBacklog:

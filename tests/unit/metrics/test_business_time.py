@@ -1,5 +1,5 @@
 """Business time in SQL (metrics/windows.py) agrees with the simulator's calendar, which the ground truth uses:
-elapsed business days between two instants, and an instant plus business time (exception due times)."""
+elapsed business days between two instants, and due times compared as business seconds (the exception SLA)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.windows import add_business_seconds_sql, business_seconds_sql
+from metrics.windows import business_seconds, business_seconds_sql
 from simulator.calendar import add_business_days, business_days_between
 from syncwatch.warehouse.migrations import load_migrations
 
@@ -31,17 +31,41 @@ def test_elapsed_business_days(warehouse: Client, a: float, b: float) -> None:
     assert warehouse.query(sql).result_rows[0][0] == pytest.approx(business_days_between(start, end), abs=1e-6)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(t=instants, days=st.sampled_from([0.5, 1.0, 3.0, 0.25, 2.75]))
-def test_adding_business_time(warehouse: Client, t: float, days: float) -> None:
-    sql = f"SELECT toUnixTimestamp64Milli({add_business_seconds_sql(_sql_instant(t), str(days * 86400), 'due')}) / 1000"
-    got = warehouse.query(sql).result_rows[0][0]
-    expected = add_business_days(t, days)
-    # The calendar lands exactly at midnight on Friday 24:00 where the SQL lands on Monday 00:00: both are the
-    # same business instant, the first weekend second after it.
-    assert got == pytest.approx(expected, abs=0.002) or (
-        datetime.fromtimestamp(expected, UTC).weekday() == 5 and expected % 86400 == 0
-    )
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t=st.floats(min_value=START, max_value=START + 700 * 86400, allow_nan=False).map(lambda t: round(t, 6)))
+def test_business_seconds_of_a_parameter_are_the_sqls_rounded(warehouse: Client, t: float) -> None:
+    """The bounds a query compares stored business times with (Python) equal the SQL formula rounded to the ms."""
+    moment = datetime.fromtimestamp(t, UTC)
+    instant = f"toDateTime64('{moment.strftime('%Y-%m-%d %H:%M:%S.%f')}', 6, 'UTC')"
+    (row,) = warehouse.query(f"SELECT round({business_seconds_sql(instant, 'b')}, 3)").result_rows
+    assert row[0] == business_seconds(moment)
+
+
+def _ms(t: float) -> int:
+    return round(t * 1000)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(opened=instants, days=st.sampled_from([0.5, 1.0, 3.0]), later=st.floats(0, 6 * 86400), bound=instants)
+def test_due_times_in_business_seconds_agree_with_the_calendar(
+    warehouse: Client, opened: float, days: float, later: float, bound: float
+) -> None:
+    """The exception SLA compares due times as business seconds (metrics/slis/exceptions.py): resolved by the due
+    time, and due at or after a window's bound, exactly when the calendar the ground truth uses says so, to the
+    millisecond. Where the calendar lands on Friday 24:00 the SQL places the due time on Monday 00:00, the same
+    business instant, so a weekend resolution is on time there."""
+    resolved = round(opened + later, 3)
+    (row,) = warehouse.query(
+        f"SELECT round({business_seconds_sql(_sql_instant(opened), 'o')} + {days * 86400}, 3),"
+        f" round({business_seconds_sql(_sql_instant(resolved), 'r')}, 3)"
+    ).result_rows
+    due_s, resolved_s = row
+    due = add_business_days(opened, days)
+    weekend_landing = datetime.fromtimestamp(due, UTC).weekday() == 5 and _ms(due) % 86_400_000 == 0
+    if weekend_landing:
+        due = due + 2 * 86400  # Monday 00:00
+    assert (resolved_s <= due_s) == (_ms(resolved) <= _ms(due))
+    assert (due_s >= business_seconds(datetime.fromtimestamp(bound, UTC))) == (_ms(due) >= _ms(bound))
 
 
 def test_the_business_time_kept_at_ingest_is_this_formula() -> None:
