@@ -106,8 +106,18 @@ class MasterDataConsistency:
 # taken as UTC days): as of the following midnight it no longer covers work.
 _EFFECTIVE = f"toDate({AS_OF}) >= start_date AND {AS_OF} <= toDateTime64(end_date + 1, 6, 'UTC')"
 
+# Every rate card as of the window's end: whether it is effective, and whether it ends within 30 days.
+_CARDS = f"""
+SELECT rate_card_id, tenant, customer, {_EFFECTIVE} AS effective,
+       end_date + 1 >= toDate({AS_OF}) AND end_date + 1 <= toDate({AS_OF}) + 30 AS expiring
+FROM ({RATE_CARDS}) ORDER BY rate_card_id
+"""
+
 # Assignments on time-and-materials projects overlapping the next 14 days, with whether a rate card is effective
-# today: the customer's negotiated card when the customer has one, otherwise the entity's standard card.
+# today: the customer's negotiated card when the customer has one, otherwise the entity's standard card. Which
+# customers and entities are covered comes from _CARDS as bound sets (_coverage): a firm has a few hundred cards
+# at most, and looking them up in two joins of grouped cards cost the query 42 -> 23 ms of analysis on an empty
+# warehouse (47 -> 32 ms at 5,000 consultants).
 _EXPOSED = f"""
 SELECT a.assignment_id AS assignment_id, a.tenant AS tenant, a.project AS project, p.customer AS customer,
        a.consultant AS consultant,
@@ -115,21 +125,25 @@ SELECT a.assignment_id AS assignment_id, a.tenant AS tenant, a.project AS projec
        greatest(0.0, dateDiff('second', greatest(toDateTime(a.start_date, 'UTC'), toDateTime({AS_OF}, 'UTC')),
                 least(toDateTime(a.end_date, 'UTC') + INTERVAL 1 DAY,
                       toDateTime({AS_OF}, 'UTC') + INTERVAL 14 DAY)) / 86400.0) AS overlap_days,
-       if(cc.cards > 0, cc.effective > 0, sc.effective > 0) AS covered
+       if(p.customer IN {{carded:Array(String)}}, p.customer IN {{covered_customers:Array(String)}},
+          a.tenant IN {{covered_tenants:Array(String)}}) AS covered
 FROM ({ASSIGNMENTS}) AS a
 INNER JOIN ({PROJECTS}) AS p ON p.project = a.project
-LEFT JOIN (
-    SELECT customer, count() AS cards,
-           countIf({_EFFECTIVE}) AS effective
-    FROM ({RATE_CARDS}) WHERE customer != '' GROUP BY customer
-) AS cc ON cc.customer = p.customer
-LEFT JOIN (
-    SELECT tenant, countIf({_EFFECTIVE}) AS effective
-    FROM ({RATE_CARDS}) WHERE customer = '' GROUP BY tenant
-) AS sc ON sc.tenant = a.tenant
 WHERE p.billing_type = 'time_and_materials' AND a.status != 'ENDED'
   AND a.end_date >= toDate({AS_OF}) AND toDateTime(a.start_date, 'UTC') <= {AS_OF} + INTERVAL 14 DAY
 """
+
+
+def _coverage(db: Db, window: Window) -> tuple[dict[str, list[str]], list[str]]:
+    """_EXPOSED's parameters (customers with a card, those with an effective one, entities with an effective
+    standard card) and the cards expiring within 30 days, as of the window's end."""
+    cards = records_query(db, _CARDS, window, 0)
+    coverage = {
+        "carded": sorted({c["customer"] for c in cards if c["customer"]}),
+        "covered_customers": sorted({c["customer"] for c in cards if c["customer"] and c["effective"]}),
+        "covered_tenants": sorted({c["tenant"] for c in cards if not c["customer"] and c["effective"]}),
+    }
+    return coverage, [c["rate_card_id"] for c in cards if c["expiring"]]
 
 
 class RateCardExposure:
@@ -147,6 +161,7 @@ class RateCardExposure:
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         key = {"tenant": "x.tenant", "project": "x.project", "customer": "x.customer"}.get(by or "", "''")
+        coverage, cards = _coverage(db, windows[0])
         rows = records_query(
             db,
             f"""SELECT key, sum(y.h) AS hours, sum(y.n) AS assignments,
@@ -158,17 +173,8 @@ class RateCardExposure:
                 GROUP BY key ORDER BY key""",
             windows[0],
             0,
+            **coverage,
         )
-        expiring = records_query(
-            db,
-            f"""SELECT groupArray(rate_card_id) AS ids FROM (
-                    SELECT rate_card_id FROM ({RATE_CARDS})
-                    WHERE end_date + 1 >= toDate({AS_OF}) AND end_date + 1 <= toDate({AS_OF}) + 30
-                    ORDER BY rate_card_id)""",
-            windows[0],
-            0,
-        )
-        cards = list(expiring[0]["ids"]) if expiring else []
         result = {}
         for row in rows or ([{"key": "", "hours": 0.0, "assignments": 0, "top": []}] if not by else []):
             top = [{"project": code, "hours": round(float(hours), 1)} for code, hours in row["top"]]
@@ -189,4 +195,4 @@ class RateCardExposure:
                    toString(round(x.weekly_hours * x.overlap_days / 7.0, 1)) || ' planned hours in 14 days' AS detail
             FROM ({_EXPOSED}) AS x WHERE NOT x.covered AND x.overlap_days > 0
             ORDER BY x.weekly_hours * x.overlap_days DESC LIMIT {{limit:UInt32}}"""
-        return records_query(db, sql, window, limit)
+        return records_query(db, sql, window, limit, **_coverage(db, window)[0])
