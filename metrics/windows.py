@@ -15,6 +15,7 @@ __all__ = [
     "BURN_WINDOWS",
     "Window",
     "business_seconds",
+    "business_seconds_ms_sql",
     "business_seconds_sql",
     "parse_duration",
 ]
@@ -90,11 +91,17 @@ def business_seconds_sql(expr: str, name: str) -> str:
     )
 
 
+def business_seconds_ms_sql(expr: str, name: str, plus: str = "") -> str:
+    """business_seconds_sql of `expr` (plus `plus` business seconds) rounded to the millisecond: the SQL twin of
+    business_seconds, for comparing business times with its bounds and with each other."""
+    return f"round({business_seconds_sql(expr, name)}{f' + {plus}' if plus else ''}, 3)"
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def business_seconds(moment: datetime) -> float:
-    """business_seconds_sql of a bound instant rounded to the millisecond (`round(..., 3)` in SQL gives the same
+    """business_seconds_sql of a bound instant rounded to the millisecond (business_seconds_ms_sql gives the same
     value to the bit), so a query compares business times with a parameter instead of turning each row's back into
     an instant. Rounded, two business times are equal exactly when they are to the millisecond, whatever sums
     produced them.

@@ -84,10 +84,10 @@ def _tier(windows: Sequence[Window], counts: Counts) -> tuple[str, list[int]]:
         raise ValueError("tiered counts need windows that end together")
     order = sorted(range(len(windows)), key=lambda i: windows[i].start, reverse=True)
     n = len(windows)
-    instant_type = "DateTime64(6, 'UTC')"
-    f, t = ("bf{i}:Float64", "bt0:Float64") if counts.business else (f"f{{i}}:{instant_type}", f"t0:{instant_type}")
-    starts = ", ".join(f"{counts.instant} >= {{{f.format(i=i)}}}, {pos}" for pos, i in enumerate(order))
-    before_end = f"{counts.instant} {'<=' if counts.closed else '<'} {{{t}}}"
+    # The bounds scan binds: f{i}/t0 as instants, or bf{i}/bt0 in business seconds.
+    prefix, kind = ("b", "Float64") if counts.business else ("", "DateTime64(6, 'UTC')")
+    starts = ", ".join(f"{counts.instant} >= {{{prefix}f{i}:{kind}}}, {pos}" for pos, i in enumerate(order))
+    before_end = f"{counts.instant} {'<=' if counts.closed else '<'} {{{prefix}t0:{kind}}}"
     return f"if({before_end}, multiIf({starts}, {n}), {n})", order
 
 

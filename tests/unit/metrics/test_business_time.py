@@ -10,7 +10,9 @@ from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.windows import business_seconds, business_seconds_sql
+from metrics.slis import exceptions
+from metrics.slis.exceptions import SLA_BUSINESS_DAYS
+from metrics.windows import business_seconds, business_seconds_ms_sql, business_seconds_sql
 from simulator.calendar import add_business_days, business_days_between
 from syncwatch.warehouse.migrations import load_migrations
 
@@ -37,7 +39,7 @@ def test_business_seconds_of_a_parameter_are_the_sqls_rounded(warehouse: Client,
     """The bounds a query compares stored business times with (Python) equal the SQL formula rounded to the ms."""
     moment = datetime.fromtimestamp(t, UTC)
     instant = f"toDateTime64('{moment.strftime('%Y-%m-%d %H:%M:%S.%f')}', 6, 'UTC')"
-    (row,) = warehouse.query(f"SELECT round({business_seconds_sql(instant, 'b')}, 3)").result_rows
+    (row,) = warehouse.query(f"SELECT {business_seconds_ms_sql(instant, 'b')}").result_rows
     assert row[0] == business_seconds(moment)
 
 
@@ -45,26 +47,32 @@ def _ms(t: float) -> int:
     return round(t * 1000)
 
 
+# Offsets from a due time: on it, within the hour around it, within days of it.
+near = st.one_of(st.just(0.0), st.floats(-3600, 3600), st.floats(-3 * 86400, 3 * 86400)).map(lambda x: round(x, 3))
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(opened=instants, days=st.sampled_from([0.5, 1.0, 3.0]), later=st.floats(0, 6 * 86400), bound=instants)
+@given(opened=instants, severity=st.sampled_from(sorted(SLA_BUSINESS_DAYS)), resolved_off=near, bound_off=near)
 def test_due_times_in_business_seconds_agree_with_the_calendar(
-    warehouse: Client, opened: float, days: float, later: float, bound: float
+    warehouse: Client, opened: float, severity: str, resolved_off: float, bound_off: float
 ) -> None:
     """The exception SLA compares due times as business seconds (metrics/slis/exceptions.py): resolved by the due
     time, and due at or after a window's bound, exactly when the calendar the ground truth uses says so, to the
-    millisecond. Where the calendar lands on Friday 24:00 the SQL places the due time on Monday 00:00, the same
-    business instant, so a weekend resolution is on time there."""
-    resolved = round(opened + later, 3)
-    (row,) = warehouse.query(
-        f"SELECT round({business_seconds_sql(_sql_instant(opened), 'o')} + {days * 86400}, 3),"
-        f" round({business_seconds_sql(_sql_instant(resolved), 'r')}, 3)"
-    ).result_rows
-    due_s, resolved_s = row
-    due = add_business_days(opened, days)
-    weekend_landing = datetime.fromtimestamp(due, UTC).weekday() == 5 and _ms(due) % 86_400_000 == 0
-    if weekend_landing:
+    millisecond, for resolutions and bounds on, just around and days from the due time. Where the calendar lands on
+    Friday 24:00 the SQL places the due time on Monday 00:00, the same business instant, so a weekend resolution is
+    on time there."""
+    due = add_business_days(opened, SLA_BUSINESS_DAYS[severity])
+    if datetime.fromtimestamp(due, UTC).weekday() == 5 and _ms(due) % 86_400_000 == 0:
         due = due + 2 * 86400  # Monday 00:00
-    assert (resolved_s <= due_s) == (_ms(resolved) <= _ms(due))
+    resolved, bound = _ms(due + resolved_off) / 1000, _ms(due + bound_off) / 1000
+    # The SLI's own expressions, on one exception.
+    (row,) = warehouse.query(
+        f"SELECT {exceptions._DUE_S} AS due_s, {exceptions._RESOLVED_S}, {exceptions._MET}"
+        f" FROM (SELECT {_sql_instant(opened)} AS opened_at, {_sql_instant(resolved)} AS resolved_at,"
+        f" '{severity}' AS severity) AS x"
+    ).result_rows
+    due_s, resolved_s, met = row
+    assert bool(met) == (resolved_s <= due_s) == (_ms(resolved) <= _ms(due))
     assert (due_s >= business_seconds(datetime.fromtimestamp(bound, UTC))) == (_ms(due) >= _ms(bound))
 
 
