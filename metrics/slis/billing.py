@@ -8,9 +8,9 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import billable_entries, readings, records_query, scan
+from metrics.slis._scan import Counts, billable_entries, readings, records_query, scan
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
-from metrics.windows import Window, business_seconds_sql
+from metrics.windows import Window, business_seconds
 
 __all__ = ["InvoiceReadiness", "UnbilledWip"]
 
@@ -46,24 +46,18 @@ class InvoiceReadiness:
 
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         # Every window ends at as_of, so each entry's lag is computed once and the windows only filter.
-        # Approval and readiness in business seconds are kept at ingest (0007_business_time.sql); only as_of's
-        # are computed here, once.
+        # Approval and readiness in business seconds are kept at ingest (0007_business_time.sql); as_of's is bound
+        # (windows.business_seconds: its formula took 2-3 ms of the query's analysis).
         ready = f"e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}"
-        end = f"if({ready}, e.invoice_ready_business_s, {business_seconds_sql(AS_OF, 'as_of')})"
+        end = f"if({ready}, e.invoice_ready_business_s, {{as_of_business_s:Float64}})"
         lag = f"(({end} - e.approved_business_s) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag, ({ready}) AS ready
                      FROM ({billable_entries(_APPROVED_OPEN + ("" if by else _IN_SPAN), by == "customer")}) AS e"""
-        # A column per window, not tiered counts (_scan.Counts): tiers would split the percentiles' values into a
-        # state per tier to merge again, which cost more at 50,000 consultants (readiness 393-451 -> 470-492 ms)
-        # than the fewer aggregates saved. A window's condition is named where first written (in_0 ... in_6), as
-        # windows.py says why.
-        inside = "((e.approved_at >= {F} AND e.approved_at < {T}) AS in_{i})"
-        columns = f"""
-            countIf({inside}) AS total_{{i}}, countIf(in_{{i}} AND e.lag <= {self.limit_days}) AS good_{{i}}"""
-        main = """
-            quantilesExactLowIf(0.5, 0.95)(e.lag, in_{i}) AS lags,
-            countIf(in_{i} AND NOT e.ready) AS not_ready"""
-        rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), columns=columns, main_columns=main)
+        # In one pass (_scan.Counts): the percentiles see the SLO window's entries at once.
+        counts = Counts("e.approved_at", {"total": "1", "good": f"e.lag <= {self.limit_days}"}, one_pass=True)
+        main = "quantilesExactLowIf(0.5, 0.95)(e.lag, {IN}) AS lags, countIf({IN} AND NOT e.ready) AS not_ready"
+        rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), counts=counts, main_columns=main,
+                    parameters={"as_of_business_s": business_seconds(windows[0].end)})  # fmt: skip
 
         def build(row: dict[str, Any], i: int) -> Reading:
             good, total = float(row[f"good_{i}"]), float(row[f"total_{i}"])

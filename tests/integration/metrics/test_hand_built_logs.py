@@ -326,6 +326,26 @@ def test_invoice_readiness_counts_open_entries_at_their_age(results: dict[str, A
     assert r.details["not_ready"] == 3
 
 
+def test_billing_latency_judges_posted_entries_when_posted_and_stuck_ones_when_approved(
+    results: dict[str, Any], warehouse: Client
+) -> None:
+    r = results["billing_sync_latency"]
+    # posted in the window: E1 (3,610 s), E2 (7,500 s), E8 and E6 (3,603 s each; E6 superseded after posting);
+    # still open and past 15 min: E3 (blocked, approved Monday, 8 days old) and E7 (approved Wednesday, 6 days).
+    # E4 was never approved. None was posted within 15 min.
+    assert (r.good, r.total) == (0, 6)
+    assert r.value == pytest.approx(8 * 86400)  # the p95 is the oldest stuck entry at its age
+    assert (r.details["posted"], r.details["not_posted_yet"]) == (4, 2)
+    assert r.details["completed_p95"] == pytest.approx(7500)
+    assert r.details["approval_to_posted_p50"] == pytest.approx(3603)
+    # From Tuesday: E8 and E6 were posted in it; E7 was approved in it and is stuck; E3 was approved before it,
+    # and E1 and E2 were posted before it.
+    later = overall(warehouse, "billing_sync_latency", Window(datetime(2026, 11, 3, tzinfo=UTC), AS_OF))
+    assert (later.good, later.total) == (0, 3)
+    assert later.value == pytest.approx(6 * 86400)
+    assert later.window_counts["3d"] == {"judged": 0, "bad": 0}  # nothing posted, or approved and stuck, since Friday
+
+
 def test_resource_plan_freshness_applies_the_termination_limit(results: dict[str, Any]) -> None:
     r = results["resource_plan_freshness"]
     assert (r.good, r.total) == (1, 2)  # W3 is not judged yet (2 h old)

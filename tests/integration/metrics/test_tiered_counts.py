@@ -59,15 +59,21 @@ _INSTANT = st.one_of(
 _ROWS = st.lists(st.tuples(_INSTANT, st.integers(0, 1), st.sampled_from("ab")), max_size=40)
 
 
+@pytest.mark.parametrize("one_pass", [False, True])
 @pytest.mark.parametrize("closed", [False, True])
 @given(rows=_ROWS, main_seconds=st.sampled_from([600, 2 * 86400, 30 * 86400]), shift_hours=st.sampled_from([0, 24]))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_tiered_counts_equal_a_count_per_window(
-    warehouse: Client, closed: bool, rows: list[tuple[int | None, int, str]], main_seconds: int, shift_hours: int
+    warehouse: Client,
+    closed: bool,
+    one_pass: bool,
+    rows: list[tuple[int | None, int, str]],
+    main_seconds: int,
+    shift_hours: int,
 ) -> None:
     rows = rows or [(None, 0, "a")]  # a row with no instant: counted in no window
     windows = _windows(main_seconds, timedelta(hours=shift_hours))
-    counts = Counts("e.at", {"total": "1", "good": "e.flag = 1"}, closed=closed)
+    counts = Counts("e.at", {"total": "1", "good": "e.flag = 1"}, closed=closed, one_pass=one_pass)
     got = scan(Db(warehouse), _source(rows), windows, "e.k", counts=counts)
     expected = _expected(rows, windows, closed)
     for row in got:
@@ -92,6 +98,27 @@ def test_the_first_windows_own_rows_are_named_for_its_details(warehouse: Client)
     )
     assert (row["inside"], row["flags"]) == (2, 2)  # the rows 10 s and a day ago: flags 1 and 0
     assert [row[f"total_{i}"] for i in range(7)] == [2, 1, 1, 1, 1, 1, 2]
+
+
+def test_in_one_pass_the_first_windows_rows_are_aggregated_at_once(warehouse: Client) -> None:
+    # One pass: main_columns see every row of the first window together (a percentile needs them all), with no
+    # totals to combine; rows outside every window count in none and are not in {IN}.
+    windows = _windows(2 * 86400, timedelta(0))
+    rows = [(10, 1, "a"), (86400 + 5, 0, "a"), (2 * 86400 - 5, 1, "a"), (2 * 86400 + 5, 1, "a"), (None, 1, "a")]
+    (row,) = scan(
+        Db(warehouse),
+        _source(rows),
+        windows,
+        None,
+        counts=Counts("e.at", {"total": "1", "good": "e.flag = 1"}, one_pass=True),
+        main_columns="quantileExactLowIf(0.5)(e.flag, {IN}) AS median_flag, countIf({IN}) AS inside",
+    )
+    assert (row["inside"], row["median_flag"]) == (3, 1)  # flags 1, 0, 1
+    assert [row[f"total_{i}"] for i in range(7)] == [3, 1, 1, 1, 1, 1, 3]
+    assert [row[f"good_{i}"] for i in range(7)] == [2, 1, 1, 1, 1, 1, 2]
+    with pytest.raises(ValueError, match="in one pass"):
+        scan(Db(warehouse), _source(rows), windows, None, counts=Counts("e.at", {"total": "1"}, one_pass=True),
+             main_columns="countIf({IN}) AS n_t", main_totals="sum(n_t) AS n")  # fmt: skip
 
 
 def test_windows_that_do_not_end_together_are_refused(warehouse: Client) -> None:
