@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 from clickhouse_connect.driver.client import Client
 
 from metrics.api import build_router
+from metrics.compaction import StateCompaction
 from metrics.evaluate import Evaluator, SliResult
 from metrics.exposition import SliCollector
 from metrics.query import Db
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from collector.service import Service
 
 __all__ = ["MetricsComponent"]
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -38,6 +41,7 @@ class MetricsComponent:
         self._service: Service | None = None
         self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
         self.job: SnapshotJob | None = None
+        self.compaction: StateCompaction | None = None
 
     def start(self, service: Service) -> None:
         self._service = service
@@ -48,6 +52,18 @@ class MetricsComponent:
         )
         # Right away: build the state from stored events if this warehouse predates it, then a first snapshot.
         service.scheduler.add_job(self._first_run, id="sli-first-run")
+        if self.settings.state_compaction_seconds:
+            self.compaction = StateCompaction(service.connect, self.settings.state_compaction_budget, service.registry)
+            service.scheduler.add_job(
+                self._compact, "interval", seconds=self.settings.state_compaction_seconds, id="state-compaction"
+            )
+
+    def _compact(self) -> None:
+        assert self.compaction is not None
+        try:
+            self.compaction.run()
+        except Exception as exc:  # the warehouse is away: the next run tries again
+            log.warning("state compaction failed: %s", str(exc).splitlines()[0][:300])
 
     def _first_run(self) -> None:
         assert self._service is not None and self.job is not None

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     sli_snapshot_seconds: float = Field(
         default=30.0, gt=0, description="How often SLIs are computed and stored as a time series"
     )
+    state_compaction_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the state tables the SLIs read are merged into one part each (0: never, leave it to"
+        " the engine's background merges)",
+    )
+    state_compaction_budget: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Largest share of the time spent merging state tables: a table that took d seconds to merge is"
+        " merged again after d / budget seconds at the earliest",
+    )
 
     # Dashboard stage (dashboard/): the Streamlit console reads only the collector's HTTP read API
     dashboard_api_url: str = Field(
