@@ -32,7 +32,7 @@ bench: install
 	$(PY) bench/ingest.py
 
 bench-slis: install
-	$(PY) bench/slis.py --consultants 5000 --days 90 --scale 10
+	$(PY) bench/slis.py --consultants 5000 --days 90 --scale 10 --live
 
 bench-dashboard: install
 	$(PY) bench/dashboard.py --consultants 50000 --days 90

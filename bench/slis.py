@@ -2,7 +2,7 @@
 that derives the same state from the raw events table at query time (same SQL on top, same results), in the same
 run on the same warehouse.
 
-    make bench-slis      # or: .venv/bin/python bench/slis.py --consultants 5000 --scale 10
+    make bench-slis      # or: .venv/bin/python bench/slis.py --consultants 5000 --scale 10 --live
 
 The 5,000-consultant, 90-day firm is generated once by the simulator and sent through a real `syncwatch serve`
 (cached under var/bench/); the 50,000-consultant scale is nine renamed copies of it added inside the engine (every
@@ -11,8 +11,14 @@ identifier suffixed, so records stay distinct and linked), which exercises the s
 Opening the cached warehouse applies pending migrations, as a collector's start would (a migration that recreates
 state tables replays the stored events into them; the time it took is printed). Figures are "as found": the parts
 the ingest (or the replay) left, since embedded chDB merges only while a process holds the warehouse. `--merged`
-then runs OPTIMIZE TABLE ... FINAL on every state table, what a long-running collector's background merges
-converge to, and measures again; that changes the cached warehouse for later runs.
+then runs OPTIMIZE TABLE ... FINAL on every state table, what the collector's compaction job keeps (the
+engine's own background merges do not fold small parts into a large one), and measures again; that changes the
+cached warehouse for later runs.
+
+`--live` then measures what a running collector reads: the firm's last hours of events delivered again (every
+state aggregate is idempotent, so the state is unchanged, but each insert leaves a small part in each state table it
+touches, which FINAL merges at read time), and again after the collector's compaction job (metrics/compaction.py).
+`--record` appends the figures to bench/results/slis.jsonl and redraws docs/img/bench-slis.svg.
 """
 
 from __future__ import annotations
