@@ -1,5 +1,5 @@
 """Latest values kept as max((time, value)) (migration 0006), entries' codes once 0008's hash is dropped (0010), and
-entries' project numbers (0011).
+entries' project numbers (0011), and the argMax states dropped (0012).
 
 An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
 latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
@@ -130,7 +130,13 @@ def test_upgrade_keeps_every_value_and_the_latest_event_still_wins(before_0006: 
     before = argmax_values(client)
     assert before["P1"] == ("time_and_materials", "active") and before["P2"] == ("fixed_fee", "active")
 
-    assert [m.version for m in apply_migrations(client, settings.retention_days)][0] == 6
+    # Up to 0011: the crash-rerun of 0006 below is only possible before 0012 drops the states it reads.
+    upgraded = [m for m in load_migrations() if 6 <= m.version <= 11]
+    for migration in upgraded:
+        for statement in migration.statements(settings.retention_days):
+            client.command(statement)
+        client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
+                      column_names=["version", "name", "checksum"])  # fmt: skip
     assert values(client) == before
 
     # Late events older than the stored values change nothing; newer ones replace them, P2's too.
@@ -151,6 +157,19 @@ def test_upgrade_keeps_every_value_and_the_latest_event_still_wins(before_0006: 
     for statement in migration.statements(settings.retention_days):
         client.command(statement)
     assert values(client) == newest
+
+    # 0012 drops the argMax states (and the views that still filled them): every value stays, new events still
+    # reach the state through the views that replace them, and running it again changes nothing.
+    assert [m.version for m in apply_migrations(client, settings.retention_days)] == [12]
+    assert values(client) == newest
+    legacy = """SELECT count() FROM system.columns
+                WHERE database = currentDatabase() AND type LIKE 'AggregateFunction(argMax%'"""
+    assert client.query(legacy).result_rows == [(0,)]
+    (drop,) = [m for m in load_migrations() if m.version == 12]
+    for statement in drop.statements(settings.retention_days):
+        client.command(statement)
+    store(client, priced("E1", T0 + 5 * H, 80.0))
+    assert values(client)["E1"][:2] == (80.0, 0.8)
 
 
 def test_events_at_the_same_instant_resolve_to_the_same_value_in_any_order(warehouse: Client) -> None:
