@@ -254,10 +254,10 @@ def live_events(client: Any, hours: int) -> None:
 
 
 def merge_state(client: Any) -> float:
-    """Merge every state table's parts, as background merges eventually do; returns the seconds it took."""
+    """Merge each state table's parts into one, as the collector's compaction job does (metrics/compaction.py, here
+    without its budget); returns the seconds it took."""
     started = time.perf_counter()
-    for table in STATE_TABLES:
-        client.command(f"OPTIMIZE TABLE `{table}` FINAL", settings={"max_execution_time": 3600})
+    StateCompaction(lambda: client, budget=1.0).run()
     return time.perf_counter() - started
 
 
@@ -322,9 +322,8 @@ def measure_scale(client: Any, spare: Any, args: argparse.Namespace) -> dict[str
         # table, then after the collector's compaction job (metrics/compaction.py) has merged them.
         live_events(client, LIVE_HOURS)
         found["live"] = measure(client, spare, args.runs, 0)
-        started = time.perf_counter()
-        StateCompaction(lambda: client, budget=1.0).run()
-        found["compacted"] = {**measure(client, spare, args.runs, 0), "merge_s": time.perf_counter() - started}
+        merge_s = merge_state(client)
+        found["compacted"] = {**measure(client, spare, args.runs, 0), "merge_s": merge_s}
     return {f"{consultants} {label}": f for label, f in found.items()}
 
 
@@ -411,7 +410,7 @@ def _size(figure: dict[str, Any]) -> int | None:
 def history_chart(records: list[dict[str, Any]]) -> str:
     """The recorded full-set medians over time, one chart per firm size with its target, stacked in one SVG.
 
-    Merged state where a record has both (what a long-running collector's background merges leave). A record's
+    Merged state where a record has both (what the collector's compaction job keeps). A record's
     size is told by its entries, not its label: records before 2026-12-02 labelled a scaled-up copy measured with
     `--scale 1` by its firm's 5,000 consultants."""
     charts = []
