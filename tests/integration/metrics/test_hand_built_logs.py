@@ -286,6 +286,17 @@ def test_queries_side_by_side_give_what_one_at_a_time_gives(
     assert sum(len(results) for results in alone.values()) >= 5  # something to compare
 
 
+def test_queries_side_by_side_share_the_engine_threads(warehouse: Client, settings: Settings) -> None:
+    def threads(db: Db, _: int) -> tuple[int, int]:
+        row = db.rows("SELECT getSetting('max_threads') AS t, getSetting('max_final_threads') AS f")[0]
+        return int(row["t"]), int(row["f"])
+
+    engine = int(warehouse.command("SELECT getSetting('max_threads')"))  # type: ignore[arg-type]
+    share = max(1, engine // 2)
+    assert Db(warehouse, spares=[connect(settings)]).map(threads, [0, 1]) == [(share, share)] * 2
+    assert Db(warehouse).map(threads, [0, 1])[0][0] == engine
+
+
 def test_first_pass_counts_each_entry_once_in_any_order(results: dict[str, Any]) -> None:
     r = results["time_posting_first_pass"]
     # E1, E8, E6 ok; E2 failed then posted; E3 failed; E4 before the window. E1 was delivered three times.
