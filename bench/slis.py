@@ -18,6 +18,9 @@ cached warehouse for later runs.
 `--live` then measures what a running collector reads: the firm's last hours of events delivered again (every
 state aggregate is idempotent, so the state is unchanged, but each insert leaves a small part in each state table it
 touches, which FINAL merges at read time), and again after the collector's compaction job (metrics/compaction.py).
+Then "between merges": the most a running collector leaves unmerged, the busiest stretch of the firm's last day
+that lasts as long as the job's interval at this size (its default budget and run interval, and the merge times
+just measured), delivered again a minute at a time.
 `--record` appends the figures to bench/results/slis.jsonl and redraws docs/img/bench-slis.svg.
 """
 
@@ -48,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from dashboard import svg  # noqa: E402
 from metrics.compaction import STATE_TABLES, StateCompaction  # noqa: E402
 from metrics.evaluate import Evaluator  # noqa: E402
-from metrics.query import Db  # noqa: E402
+from metrics.query import Db, timestamp  # noqa: E402
 from metrics.slis import NAMES  # noqa: E402
 from metrics.slo import load_slos  # noqa: E402
 from metrics.state import ENTRIES  # noqa: E402
@@ -241,24 +244,61 @@ def read_entries(client: Any, runs: int = 5) -> float:
     return min(timed(lambda: client.query(sql), 1)[0] for _ in range(runs))
 
 
-def live_events(client: Any, hours: int) -> None:
-    """The firm's last `hours` of events delivered again, as a live collector receives new ones: the views add a
-    small part to each state table they touch (the state is unchanged: every state aggregate is idempotent)."""
-    columns = event_columns(client)
-    end = f"toDateTime64('{END[:-1].replace('T', ' ')}', 6, 'UTC')"
-    for hour in range(hours, 0, -1):  # an insert per hour, oldest first, as they would have arrived
+def deliver_again(client: Any, start: datetime, end: datetime, step: timedelta) -> None:
+    """The firm's events from `start` to `end` delivered again, an insert per `step`, oldest first, as a live
+    collector receives new ones: the views add a small part to each state table they touch (the state is unchanged:
+    every state aggregate is idempotent)."""
+    columns = ", ".join(event_columns(client))
+    while start < end:
+        upto = min(start + step, end)
         client.command(
-            f"INSERT INTO events ({', '.join(columns)}) SELECT {', '.join(columns)} FROM events"
-            f" WHERE time >= {end} - toIntervalHour({hour}) AND time < {end} - toIntervalHour({hour - 1})"
+            f"INSERT INTO events ({columns}) SELECT {columns} FROM events"
+            " WHERE time >= {f:DateTime64(6, 'UTC')} AND time < {t:DateTime64(6, 'UTC')}",
+            parameters={"f": timestamp(start), "t": timestamp(upto)},
+            # Fresh deliveries come in batches of their own; a stretch that happens to equal an earlier insert
+            # would otherwise be dropped as a retried one (the events table's deduplication window).
+            settings={"insert_deduplicate": 0},
         )
+        start = upto
 
 
-def merge_state(client: Any) -> float:
+def live_events(client: Any, hours: int) -> None:
+    """The firm's last `hours` of events delivered again, an insert per hour."""
+    end = window().end
+    return deliver_again(client, end - timedelta(hours=hours), end, timedelta(hours=1))
+
+
+def unmerged_window(merged: dict[str, float]) -> timedelta:
+    """How long a running collector leaves fresh parts unmerged at most: the compaction job's run interval, or for a
+    table whose merge took d seconds, d / budget (metrics/compaction.py), with the collector's default settings."""
+    defaults = Settings()
+    slowest = max(merged.values(), default=0.0) / defaults.state_compaction_budget
+    return timedelta(seconds=max(defaults.state_compaction_seconds, slowest))
+
+
+def busiest_events(client: Any, length: timedelta) -> tuple[datetime, int]:
+    """The start of the busiest `length` (by distinct events, whole minutes) of the firm's last day, and its events."""
+    minutes = max(1, round(length.total_seconds() / 60))
+    start, events = client.query(
+        "SELECT m, sum(n) OVER (ORDER BY m RANGE BETWEEN CURRENT ROW AND {w:UInt32} FOLLOWING) AS total"
+        " FROM (SELECT toUnixTimestamp(toStartOfMinute(time)) AS m, uniqExact(id) AS n FROM events"
+        "       WHERE time >= {f:DateTime64(6, 'UTC')} AND time < {t:DateTime64(6, 'UTC')} GROUP BY m)"
+        " ORDER BY total DESC, m LIMIT 1",
+        parameters={
+            "w": 60 * (minutes - 1),
+            "f": timestamp(window().end - timedelta(days=1)),
+            "t": timestamp(window().end),
+        },
+    ).result_rows[0]
+    return datetime.fromtimestamp(int(start), UTC), int(events)
+
+
+def merge_state(client: Any) -> tuple[float, dict[str, float]]:
     """Merge each state table's parts into one, as the collector's compaction job does (metrics/compaction.py, here
-    without its budget); returns the seconds it took."""
+    without its budget); returns the seconds it took, and per table merged."""
     started = time.perf_counter()
-    StateCompaction(lambda: client, budget=1.0).run()
-    return time.perf_counter() - started
+    merged = StateCompaction(lambda: client, budget=1.0).run()
+    return time.perf_counter() - started, merged
 
 
 def state_parts(client: Any) -> int:
@@ -315,15 +355,24 @@ def measure_scale(client: Any, spare: Any, args: argparse.Namespace) -> dict[str
     consultants = firm * max(1, copies)
     found = {"as found": measure(client, spare, args.runs, args.naive_runs)}
     if args.merged:
-        merge_s = merge_state(client)
+        merge_s, _ = merge_state(client)
         found["merged"] = {**measure(client, spare, args.runs, args.naive_runs), "merge_s": merge_s}
     if args.live:
         # What a running collector reads: the state plus the small parts that fresh events leave in every state
         # table, then after the collector's compaction job (metrics/compaction.py) has merged them.
         live_events(client, LIVE_HOURS)
         found["live"] = measure(client, spare, args.runs, 0)
-        merge_s = merge_state(client)
+        merge_s, merged = merge_state(client)
         found["compacted"] = {**measure(client, spare, args.runs, 0), "merge_s": merge_s}
+        # And at worst between two runs of the job: its longest interval's worth of the busiest fresh events.
+        unmerged = unmerged_window(merged)
+        start, events = busiest_events(client, unmerged)
+        deliver_again(client, start, start + unmerged, timedelta(minutes=1))
+        console.print(f"between merges: the busiest {unmerged.total_seconds() / 60:.0f} min of the last day ({events:,}"
+                      f" events from {start:%Y-%m-%d %H:%M}) delivered again, a minute at a time")  # fmt: skip
+        found["between merges"] = {**measure(client, spare, args.runs, 0), "fresh_s": unmerged.total_seconds(),
+                                   "fresh_events": events, "fresh_from": start.isoformat()}  # fmt: skip
+        merge_state(client)  # the cache stays merged
     return {f"{consultants} {label}": f for label, f in found.items()}
 
 
