@@ -277,15 +277,15 @@ def unmerged_window(merged: dict[str, float]) -> timedelta:
 
 
 def busiest_events(client: Any, length: timedelta) -> tuple[datetime, int]:
-    """The start of the busiest `length` (by distinct events, whole minutes) of the firm's last day, and its events."""
-    minutes = max(1, round(length.total_seconds() / 60))
+    """The start of the busiest `length` (by distinct events, in whole 10 s) of the firm's last day, and its events."""
+    steps = max(1, round(length.total_seconds() / 10))
     start, events = client.query(
         "SELECT m, sum(n) OVER (ORDER BY m RANGE BETWEEN CURRENT ROW AND {w:UInt32} FOLLOWING) AS total"
-        " FROM (SELECT toUnixTimestamp(toStartOfMinute(time)) AS m, uniqExact(id) AS n FROM events"
-        "       WHERE time >= {f:DateTime64(6, 'UTC')} AND time < {t:DateTime64(6, 'UTC')} GROUP BY m)"
+        " FROM (SELECT toUnixTimestamp(toStartOfInterval(time, INTERVAL 10 SECOND)) AS m, uniqExact(id) AS n"
+        "       FROM events WHERE time >= {f:DateTime64(6, 'UTC')} AND time < {t:DateTime64(6, 'UTC')} GROUP BY m)"
         " ORDER BY total DESC, m LIMIT 1",
         parameters={
-            "w": 60 * (minutes - 1),
+            "w": 10 * steps - 1,
             "f": timestamp(window().end - timedelta(days=1)),
             "t": timestamp(window().end),
         },
@@ -367,9 +367,9 @@ def measure_scale(client: Any, spare: Any, args: argparse.Namespace) -> dict[str
         # And at worst between two runs of the job: its longest interval's worth of the busiest fresh events.
         unmerged = unmerged_window(merged)
         start, events = busiest_events(client, unmerged)
-        deliver_again(client, start, start + unmerged, timedelta(minutes=1))
-        console.print(f"between merges: the busiest {unmerged.total_seconds() / 60:.0f} min of the last day ({events:,}"
-                      f" events from {start:%Y-%m-%d %H:%M}) delivered again, a minute at a time")  # fmt: skip
+        deliver_again(client, start, start + unmerged, min(unmerged, timedelta(minutes=1)))
+        console.print(f"between merges: the busiest {unmerged.total_seconds():.0f} s of the last day ({events:,} events"
+                      f" from {start:%Y-%m-%d %H:%M:%S}) delivered again, a minute at a time")  # fmt: skip
         found["between merges"] = {**measure(client, spare, args.runs, 0), "fresh_s": unmerged.total_seconds(),
                                    "fresh_events": events, "fresh_from": start.isoformat()}  # fmt: skip
         merge_state(client)  # the cache stays merged

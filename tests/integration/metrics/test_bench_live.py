@@ -51,7 +51,7 @@ def test_the_busiest_stretch_counts_each_event_once(warehouse: Client) -> None:
 
         start, events = bench.busiest_events(warehouse, timedelta(minutes=2))
         assert (start, events) == (END - morning, 7)
-        start, events = bench.busiest_events(warehouse, timedelta(seconds=50))  # whole minutes, at least one
+        start, events = bench.busiest_events(warehouse, timedelta(seconds=50))  # in whole 10 s
         assert events == 5 and start == END - evening
 
         bench.deliver_again(warehouse, END - morning, END - morning + timedelta(minutes=2), timedelta(minutes=1))
