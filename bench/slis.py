@@ -265,7 +265,7 @@ def deliver_again(client: Any, start: datetime, end: datetime, step: timedelta) 
 def live_events(client: Any, hours: int) -> None:
     """The firm's last `hours` of events delivered again, an insert per hour."""
     end = window().end
-    return deliver_again(client, end - timedelta(hours=hours), end, timedelta(hours=1))
+    deliver_again(client, end - timedelta(hours=hours), end, timedelta(hours=1))
 
 
 def unmerged_window(merged: dict[str, float]) -> timedelta:
