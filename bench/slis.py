@@ -255,8 +255,9 @@ def deliver_again(client: Any, start: datetime, end: datetime, step: timedelta) 
             f"INSERT INTO events ({columns}) SELECT {columns} FROM events"
             " WHERE time >= {f:DateTime64(6, 'UTC')} AND time < {t:DateTime64(6, 'UTC')}",
             parameters={"f": timestamp(start), "t": timestamp(upto)},
-            # Fresh deliveries come in batches of their own; a stretch that happens to equal an earlier insert
-            # would otherwise be dropped as a retried one (the events table's deduplication window).
+            # Fresh deliveries come in batches of their own, never retries: the events table keeps a deduplication
+            # window, which this engine applies to INSERT ... SELECT where it can (deduplicate_insert_select). It
+            # did not for these inserts when measured; the setting says they must not be.
             settings={"insert_deduplicate": 0},
         )
         start = upto

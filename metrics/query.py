@@ -65,7 +65,8 @@ class Db:
         the cores busy, and a query split over more threads than its share spends CPU on splitting and merging
         its work. Measured on two clients and two cores, the full set with every thread per query against one
         (bench/slis.py's firm, alternating in one process): 5,000 consultants 266 -> 245 ms (483 -> 441 ms of
-        CPU); 50,000 merged 926 -> 822 ms, with an hour of fresh events 1,399 -> 1,345 ms.
+        CPU); 50,000 merged 1,042 -> 964 ms (1,993 -> 1,859 ms of CPU), with an hour of fresh events
+        1,399 -> 1,345 ms.
         """
         if not self.spares or len(items) < 2:
             return [fn(self, item) for item in items]
