@@ -57,8 +57,8 @@ class History:
 
 def _backfill(tmp: Path, consultants: int, days: int, end: datetime, faults: list[str]) -> History:
     # The history is fixed and may end after today: the collector rejects events more than its clock skew ahead
-    # of its own clock, so which of them landed would depend on the hour the test ran (on 2026-12-02 a project's
-    # PSA status change was accepted and the ERP's, minutes later, was not, and a clean week fired).
+    # of its own clock, so which of them landed would depend on the hour the test ran (on 2026-12-02 a clean week
+    # fired ProjectsDifferAcrossSystems in one run and passed in the next).
     ahead = max(0, int((end - datetime.now(UTC)).total_seconds()))
     settings = make_settings(tmp, max_future_skew_seconds=ahead + 86400)
     client = connect(settings)
