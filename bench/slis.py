@@ -366,15 +366,25 @@ def measure_scale(client: Any, spare: Any, args: argparse.Namespace) -> dict[str
         merge_s, merged = merge_state(client)
         found["compacted"] = {**measure(client, spare, args.runs, 0), "merge_s": merge_s}
         # And at worst between two runs of the job: its longest interval's worth of the busiest fresh events.
-        unmerged = unmerged_window(merged)
-        start, events = busiest_events(client, unmerged)
-        deliver_again(client, start, start + unmerged, min(unmerged, timedelta(minutes=1)))
-        console.print(f"between merges: the busiest {unmerged.total_seconds():.0f} s of the last day ({events:,} events"
-                      f" from {start:%Y-%m-%d %H:%M:%S}) delivered again, a minute at a time")  # fmt: skip
-        found["between merges"] = {**measure(client, spare, args.runs, 0), "fresh_s": unmerged.total_seconds(),
-                                   "fresh_events": events, "fresh_from": start.isoformat()}  # fmt: skip
+        found["between merges"] = fresh_state(client, spare, args.runs, unmerged_window(merged), "between merges")
         merge_state(client)  # the cache stays merged
+    for seconds in args.fresh:  # how the cost grows with the time since the last merge
+        merge_state(client)
+        found[f"{seconds:g} s fresh"] = fresh_state(client, spare, args.runs, timedelta(seconds=seconds), "fresh")
+    if args.fresh:
+        merge_state(client)
     return {f"{consultants} {label}": f for label, f in found.items()}
+
+
+def fresh_state(client: Any, spare: Any, runs: int, length: timedelta, label: str) -> dict[str, Any]:
+    """Measured after the busiest `length` of the firm's last day is delivered again, a minute per insert: the
+    state a running collector reads `length` after the compaction job last merged it."""
+    start, events = busiest_events(client, length)
+    deliver_again(client, start, start + length, min(length, timedelta(minutes=1)))
+    console.print(f"{label}: the busiest {length.total_seconds():.0f} s of the last day ({events:,} events"
+                  f" from {start:%Y-%m-%d %H:%M:%S}) delivered again, a minute at a time")  # fmt: skip
+    return {**measure(client, spare, runs, 0), "fresh_s": length.total_seconds(), "fresh_events": events,
+            "fresh_from": start.isoformat()}  # fmt: skip
 
 
 def print_figures(figures: dict[str, dict[str, Any]]) -> None:
@@ -416,6 +426,9 @@ def main() -> None:
     parser.add_argument("--naive-runs", type=int, default=1)
     parser.add_argument("--merged", action="store_true", help="also measure after OPTIMIZE ... FINAL of the state")
     parser.add_argument("--live", action="store_true", help="also measure with fresh parts, then compacted")
+    parser.add_argument("--fresh", type=lambda text: [float(s) for s in text.split(",")], default=[],
+                        help="also measure, for each of these seconds (comma-separated), after merging the state"
+                             " and delivering that long a stretch of the busiest events again")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench" / "slis")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results/slis.jsonl")
     args = parser.parse_args()

@@ -1,5 +1,5 @@
 """bench/slis.py's live scenarios on a real warehouse: which stretch of fresh events a running collector leaves
-unmerged at most, and delivering it again."""
+unmerged at most, delivering it again, and measuring the state with it (`--fresh`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from pathlib import Path
 from types import ModuleType
 
 from clickhouse_connect.driver.client import Client
+
+from metrics.slis import NAMES
+from syncwatch.settings import Settings
+from syncwatch.warehouse import connect
 
 
 def _bench() -> ModuleType:
@@ -65,3 +69,18 @@ def test_the_unmerged_stretch_follows_the_slowest_merge_and_the_job_interval() -
     assert bench.unmerged_window({"postings": 0.4}) == timedelta(seconds=60)
     # A table that took 9 s to merge waits 9 / 0.05 = 180 s for its next merge.
     assert bench.unmerged_window({"entry_state": 9.0, "postings": 2.0}) == timedelta(seconds=180)
+
+
+def test_a_fresh_stretch_is_delivered_again_and_measured(warehouse: Client, settings: Settings) -> None:
+    # --fresh N: the busiest N s delivered again on top of the state, then the full set measured on it.
+    warehouse.command("SYSTEM STOP MERGES events")  # rows delivered twice stay twice (see above)
+    try:
+        _events(warehouse, [(timedelta(hours=3, seconds=s), f"f{s}") for s in (1, 5, 9)])
+        _events(warehouse, [(timedelta(hours=5), "alone")])
+        spare = connect(settings, create_database=False)
+        figures = bench.fresh_state(warehouse, spare, 1, timedelta(seconds=30), "fresh")
+        assert (figures["fresh_s"], figures["fresh_events"]) == (30.0, 3)
+        assert _count(warehouse) == 4 + 3
+        assert figures["state_s"] > 0 and set(figures["per_sli_s"]) == set(NAMES)
+    finally:
+        warehouse.command("SYSTEM START MERGES events")
