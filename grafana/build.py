@@ -418,6 +418,19 @@ def collector() -> dict[str, Any]:
             _prom(f"sum by (table) (rate(syncwatch_collector_spool_writes_total{rate}))", "writes {{table}}",
                   ref="B"),
         ]),
+        _panel(lay, "timeseries", "SLI snapshot duration", [
+            _prom("histogram_quantile(0.95, sum by (le) "
+                  f"(rate(syncwatch_sli_snapshot_duration_seconds_bucket{rate})))", "p95"),
+            _prom("histogram_quantile(0.5, sum by (le) "
+                  f"(rate(syncwatch_sli_snapshot_duration_seconds_bucket{rate})))", "p50", ref="B"),
+        ], unit="s", thresholds=[(None, "green"), (1, "orange"), (15, "red")],
+               description="Every SLI evaluated overall and per flow, and stored; the job runs every "
+                           "SYNCWATCH_SLI_SNAPSHOT_SECONDS (30 s). docs/benchmarks.md has the figures by firm size."),
+        _panel(lay, "timeseries", "Share of time merging state tables", [
+            _prom(f"sum by (table) (rate(syncwatch_state_compaction_seconds_total{rate}))", "{{table}}"),
+        ], unit="percentunit",
+               description="The state compaction job (at most SYNCWATCH_STATE_COMPACTION_BUDGET of the time): "
+                           "SLI queries read fresh parts slower until it has merged them."),
     ]  # fmt: skip
     return _dashboard("syncwatch-collector", "SyncWatch — Collector",
                       "The collector's own health: ingest rates, rejections, back-pressure, warehouse inserts, spool.",

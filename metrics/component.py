@@ -45,7 +45,7 @@ class MetricsComponent:
 
     def start(self, service: Service) -> None:
         self._service = service
-        self.job = SnapshotJob(self.evaluator, service.connect)
+        self.job = SnapshotJob(self.evaluator, service.connect, service.registry)
         service.registry.register(SliCollector(self.job))
         service.scheduler.add_job(
             self._snapshot, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"

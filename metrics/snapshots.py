@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry, Histogram
 
 from metrics.evaluate import Evaluator, SliResult
 from metrics.query import Db, timestamp
@@ -44,8 +45,14 @@ def _row(taken_at: datetime, result: SliResult, dimension: str, key: str) -> lis
     ]  # fmt: skip
 
 
+# The full set over 90 days took 0.2-0.3 s at 5,000 consultants and 0.7-1.2 s at 50,000 on two cores
+# (docs/benchmarks.md), and a snapshot evaluates it twice (overall, per flow); the job runs every 30 s by default,
+# so a run in the top buckets no longer keeps up with it.
+_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
 class SnapshotJob:
-    def __init__(self, evaluator: Evaluator, connect: Any) -> None:
+    def __init__(self, evaluator: Evaluator, connect: Any, registry: CollectorRegistry | None = None) -> None:
         self.evaluator = evaluator
         self._connect = connect
         self._client: Client | None = None
@@ -55,6 +62,13 @@ class SnapshotJob:
         self.latest: Snapshot | None = None
         self.last_duration_s: float | None = None
         self.failures = 0
+        # Unregistered without a registry (a job run by hand, in tests or the CLI).
+        self.durations = Histogram(
+            "syncwatch_sli_snapshot_duration_seconds",
+            "Time a stored SLI snapshot took: every SLI overall and per flow, evaluated and stored",
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        )
 
     def run(self, as_of: datetime | None = None) -> Snapshot:
         """Evaluate and store; the scheduler calls this every interval (never concurrently with itself)."""
@@ -74,6 +88,7 @@ class SnapshotJob:
                 self.failures += 1
                 raise
             self.last_duration_s = time.perf_counter() - started
+            self.durations.observe(self.last_duration_s)
             self.latest = Snapshot(moment, overall, by_flow)
             return self.latest
 

@@ -26,12 +26,23 @@ def _seed(collector: ThreadedCollector, tokens: Tokens) -> None:
     collector.app.state.service.components[0].job.run()
 
 
+def _snapshot_runs(text: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith("syncwatch_sli_snapshot_duration_seconds_count"))
+    return float(line.split()[-1])
+
+
 def test_promtool_accepts_the_exposition(collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) -> None:
     _seed(collector, tokens)
     text = httpx.get(f"{collector.url}/metrics", headers=auth(tokens["read"]), timeout=30).text
     assert 'syncwatch_sli_value{sli="time_posting_first_pass"}' in text
     assert 'syncwatch_slo_objective{sli="time_posting_first_pass"} 0.98' in text
     assert 'syncwatch_dead_letter_backlog_messages{queue="q-time"} 1.0' in text
+    # Each stored snapshot's duration is observed: one more run, one more in the count.
+    runs = _snapshot_runs(text)
+    assert runs >= 1 and 'syncwatch_sli_snapshot_duration_seconds_bucket{le="60.0"}' in text
+    collector.app.state.service.components[0].job.run()
+    text = httpx.get(f"{collector.url}/metrics", headers=auth(tokens["read"]), timeout=30).text
+    assert _snapshot_runs(text) >= runs + 1
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: make test installs the Debian prometheus package"
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
