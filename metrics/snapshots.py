@@ -79,8 +79,9 @@ class SnapshotJob:
             started = time.perf_counter()
             moment = as_of or datetime.now(UTC)
             try:
-                overall = {name: r[""] for name, r in self.evaluator.evaluate(db, as_of=moment).items() if "" in r}
-                by_flow = self.evaluator.evaluate(db, as_of=moment, by="flow")
+                results = self.evaluator.evaluate(db, as_of=moment)
+                overall = {name: r[""] for name, r in results.items() if "" in r}
+                by_flow = self.evaluator.evaluate(db, as_of=moment, by="flow", overall=results)
                 rows = [_row(moment, r, "", "") for r in overall.values()]
                 rows += [_row(moment, r, "flow", key) for results in by_flow.values() for key, r in results.items()]
                 self._client.insert("sli_snapshots", rows, column_names=list(_COLUMNS))

@@ -81,6 +81,6 @@ def test_a_fresh_stretch_is_delivered_again_and_measured(warehouse: Client, sett
         figures = bench.fresh_state(warehouse, spare, 1, timedelta(seconds=30), "fresh")
         assert (figures["fresh_s"], figures["fresh_events"]) == (30.0, 3)
         assert _count(warehouse) == 4 + 3
-        assert figures["state_s"] > 0 and set(figures["per_sli_s"]) == set(NAMES)
+        assert figures["state_s"] > 0 and figures["snapshot_s"] > 0 and set(figures["per_sli_s"]) == set(NAMES)
     finally:
         warehouse.command("SYSTEM START MERGES events")
