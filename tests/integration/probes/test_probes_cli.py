@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,8 +84,16 @@ def test_run_through_the_running_collector(running, tmp_path: Path) -> None:  # 
     }
     ran = _cli(["probes", "run", "dlq_queues"], env)
     assert ran.returncode == 1, ran.stderr
+    # The collector stored the CLI's run. It need not be the probe's last: the collector's own first run of each
+    # probe comes at a random 1-30 s after its start, before or after this one.
+    found = re.search(r"\(run ([0-9a-f]{32})\)", ran.stdout)
+    assert found, ran.stdout
+    stored = collector.service.connect().query(
+        "SELECT probe, outcome FROM probe_runs WHERE run_id = {id:String}", parameters={"id": found[1]}
+    )
+    assert stored.result_rows == [("dlq_queues", "mismatch")]
     listing = httpx.get(f"{collector.url}/api/v1/probes", headers={"Authorization": f"Bearer {secrets['read']}"}).json()
     last = {p["name"]: p["last_run"] for p in listing["probes"]}["dlq_queues"]
-    assert last is not None and last["run_id"] in ran.stdout
+    assert last is not None and last["outcome"] == "mismatch"
     listed = _cli(["probes", "list"], env)
     assert listed.returncode == 0 and "dlq_queues" in listed.stdout and "mismatch" in listed.stdout
