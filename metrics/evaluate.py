@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from metrics.catalogue import Definition, Reading, Sli
 from metrics.query import Db
@@ -18,6 +18,7 @@ from metrics.slo import Objective, SloConfig
 from metrics.windows import BURN_WINDOWS, Window
 
 __all__ = ["Evaluator", "SliResult", "Status", "status_of"]
+T = TypeVar("T")
 
 Status = Literal["ok", "warning", "breach", "no_data"]
 
@@ -116,13 +117,13 @@ class Evaluator:
         known = overall or {}
         for plan in plans:
             if plan.single_flow and plan.name in known:
-                out[plan.name] = {plan.single_flow: known[plan.name][""]} if "" in known[plan.name] else {}
+                out[plan.name] = _under_flow(plan, known[plan.name])
         plans = [plan for plan in plans if plan.name not in out]
         # The SLIs are independent queries: on a Db with spare clients they run side by side.
         measured = db.map(lambda worker, plan: plan.sli.measure(worker, plan.windows, plan.by), plans)
         for plan, readings in zip(plans, measured, strict=True):
             if plan.single_flow:
-                readings = {plan.single_flow: readings[""]} if "" in readings else {}
+                readings = _under_flow(plan, readings)
             out[plan.name] = {key: self._result(plan, r, window) for key, r in readings.items()}
         return out
 
@@ -166,6 +167,11 @@ class Evaluator:
             details=first.details,
             window_counts=counts if allowed else {},
         )
+
+
+def _under_flow(plan: _Plan, overall: dict[str, T]) -> dict[str, T]:
+    """An SLI of one flow by flow: its overall reading or result, keyed by its flow."""
+    return {plan.single_flow: overall[""]} if plan.single_flow and "" in overall else {}
 
 
 @dataclass(frozen=True, slots=True)
