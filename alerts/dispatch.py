@@ -125,11 +125,12 @@ class Dispatcher:
     ) -> list[NotificationRecord]:
         live = [a for a in alerts.values() if a.state in (FIRING, RESOLVED)]
         self.inhibited = self.inhibitor.inhibited(alerts.values())
-        self.silenced = {}
+        silenced: dict[str, str] = {}
         for a in live:
             hit = next((s.id for s in silences if s.silences(a.labels, now)), None)
             if hit:
-                self.silenced[a.fingerprint] = hit
+                silenced[a.fingerprint] = hit
+        self.silenced = silenced  # swapped whole: the API reads it from another thread while a tick runs
         for alert in live:
             for route in match_routes(self.config.route, alert.labels):
                 key, labels = group_key(route, alert.labels)

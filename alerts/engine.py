@@ -57,6 +57,12 @@ class AlertEngine:
         self.acks: dict[tuple[str, datetime], Ack] = {}
         self.stats = EvaluationStats()
         self._lock = threading.Lock()
+        # Silences and acks are written by the API while a scheduled evaluation reloads them from the store: one
+        # lock around each reload and each API change, or a reload read before the change would overwrite it.
+        self._operator_lock = threading.Lock()
+        # The scheduler's dispatch (every second) and one called by hand must not interleave: the last to finish
+        # would publish silenced/inhibited from silences it read before the other began.
+        self._dispatch_lock = threading.Lock()
 
     def start(self) -> None:
         """Carry on from the last run: alert states, silences, acknowledgements, what was delivered."""
@@ -85,8 +91,9 @@ class AlertEngine:
             if self.store is not None:
                 self.store.save(changed)
                 self.store.record(transitions, now)
-                self.silences = self.store.silences()
-                self.acks = self.store.acks()
+                with self._operator_lock:
+                    self.silences = self.store.silences()
+                    self.acks = self.store.acks()
         except Exception as exc:
             # The scheduler must keep evaluating; the failure is counted and shown (metrics, API).
             self.stats.failures += 1
@@ -105,9 +112,12 @@ class AlertEngine:
 
     def dispatch(self, now: datetime | None = None) -> list[NotificationRecord]:
         now = now or self.clock()
-        with self._lock:
-            snapshot = dict(self.alerts)
-        return self.dispatcher.tick(now, snapshot, self.silences, self.acks)
+        with self._dispatch_lock:
+            with self._lock:
+                snapshot = dict(self.alerts)
+            with self._operator_lock:
+                silences, acks = list(self.silences), dict(self.acks)
+            return self.dispatcher.tick(now, snapshot, silences, acks)
 
     def step(self, now: datetime) -> tuple[list[Transition], list[NotificationRecord]]:
         """One evaluation then one dispatch at `now` (replays and tests)."""
@@ -125,12 +135,14 @@ class AlertEngine:
         alert = self.alerts.get(fingerprint)
         if alert is None or alert.state not in (PENDING, FIRING) or self.store is None:
             return None
-        ack = self.store.acknowledge(alert, by, comment, self.clock())
-        self.acks[(ack.fingerprint, ack.active_since)] = ack
+        with self._operator_lock:
+            ack = self.store.acknowledge(alert, by, comment, self.clock())
+            self.acks[(ack.fingerprint, ack.active_since)] = ack
         return ack
 
     def add_silence(self, silence: Silence) -> None:
-        self.silences = [s for s in self.silences if s.id != silence.id] + [silence]
+        with self._operator_lock:
+            self.silences = [s for s in self.silences if s.id != silence.id] + [silence]
 
     def public_alerts(self, state: str | None = None) -> list[dict[str, Any]]:
         with self._lock:

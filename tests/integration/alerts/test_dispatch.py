@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from alerts.component import build_engine
 from alerts.config import AlertsConfig, load_config, parse_config
 from alerts.engine import AlertEngine
 from alerts.matchers import parse_matcher
-from alerts.store import AlertStore
+from alerts.store import AlertStore, Silence
 from alerts.warehouse_signals import WarehouseSignals
 from syncwatch.settings import Settings
 from tests.unit.alerts.support import HttpReceiver, ensure_signal_tables, insert_probe_run
@@ -27,12 +29,14 @@ pytestmark = pytest.mark.integration
 T0 = (datetime.now(UTC) - timedelta(days=40)).replace(day=12, hour=9, minute=0, second=0, microsecond=0)
 
 
-def _engine(settings: Settings, warehouse: Client, url: str, config: AlertsConfig | None = None) -> AlertEngine:
+def _engine(
+    settings: Settings, warehouse: Client, url: str, config: AlertsConfig | None = None, store: AlertStore | None = None
+) -> AlertEngine:
     ensure_signal_tables(warehouse)
     cfg = config or load_config(extra_integrations={"default": [{"type": "webhook", "url": url}]})
     # No SLI rows are written here: leave the absent-data rules (tested in the unit tests) out.
     cfg = dataclasses.replace(cfg, rules=tuple(r for r in cfg.rules if not r.kind.startswith("absent")))
-    store = AlertStore(warehouse)
+    store = store or AlertStore(warehouse)
     engine = build_engine(settings, cfg, WarehouseSignals(warehouse), store, httpx.Client(timeout=5))
     engine.start()
     return engine
@@ -131,6 +135,45 @@ def test_silence_holds_until_it_expires(settings: Settings, warehouse: Client) -
         engine.silences = engine.store.silences()
         _replay(engine, T0 + timedelta(seconds=305), 120)
         assert [r.body["status"] for r in hook.received] == ["firing"]
+
+
+class _SlowReload(AlertStore):
+    """A store whose next silence reload pauses after its read: an API change lands in between."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.read_done = threading.Event()
+        self.pause_next = False
+
+    def silences(self, limit: int = 1000) -> list[Silence]:
+        found = super().silences(limit)
+        if self.pause_next:
+            self.pause_next = False
+            self.read_done.set()
+            time.sleep(0.5)
+        return found
+
+
+def test_a_silence_created_during_an_evaluation_is_kept(settings: Settings, warehouse: Client) -> None:
+    """The scheduled evaluation reloads silences from the store while the API adds one: the reload read before
+    the silence was stored must not overwrite it (a CI run saw the silence lost, the alert not silenced)."""
+    with HttpReceiver() as hook:
+        store = _SlowReload(warehouse)
+        engine = _engine(settings, warehouse, hook.url, store=store)
+        insert_probe_run(warehouse, T0, "time_posting", "erp", "mismatch", _findings(25))
+        store.pause_next = True
+        reload = threading.Thread(target=engine.evaluate, args=(T0,))
+        reload.start()
+        assert store.read_done.wait(30)
+        silence = store.create_silence(
+            [parse_matcher('alertname="ApprovedTimeNotPosted"')], T0, T0 + timedelta(hours=2), "ops", "ERP upgrade"
+        )
+        engine.add_silence(silence)
+        reload.join(30)
+        assert [s.id for s in engine.silences] == [silence.id]
+        _replay(engine, T0 + timedelta(seconds=5), 300)
+        assert hook.received == []
+        assert engine.public_alerts()[0]["silenced_by"] == silence.id
 
 
 def test_period_close_mutes_tickets_but_not_pages(settings: Settings, warehouse: Client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,32 @@ import httpx
 import pytest
 
 from tests.conftest import ThreadedCollector, Tokens, auth
-from tests.integration.metrics.test_hand_built_logs import firm_log
+from tests.integration.metrics.test_hand_built_logs import AS_OF, firm_log
 from tests.prometheus import running_prometheus
 
 pytestmark = pytest.mark.integration
 
 
+def _moved(when: str, by: timedelta) -> str:
+    return (datetime.fromisoformat(when) + by).isoformat().replace("+00:00", "Z")
+
+
+def _recent(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hand-built log moved by whole weeks to end within the last week: the snapshot job measures each SLO's
+    window as of now, and the log's fixed November dates would leave the 30-day windows empty (a CI run in
+    December saw no SLI values). Whole weeks keep every event's weekday and hour, so business time is unchanged."""
+    by = timedelta(weeks=max(0, (datetime.now(UTC) - AS_OF) // timedelta(weeks=1)))
+    moved = []
+    for event in batch:
+        data = dict(event["data"])
+        if "entered_at" in data:
+            data["entered_at"] = _moved(data["entered_at"], by)
+        moved.append({**event, "time": _moved(event["time"], by), "data": data})
+    return moved
+
+
 def _seed(collector: ThreadedCollector, tokens: Tokens) -> None:
-    batch, _ = firm_log()
+    batch = _recent(firm_log()[0])
     headers = {**auth(tokens["ingest"]), "Content-Type": "application/cloudevents-batch+json"}
     assert httpx.post(f"{collector.url}/v1/events", json=batch, headers=headers, timeout=30).status_code == 200
     collector.app.state.service.components[0].job.run()
