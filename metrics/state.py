@@ -25,12 +25,28 @@ __all__ = [
     "PROJECT_VIEWS",
     "RATE_CARDS",
     "POSTINGS",
+    "currency_of",
 ]
 
-ENTRIES = """
+# An entry's amount and currency are kept as numbers (0013_packed_money.sql says why and how): the amount is the low
+# half of the packed (time, amount), read back as the Decimal it was; the currency's three bytes read back as the code.
+# currency_code is there too, for grouping by a number and decoding once per group (currency_of).
+_AMOUNT = (
+    "reinterpret(bitXor(toUInt64(bitAnd(s.amount_packed, 18446744073709551615)), 9223372036854775808),"
+    " 'Decimal(18, 4)')"
+)
+
+
+def currency_of(code: str) -> str:
+    """The ISO 4217 code that 0013's currency_code `code` (an expression) stands for ('' for 0)."""
+    return f"reverse(reinterpretAsString({code}))"
+
+
+ENTRIES = f"""
 SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consultant, s.project_code AS project,
-       s.project_number AS project_number, s.work_date AS work_date, s.currency AS currency, s.hours_latest.2 AS hours,
-       s.amount_latest.2 AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
+       s.project_number AS project_number, s.work_date AS work_date, s.currency_code AS currency_code,
+       {currency_of("s.currency_code")} AS currency, s.hours_latest.2 AS hours,
+       {_AMOUNT} AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
        s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
        s.last_error_latest.2 AS last_error, s.posted_at AS posted_at,
        s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at,

@@ -10,6 +10,7 @@ from metrics.catalogue import Definition, Reading
 from metrics.query import Db
 from metrics.slis._scan import Counts, billable_entries, readings, records_query, scan
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
+from metrics.state import currency_of
 from metrics.windows import Window, business_seconds
 
 __all__ = ["InvoiceReadiness", "UnbilledWip"]
@@ -107,14 +108,14 @@ class UnbilledWip:
         blocked5 = f"((blocked AND {seconds_between('e.blocked_since', AS_OF)} > 5 * 86400) AS blocked5)"
         key = ENTRY_KEYS.get(by or "", "''")
         sql = f"""
-            SELECT {key} AS key, e.currency AS currency,
+            SELECT {key} AS key, {currency_of("e.currency_code")} AS currency,
                    sumIf(e.amount, {age_days} <= 7) AS b0, sumIf(e.amount, age_days > 7 AND age_days <= 30) AS b1,
                    sumIf(e.amount, age_days > 30 AND age_days <= 60) AS b2, sumIf(e.amount, age_days > 60) AS b3,
                    sumIf(e.amount, age_days > 30 OR {blocked}) AS at_risk,
                    sumIf(e.amount, {blocked5}) AS blocked_over_5_days, countIf(blocked5) AS n_blocked5,
                    count() AS entries, countIf(e.first_attempt_at IS NULL) AS unpriced
             FROM ({billable_entries(_UNBILLED, by == "customer")}) AS e
-            GROUP BY key, currency ORDER BY key, currency"""
+            GROUP BY key, e.currency_code ORDER BY key, currency"""
         rows = records_query(db, sql, windows[0], 0)
         grouped: dict[str, dict[str, Any]] = defaultdict(
             lambda: {

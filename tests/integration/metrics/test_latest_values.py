@@ -1,5 +1,5 @@
-"""Latest values kept as max((time, value)) (migration 0006), entries' codes once 0008's hash is dropped (0010), and
-entries' project numbers (0011), and the argMax states dropped (0012).
+"""Latest values kept as max((time, value)) (migration 0006), entries' codes once 0008's hash is dropped (0010),
+entries' project numbers (0011), the argMax states dropped (0012), and amounts and currencies as numbers (0013).
 
 An upgraded warehouse keeps every value it had, including those whose events have expired, and afterwards the
 latest event still wins whatever order events arrive in: a late event older than a stored value does not replace
@@ -130,8 +130,9 @@ def test_upgrade_keeps_every_value_and_the_latest_event_still_wins(before_0006: 
     before = argmax_values(client)
     assert before["P1"] == ("time_and_materials", "active") and before["P2"] == ("fixed_fee", "active")
 
-    # Up to 0011: the crash-rerun of 0006 below is only possible before 0012 drops the states it reads.
-    upgraded = [m for m in load_migrations() if 6 <= m.version <= 11]
+    # Every later one but 0012: the crash-rerun of 0006 below is only possible before 0012 drops the states it reads
+    # (the readers need 0013's columns, which read none of them).
+    upgraded = [m for m in load_migrations() if m.version >= 6 and m.version != 12]
     for migration in upgraded:
         for statement in migration.statements(settings.retention_days):
             client.command(statement)
@@ -227,3 +228,40 @@ def test_entries_are_billable_by_their_project_number(warehouse: Client, setting
         warehouse.command(statement)
     assert numbered()[1] == ("E2", "P1", True)
     assert warehouse.query(by_number).result_rows == [("E1",), ("E2",)]
+
+
+def test_packed_amount_and_currency_read_as_the_tuple_and_the_string(warehouse: Client, settings: Settings) -> None:
+    """0013 keeps each entry's latest amount and its currency as numbers: read back they are what the (time,
+    amount) tuple and the currency string say, whatever order and batches the events come in (ties at one instant,
+    negative and large amounts, an entry never priced), for rows stored before the migration and after it, and
+    running it again (a crash before it was recorded) changes nothing."""
+    amounts = [0.0, 1250.5, -75.25, 99_999_999.9999, 0.0001, 480.0]
+    priced_in = lambda entry, when, amount, currency: event(  # noqa: E731
+        "time_entry.post_requested", when, entry_id=entry, project_code="P1", amount=amount, currency=currency
+    )
+    # As a warehouse from before 0013: the columns missing from stored, merged parts.
+    warehouse.command("ALTER TABLE entry_state DROP COLUMN amount_packed, DROP COLUMN currency_code")
+    warehouse.command("DELETE FROM schema_migrations WHERE version = 13")
+    store(warehouse, *[priced_in(f"E{i}", T0 + i * H, a, "EUR") for i, a in enumerate(amounts)])
+    warehouse.command("OPTIMIZE TABLE entry_state FINAL")
+    assert [m.version for m in apply_migrations(warehouse, settings.retention_days)] == [13]
+    # Afterwards, in separate parts: later amounts (two at one instant: the larger wins), an older one arriving
+    # late (it must not win), an approval without an amount or currency, and an entry in another currency.
+    store(warehouse, priced_in("E1", T0 + 9 * H, 10.0, "EUR"), priced_in("E1", T0 + 9 * H, 12.5, "EUR"))
+    store(warehouse, priced_in("E2", T0 - H, 1.0, "EUR"), priced_in("E6", T0, 7.0, "JPY"))
+    warehouse.insert(
+        "entry_state", [["E3", "", ""], ["E7", "", ""]], column_names=["entry_id", "project_code", "currency"]
+    )
+    check = f"""SELECT e.entry_id, e.amount, e.currency, s.amount_latest.2, s.currency
+                FROM ({ENTRIES}) AS e JOIN (SELECT * FROM entry_state FINAL) AS s ON s.entry_id = e.entry_id
+                ORDER BY e.entry_id"""
+    rows = warehouse.query(check).result_rows
+    assert [(r[0], float(r[1]), r[2]) for r in rows] == [
+        ("E0", 0.0, "EUR"), ("E1", 12.5, "EUR"), ("E2", -75.25, "EUR"), ("E3", 99_999_999.9999, "EUR"),
+        ("E4", 0.0001, "EUR"), ("E5", 480.0, "EUR"), ("E6", 7.0, "JPY"), ("E7", 0.0, ""),
+    ]  # fmt: skip
+    assert all(r[1] == r[3] and r[2] == r[4] for r in rows), rows  # the same as the tuple and the string
+    (migration,) = [m for m in load_migrations() if m.version == 13]
+    for statement in migration.statements(settings.retention_days):
+        warehouse.command(statement)
+    assert warehouse.query(check).result_rows == rows
