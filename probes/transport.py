@@ -26,6 +26,7 @@ from probes.errors import (
     Throttled,
     Unreachable,
 )
+from syncwatch.logs import redact_text, redact_url
 
 __all__ = ["CallScope", "RetryPolicy", "SystemClient", "retry_after_seconds"]
 
@@ -196,7 +197,7 @@ class SystemClient:
                     raise DeadlineExceeded(f"{method} {_path(url)} still running at the deadline") from exc
                 return f"timed out after {timeout:.1f} s"
             except httpx.TransportError as exc:
-                return f"{type(exc).__name__}: {exc}"
+                return redact_text(f"{type(exc).__name__}: {exc}")
 
     def _give_up(
         self, method: str, url: str, response: httpx.Response | None, transport_error: str, why: str
@@ -216,8 +217,8 @@ class SystemClient:
 
 
 def _path(url: str) -> str:
-    """The URL without its query string: queries may carry record keys, never worth a log line."""
-    return url.split("?", 1)[0]
+    """The URL as errors and logs show it: queries carry record keys and tokens, URLs userinfo (syncwatch/logs.py)."""
+    return redact_url(url).split("?", 1)[0]
 
 
 def _snippet(response: httpx.Response, limit: int = 200) -> str:

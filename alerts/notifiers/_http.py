@@ -1,4 +1,8 @@
-"""The one place httpx errors become `DeliveryFailed` (retryable: network errors, 408, 429, 5xx)."""
+"""The one place httpx errors become `DeliveryFailed` (retryable: network errors, 408, 429, 5xx).
+
+A failure's text is logged and shown on the health page, and delivery URLs carry credentials: any URL in it
+(an httpx error naming the request, a receiver echoing it) is redacted here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 import httpx
 
 from alerts.errors import DeliveryFailed
+from syncwatch.logs import redact_text
 
 __all__ = ["post_json"]
 
@@ -17,11 +22,10 @@ def post_json(
     try:
         response = client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        raise DeliveryFailed(redact_text(f"{type(exc).__name__}: {exc}"), retryable=True) from exc
     accepted = response.status_code in ok if ok else response.is_success
     if not accepted:
         retryable = response.status_code in (408, 429) or response.status_code >= 500
-        raise DeliveryFailed(
-            f"HTTP {response.status_code}: {response.text[:300]}", retryable=retryable, status_code=response.status_code
-        )
+        text = redact_text(f"HTTP {response.status_code}: {response.text[:300]}")
+        raise DeliveryFailed(text, retryable=retryable, status_code=response.status_code)
     return response
