@@ -1,5 +1,6 @@
 """Email over SMTP (optionally STARTTLS and login): a plain-text part on-call can read on a phone, plus HTML.
-smtplib's errors become `DeliveryFailed` here; 4xx SMTP replies and network errors are retryable."""
+smtplib's errors become `DeliveryFailed` here; 4xx SMTP replies and network errors are retryable. Text from
+events is HTML-escaped in the HTML part; the plain part is not interpreted."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ def _subject(message: Message) -> str:
     firing = len(message.firing())
     names = ", ".join(sorted({a.labels.get("alertname", "") for a in message.alerts}))
     state = f"FIRING:{firing}" if firing else "RESOLVED"
-    return f"[{state}] {names}"[:200]
+    # Alert names may come from event data: a line break would end the header (and refuse the whole mail).
+    return " ".join(f"[{state}] {names}".split())[:200]
+
+
+def _web(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
 
 
 def email_message(message: Message, sender: str, to: tuple[str, ...]) -> EmailMessage:
@@ -46,7 +52,8 @@ def email_message(message: Message, sender: str, to: tuple[str, ...]) -> EmailMe
         items.append(
             f"<li><b>[{html.escape(a.status.upper())}] {html.escape(a.labels.get('alertname', ''))}</b>: "
             f"{html.escape(summary)}"
-            + (f' (<a href="{html.escape(runbook)}">runbook</a>)' if runbook else "")
+            # Only http(s) becomes a link: a javascript: or data: URL from an annotation stays text.
+            + (f' (<a href="{html.escape(runbook)}">runbook</a>)' if _web(runbook) else "")
             + "</li>"
         )
     lines.append(f"SyncWatch: {message.external_url}")
