@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.rejections import Rejection
 
-__all__ = ["SpanRows", "TraceDecodeError"]
+__all__ = ["DATETIME64_NS_MAX", "DATETIME64_NS_MIN", "SpanRows", "TraceDecodeError"]
 
 
 # The exporter's spellings (pdata traceutil.SpanKindStr / StatusCodeStr).
@@ -24,6 +24,14 @@ _KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 _STATUS = ("Unset", "Ok", "Error")
 _JSON_KIND_NAMES = {f"SPAN_KIND_{k.upper()}": i for i, k in enumerate(_KINDS)}
 _JSON_STATUS_NAMES = {f"STATUS_CODE_{s.upper()}": i for i, s in enumerate(_STATUS)}
+
+
+# What a DateTime64(9) column holds, in nanoseconds since the epoch: 1900-01-01 .. 2262-04-11T23:47:16.854775807Z
+# (the largest Int64). The engine refuses a whole insert over one value outside it, so spans are checked here.
+# tests/unit/collector/test_span_times.py asks the engine for both ends.
+DATETIME64_NS_MIN = -2_208_988_800 * 10**9
+DATETIME64_NS_MAX = 2**63 - 1
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 class TraceDecodeError(ValueError):
@@ -50,7 +58,9 @@ class SpanRows:
         end: int,
         fields: dict[str, Any],
     ) -> None:
-        problem = _span_problem(trace_id, span_id, start, end, window)
+        problem = _span_problem(trace_id, span_id, start, end, window) or _event_times_problem(
+            fields["Events.Timestamp"]
+        )
         if problem is not None:
             self.rejections.append((problem, {"traceId": trace_id, "spanId": span_id, "name": fields["SpanName"]}))
             return
@@ -125,8 +135,8 @@ class SpanRows:
                     if not isinstance(span, dict):
                         raise TraceDecodeError("each span must be a JSON object")
                     status = _dict(span, "status")
-                    events = [e for e in span.get("events") or [] if isinstance(e, dict)]
-                    links = [link for link in span.get("links") or [] if isinstance(link, dict)]
+                    events = [e for e in _list(span, "events") if isinstance(e, dict)]
+                    links = [link for link in _list(span, "links") if isinstance(link, dict)]
                     self._add(
                         window,
                         _hex_id(span.get("traceId")),
@@ -165,12 +175,25 @@ def _span_problem(trace_id: str, span_id: str, start: int, end: int, window: tup
         return Rejection("invalid_span", "traceId", "must be 16 bytes and not all zero")
     if len(span_id) != 16 or span_id == "0" * 16:
         return Rejection("invalid_span", "spanId", "must be 8 bytes and not all zero")
-    if start <= 0:
+    if start == 0:
         return Rejection("invalid_span", "startTimeUnixNano", "is missing or zero")
     if end < start:
         return Rejection("invalid_span", "endTimeUnixNano", "ends before it starts")
+    if end > DATETIME64_NS_MAX:
+        return Rejection("time_out_of_range", "endTimeUnixNano", _BEYOND_DATETIME64)
     if not window[0] <= start <= window[1]:
         return Rejection("time_out_of_range", "startTimeUnixNano", "outside the accepted time window")
+    return None
+
+
+# OTLP times are unsigned (fixed64), so the lower bound is the epoch, not the column's 1900.
+_BEYOND_DATETIME64 = "outside 1970-01-01 .. 2262-04-11T23:47:16.854775807Z, the range a DateTime64(9) column holds"
+
+
+def _event_times_problem(times: list[int]) -> Rejection | None:
+    for index, nanos in enumerate(times):
+        if not 0 <= nanos <= DATETIME64_NS_MAX:
+            return Rejection("time_out_of_range", f"events[{index}].timeUnixNano", _BEYOND_DATETIME64)
     return None
 
 
@@ -204,11 +227,15 @@ def _json_value(value: Any) -> Any:
         return None
     kind, inner = next(iter(value.items()))
     if kind == "arrayValue":
-        return [_json_value(v) for v in (inner or {}).get("values") or []]
+        return [_json_value(v) for v in _list(inner, "values")]
     if kind == "kvlistValue":
-        return {kv.get("key", ""): _json_value(kv.get("value")) for kv in (inner or {}).get("values") or []}
+        pairs = [kv for kv in _list(inner, "values") if isinstance(kv, dict)]
+        return {str(kv.get("key") or ""): _json_value(kv.get("value")) for kv in pairs}
     if kind == "intValue":
-        return _int(inner)
+        number = _int(inner)
+        if not _INT64[0] <= number <= _INT64[1]:
+            raise TraceDecodeError("an intValue attribute must fit in 64 bits")
+        return number
     return inner
 
 
@@ -250,6 +277,11 @@ def _int(value: Any) -> int:
         return 0
     if isinstance(value, bool):
         raise TraceDecodeError("expected an integer, got a boolean")
+    if isinstance(value, float):
+        # orjson reads an integer past 64 bits as a float; inf or a fraction is no integer at all
+        if not value.is_integer():
+            raise TraceDecodeError(f"expected an integer, got {value!r}")
+        return int(value)
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
