@@ -62,6 +62,13 @@ def _iso(value: datetime) -> str:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
 
 
+@router.get("/whoami", summary="The calling token's name and scopes (how the console checks a token login)")
+async def whoami(request: Request) -> dict[str, Any]:
+    service: Service = request.app.state.service
+    token = service.auth.require(request, "read")
+    return {"name": token.name, "scopes": list(token.scopes)}
+
+
 @router.get("/records/{key}", summary="Every event and span about one business key, in time order")
 async def record_journey(
     request: Request,

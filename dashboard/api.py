@@ -142,6 +142,7 @@ class ApiClient:
     _http: httpx.Client = field(init=False, repr=False)
     # Kept for the client's life: starting threads per page render cost more than the requests on a busy host.
     _pool: ThreadPoolExecutor = field(init=False, repr=False)
+    _read_only: ApiClient | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -173,7 +174,22 @@ class ApiClient:
     def can_administer(self) -> bool:
         return bool(self.admin_token)
 
+    def with_token(self, token: str) -> ApiClient:
+        """The same collector with one viewer's token for reads and writes, so the collector enforces its scopes."""
+        return ApiClient(self.base_url, token, token, self.timeout, self.transport)
+
+    def without_admin(self) -> ApiClient:
+        """This client with no admin token (kept for the client's life): what a read-only viewer's pages get, so
+        no page of theirs can send a change even through a bug in its own checks."""
+        if not self.admin_token:
+            return self
+        if self._read_only is None:
+            self._read_only = ApiClient(self.base_url, self.token, "", self.timeout, self.transport)
+        return self._read_only
+
     def close(self) -> None:
+        if self._read_only is not None:
+            self._read_only.close()
         self._pool.shutdown(wait=False)
         self._http.close()
 
@@ -210,6 +226,10 @@ class ApiClient:
         self, limit: int = 100, reason: str = "", signal: str = "", since: datetime | None = None
     ) -> Outcome:
         return self.get(Request.of("/api/v1/quarantine", limit=limit, reason=reason, signal=signal, since=since))
+
+    def whoami(self) -> Outcome:
+        """The token's name and scopes (GET /api/v1/whoami, read scope): how a token login is checked."""
+        return self._call("GET", "/api/v1/whoami")
 
     def readiness(self) -> Outcome:
         """/readyz answers 503 with a JSON body when not ready: that body is the interesting part."""
@@ -248,9 +268,9 @@ def _outcome(path: str, response: httpx.Response, elapsed_ms: float) -> Outcome:
         return Unavailable(path)
     detail = _detail(body) or response.reason_phrase or "no detail"
     if status == 401:
-        return Failed("unauthorized", f"the collector refused the dashboard's token: {detail}", status)
+        return Failed("unauthorized", f"the collector refused the token: {detail}", status)
     if status == 403:
-        return Failed("forbidden", f"the dashboard's token may not do this: {detail}", status)
+        return Failed("forbidden", f"the token may not do this: {detail}", status)
     if status == 404:
         return Failed("not_found", detail, status)
     if status in (429, 503):

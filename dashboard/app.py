@@ -6,8 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.access import account, gate
 from dashboard.api import Failed, Ok, Request
-from dashboard.ui import answer_cache, api, fetch
+from dashboard.format import esc
+from dashboard.ui import answer_cache, fetch, service, settings
 
 __all__: list[str] = []
 
@@ -26,18 +28,24 @@ PAGES = [
     st.Page(HERE / "app_pages/ingest.py", title="Ingest health", icon=":material/input:", url_path="ingest"),
 ]  # fmt: skip
 
-page = st.navigation(PAGES)
+# Signed out, the gate draws the sign-in screen: no page runs and no data is asked for. The pages are still
+# registered (hidden), so a shared link such as /trace?key=... opens once its reader has signed in.
+principal = gate(settings(), service())
+page = st.navigation(PAGES, position="sidebar" if principal else "hidden")
+if principal is None:
+    st.stop()
 
 # Before the page: pages may st.stop() early (an empty search, a stage not deployed), which would skip this.
 with st.sidebar:
-    client = api()
+    account(principal)
     (ready,) = fetch([Request.of("/readyz")])
+    where = esc(principal.client.base_url)
     if isinstance(ready, Ok) and isinstance(ready.data, dict) and ready.data.get("status") == "ready":
-        st.caption(f":green[●] collector ready · {client.base_url}")
+        st.caption(f":green[●] collector ready · {where}")
     elif isinstance(ready, Ok) or (isinstance(ready, Failed) and ready.status == 503):
-        st.caption(f":orange[●] collector not ready · {client.base_url}")
+        st.caption(f":orange[●] collector not ready · {where}")
     else:
-        st.caption(f":red[●] collector unreachable · {client.base_url}")
+        st.caption(f":red[●] collector unreachable · {where}")
     if st.button("Refresh now", icon=":material/refresh:", help="Drop cached answers and ask the collector again"):
         answer_cache().clear()
         st.rerun()

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
+from dashboard.access import is_loopback
 from dashboard.api import read_token
 from syncwatch.settings import Settings
 
@@ -22,6 +24,7 @@ errors = Console(stderr=True)
 def streamlit_args(settings: Settings) -> list[str]:
     """`streamlit run` arguments; flags instead of a .streamlit/config.toml so the working directory does not
     matter. The theme follows the viewer's system setting (light or dark)."""
+    secrets = ["--secrets.files", str(settings.dashboard_secrets_file)] if settings.dashboard_secrets_file else []
     return [
         "run", str(APP_SCRIPT),
         "--server.headless", "true",
@@ -34,6 +37,7 @@ def streamlit_args(settings: Settings) -> list[str]:
         "--client.showErrorDetails", "false",
         "--global.developmentMode", "false",
         "--logger.level", "warning",
+        *secrets,
     ]  # fmt: skip
 
 
@@ -53,8 +57,11 @@ def dashboard(
     port: Annotated[int | None, typer.Option(help="listen port (SYNCWATCH_DASHBOARD_PORT)")] = None,
     api_url: Annotated[str | None, typer.Option(help="collector URL (SYNCWATCH_DASHBOARD_API_URL)")] = None,
     token_file: Annotated[Path | None, typer.Option(help="file with a read token")] = None,
+    auth: Annotated[
+        str | None, typer.Option(help="sign-in: token, oidc, oidc+token or local (SYNCWATCH_DASHBOARD_AUTH)")
+    ] = None,
 ) -> None:
-    """Serve the console; it reads only the collector's HTTP API with a read-scope token."""
+    """Serve the console; it reads only the collector's HTTP API, behind a sign-in (docs/dashboard.md)."""
     overrides: dict[str, object] = {}
     if port is not None:
         overrides["dashboard_port"] = port
@@ -62,12 +69,28 @@ def dashboard(
         overrides["dashboard_api_url"] = api_url
     if token_file is not None:
         overrides["dashboard_token_file"] = token_file
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    token = read_token(settings)
-    if not token:
+    if auth is not None:
+        overrides["dashboard_auth"] = auth
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        errors.print(f"[bold red]error:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from exc
+    if settings.dashboard_auth == "local" and not is_loopback(settings.dashboard_host):
         errors.print(
-            "[bold red]error:[/] the dashboard needs a read token: set SYNCWATCH_DASHBOARD_TOKEN or "
-            "SYNCWATCH_DASHBOARD_TOKEN_FILE (syncwatch token create --name dashboard --scope read)"
+            f"[bold red]error:[/] local mode has no sign-in, so it only listens on a loopback address, not "
+            f"{settings.dashboard_host or 'every interface'}: bind to 127.0.0.1, or choose a sign-in with "
+            "SYNCWATCH_DASHBOARD_AUTH=token, oidc or oidc+token"
+        )
+        raise typer.Exit(2)
+    token = read_token(settings)
+    # Token sign-in calls the collector with each viewer's own token; local mode and single sign-on read with
+    # the console's.
+    if not token and settings.dashboard_auth != "token":
+        errors.print(
+            f"[bold red]error:[/] {settings.dashboard_auth} sign-in reads with the console's own token: set "
+            "SYNCWATCH_DASHBOARD_TOKEN or SYNCWATCH_DASHBOARD_TOKEN_FILE "
+            "(syncwatch token create --name dashboard --scope read)"
         )
         raise typer.Exit(2)
     # the page scripts build their Settings from the environment: hand them what the options chose
@@ -75,11 +98,13 @@ def dashboard(
         SYNCWATCH_DASHBOARD_API_URL=settings.dashboard_api_url,
         SYNCWATCH_DASHBOARD_TOKEN=token,
         SYNCWATCH_DASHBOARD_PORT=str(settings.dashboard_port),
+        SYNCWATCH_DASHBOARD_AUTH=settings.dashboard_auth,
     )
     os.environ.pop("SYNCWATCH_DASHBOARD_TOKEN_FILE", None)
+    sign_in = "no sign-in (local mode)" if settings.dashboard_auth == "local" else f"{settings.dashboard_auth} sign-in"
     errors.print(
         f"SyncWatch dashboard on http://{settings.dashboard_host}:{settings.dashboard_port} "
-        f"reading {settings.dashboard_api_url}"
+        f"reading {settings.dashboard_api_url}, {sign_in}"
     )
     _preload()
     from streamlit.web.cli import main as streamlit_main

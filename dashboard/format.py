@@ -18,12 +18,14 @@ __all__ = [
     "budget",
     "count",
     "duration",
+    "esc",
     "money",
     "money_by_currency",
     "objective_text",
     "parse_time",
     "pretty_json",
     "percent",
+    "safe_url",
     "status_label",
     "thin",
     "unit_axis_title",
@@ -56,11 +58,34 @@ _UNIT_AXIS: Mapping[str, str] = {
 }
 
 
+# CommonMark lets any ASCII punctuation be backslash-escaped, and an escaped character is never syntax. These are
+# the ones Streamlit's Markdown gives a meaning: links and images, code spans, emphasis, headings, lists, quotes,
+# tables, HTML tags and entities, autolinks (the ':' and '.' of an address), colour and icon directives, LaTeX.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^])")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def esc(text: object) -> str:
+    """Text from events, spans, probes, the API or the URL, made safe to put inside Markdown: it shows as the
+    characters it is. Line breaks become spaces, so a value cannot end the surrounding paragraph either. Every
+    st.markdown, st.caption, st.info (and metric labels and help) that shows such a value passes it through here."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+
+
+def safe_url(url: object) -> str | None:
+    """An http(s) URL for a link column, or None: a `javascript:` or `data:` runbook link would run in the
+    viewer's browser."""
+    if not isinstance(url, str):
+        return None
+    cleaned = url.strip()
+    return cleaned if re.match(r"https?://[^\s]+$", cleaned, re.IGNORECASE) else None
+
+
 def status_label(status: str | None) -> str:
     """Coloured Markdown: icon and word, e.g. ':red[:material/error: Breach]'."""
     status = status or "no_data"
     icon = STATUS_MATERIAL.get(status, STATUS_MATERIAL["no_data"])
-    return f":{STATUS_COLOUR.get(status, 'gray')}[{icon} {_STATUS_WORDS.get(status, status)}]"
+    return f":{STATUS_COLOUR.get(status, 'gray')}[{icon} {esc(_STATUS_WORDS.get(status, status))}]"
 
 
 def budget(remaining: Any) -> str:

@@ -1,7 +1,8 @@
 """What every page shares: the API client, cached fetches, messages for failed calls, shareable query parameters.
 
-The client comes from `st.session_state["syncwatch_api"]` when something put one there (tests inject a client on
-an httpx.MockTransport), else it is built once per process from Settings (SYNCWATCH_DASHBOARD_* variables).
+Pages get the signed-in viewer's client (`api()`, see dashboard/access.py). The console's own client (`service()`)
+comes from `st.session_state["syncwatch_api"]` when something put one there (tests inject a client on an
+httpx.MockTransport), else it is built once per process from Settings (SYNCWATCH_DASHBOARD_* variables).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from dashboard.access import current
 from dashboard.api import ApiClient, Failed, Ok, Outcome, Request, Unavailable
+from dashboard.format import esc
 from syncwatch.settings import Settings
 
 __all__ = [
@@ -28,7 +31,9 @@ __all__ = [
     "now",
     "param",
     "refresh_seconds",
+    "service",
     "set_params",
+    "settings",
     "show_problem",
     "window_start",
 ]
@@ -48,24 +53,30 @@ T = TypeVar("T", bound=str)
 
 
 @st.cache_resource(show_spinner=False)
-def _settings() -> Settings:
+def settings() -> Settings:
     return Settings()
 
 
 @st.cache_resource(show_spinner=False)
 def _client_from_settings() -> ApiClient:
-    return ApiClient.from_settings(_settings())
+    return ApiClient.from_settings(settings())
 
 
-def api() -> ApiClient:
+def service() -> ApiClient:
+    """The console's own client: what sign-in checks tokens with, and what local mode and single sign-on read with."""
     injected = st.session_state.get(SESSION_KEY)
     if isinstance(injected, ApiClient):
         return injected
     return _client_from_settings()
 
 
+def api() -> ApiClient:
+    """The signed-in viewer's client; without a viewer the page stops here, before any data is asked for."""
+    return current().client
+
+
 def refresh_seconds() -> int:
-    return _settings().dashboard_refresh_seconds
+    return settings().dashboard_refresh_seconds
 
 
 def now() -> datetime:
@@ -128,20 +139,25 @@ def fetch(requests: Sequence[Request]) -> list[Outcome]:
 
 def show_problem(outcome: Outcome, what: str, empty_hint: str = "") -> None:
     """Turn a failed or missing answer into a message; collector down is a message, never a traceback."""
+    # the message may carry the collector's words and thereby the URL's or an event's: text, never Markdown
     if isinstance(outcome, Unavailable):
-        st.info(f"**{what}: not available yet.** {outcome.message}. {empty_hint}".strip(), icon=":material/info:")
+        st.info(f"**{what}: not available yet.** {esc(outcome.message)}. {empty_hint}".strip(), icon=":material/info:")
     elif isinstance(outcome, Failed):
+        own_token = current().method != "token"
         advice = {
             "unreachable": "Is `syncwatch serve` running, and does SYNCWATCH_DASHBOARD_API_URL point at it?",
-            "unauthorized": "Set SYNCWATCH_DASHBOARD_TOKEN (or _TOKEN_FILE) to a valid read-scope token.",
+            "unauthorized": "Set SYNCWATCH_DASHBOARD_TOKEN (or _TOKEN_FILE) to a valid read-scope token."
+            if own_token
+            else "Sign out and sign in with a valid token.",
             "forbidden": "The token needs the read scope (admin for changes).",
             "throttled": "The page retries on the next refresh.",
         }.get(outcome.kind, "")
-        st.error(f"**{what}: {outcome.message}.** {advice}", icon=":material/error:")
+        st.error(f"**{what}: {esc(outcome.message)}.** {advice}", icon=":material/error:")
 
 
 def finding(level: str, text: str) -> None:
-    """A statement about the integrations (a breached SLI, a failed record), in colour.
+    """A statement about the integrations (a breached SLI, a failed record), in colour. `text` is Markdown: values
+    from the API inside it go through dashboard.format.esc.
 
     st.error is kept for the console failing to get data, so "the tool is broken" never looks like "the
     integration is broken" (and the browser test can fail on any st.error)."""

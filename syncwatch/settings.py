@@ -93,6 +93,23 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port the dashboard listens on")
     dashboard_refresh_seconds: int = Field(default=30, ge=5, description="Auto-refresh period of live tiles")
     dashboard_timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout to the collector")
+    dashboard_auth: Literal["token", "oidc", "oidc+token", "local"] = Field(
+        default="token",
+        description="Console login: a SyncWatch token, single sign-on (OIDC), both, or local (no login, loopback only)",
+    )
+    dashboard_oidc_provider: str = Field(
+        default="", description="Provider name in Streamlit's [auth.<name>] secrets; empty uses [auth] itself"
+    )
+    dashboard_oidc_claim: str = Field(
+        default="groups", description="Identity-token claim mapped to scopes (dotted for nested: realm_access.roles)"
+    )
+    dashboard_oidc_scopes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON map of claim value (glob) -> scopes, e.g. {"syncwatch-admins": ["admin"], "*": ["read"]}',
+    )
+    dashboard_secrets_file: Path | None = Field(
+        default=None, description="Streamlit secrets.toml holding the [auth] section (default: .streamlit/secrets.toml)"
+    )
 
     # Alerts stage (alerts/): rules, routing and receivers live in YAML; these pick the file and the cadence
     alerts_config_file: Path | None = Field(

@@ -1,5 +1,5 @@
 """Alerts: what fires now, what fired, and silences (create and expire, each after an explicit confirmation).
-Changes need SYNCWATCH_DASHBOARD_ADMIN_TOKEN; without it the page is read-only and says so."""
+Changes need the admin scope (dashboard/access.py); a viewer without it sees them disabled, with the reason."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.access import current
 from dashboard.api import Ok, Request
-from dashboard.format import duration, parse_time
-from dashboard.ui import answer_cache, api, fetch, now, param, refresh_seconds, set_params, show_problem
+from dashboard.format import duration, esc, parse_time, safe_url
+from dashboard.ui import answer_cache, fetch, now, param, refresh_seconds, set_params, show_problem
 
 st.title("Alerts")
 TABS = ("active", "history", "silences")
@@ -36,7 +37,7 @@ def _alert_rows(alerts: list[dict[str, Any]]) -> pd.DataFrame:
                 "value": a.get("value"),
                 "acknowledged by": a.get("acknowledged_by") or "",
                 "labels": ", ".join(f"{k}={v}" for k, v in (a.get("labels") or {}).items()),
-                "runbook": notes.get("runbook_url") or None,
+                "runbook": safe_url(notes.get("runbook_url")),
                 "fingerprint": a.get("fingerprint"),
             }
         )
@@ -53,9 +54,12 @@ def _items(body: Any, *names: str) -> list[dict[str, Any]]:
     return []
 
 
-client = api()
-if not client.can_administer:
-    st.caption("Read-only: set SYNCWATCH_DASHBOARD_ADMIN_TOKEN to create or expire silences and acknowledge alerts.")
+principal = current()
+client = principal.client
+# None when this viewer may change things; else the reason, shown where the disabled controls are
+refusal = principal.refusal("admin")
+if refusal:
+    st.caption(f":material/lock: {esc(refusal)}")
 
 tab = st.segmented_control("View", TABS, default=str(param("tab", "active", TABS)), format_func=str.capitalize)
 tab = tab or "active"
@@ -82,26 +86,30 @@ def active() -> None:
         hide_index=True,
         column_config={"runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗")},
     )
-    if client.can_administer:
-        unacked = {str(a.get("fingerprint")): a for a in alerts if not a.get("acknowledged_by")}
-        if unacked:
-            with st.form("ack"):
-                fp = st.selectbox(
-                    "Acknowledge",
-                    list(unacked),
-                    format_func=lambda f: str((unacked[f].get("annotations") or {}).get("summary") or f),
-                )
-                sure = st.checkbox("I am handling this alert")
-                if st.form_submit_button("Acknowledge", disabled=False):
-                    if not sure:
-                        st.warning("Tick the confirmation first.")
+    unacked = {str(a.get("fingerprint")): a for a in alerts if not a.get("acknowledged_by")}
+    if unacked:
+        with st.form("ack"):
+            fp = st.selectbox(
+                "Acknowledge",
+                list(unacked),
+                format_func=lambda f: str((unacked[f].get("annotations") or {}).get("summary") or f),
+                disabled=bool(refusal),
+            )
+            sure = st.checkbox("I am handling this alert", disabled=bool(refusal))
+            if refusal:
+                st.caption(esc(refusal))
+            if st.form_submit_button("Acknowledge", disabled=bool(refusal), help=esc(refusal) if refusal else None):
+                if refusal:
+                    st.warning(esc(refusal))
+                elif not sure:
+                    st.warning("Tick the confirmation first.")
+                else:
+                    outcome = client.acknowledge(fp)
+                    if isinstance(outcome, Ok):
+                        answer_cache().clear()
+                        st.success("Acknowledged.")
                     else:
-                        outcome = client.acknowledge(fp)
-                        if isinstance(outcome, Ok):
-                            answer_cache().clear()
-                            st.success("Acknowledged.")
-                        else:
-                            show_problem(outcome, "Acknowledge")
+                        show_problem(outcome, "Acknowledge")
 
 
 def history() -> None:
@@ -167,20 +175,30 @@ def silences() -> None:
         )
     else:
         st.info("No silence exists.")
-    if not client.can_administer:
-        return
+    locked = bool(refusal)
     left, right = st.columns(2)
     with left, st.form("new_silence", clear_on_submit=False):
         st.markdown("**New silence**")
-        name = st.text_input("Label", value="flow", help="e.g. flow, sli, queue, alertname, tenant")
-        value = st.text_input("Value", placeholder="psa-to-erp-time")
-        is_regex = st.checkbox("Value is a regular expression")
-        hours = st.number_input("Duration (hours)", min_value=0.25, max_value=24.0 * 14, value=2.0, step=0.25)
-        author = st.text_input("Created by", placeholder="your name")
-        comment = st.text_input("Why", placeholder="ERP maintenance window")
-        sure = st.checkbox("I confirm: matching alerts stay quiet until the silence ends")
-        if st.form_submit_button("Create silence"):
-            if not (name and value and author and comment):
+        name = st.text_input("Label", value="flow", help="e.g. flow, sli, queue, alertname, tenant", disabled=locked)
+        value = st.text_input("Value", placeholder="psa-to-erp-time", disabled=locked)
+        is_regex = st.checkbox("Value is a regular expression", disabled=locked)
+        hours = st.number_input(
+            "Duration (hours)", min_value=0.25, max_value=24.0 * 14, value=2.0, step=0.25, disabled=locked
+        )
+        author = st.text_input(
+            "Created by",
+            value="" if principal.method == "local" else principal.name,
+            placeholder="your name",
+            disabled=locked,
+        )
+        comment = st.text_input("Why", placeholder="ERP maintenance window", disabled=locked)
+        sure = st.checkbox("I confirm: matching alerts stay quiet until the silence ends", disabled=locked)
+        if refusal:
+            st.caption(esc(refusal))
+        if st.form_submit_button("Create silence", disabled=locked, help=esc(refusal) if refusal else None):
+            if refusal:
+                st.warning(esc(refusal))
+            elif not (name and value and author and comment):
                 st.warning("Label, value, author and reason are all required.")
             elif not sure:
                 st.warning("Tick the confirmation first.")
@@ -202,16 +220,20 @@ def silences() -> None:
                 st.markdown("**Expire a silence**")
                 ids = [str(s.get("id")) for s in live]
                 sid = st.selectbox("Silence", ids, format_func=lambda i: f"{i}: " + str(
-                    next((s.get("comment") for s in live if str(s.get("id")) == i), "")))  # fmt: skip
-                sure = st.checkbox("I confirm: its alerts notify again")
-                if st.form_submit_button("Expire silence"):
-                    if not sure:
+                    next((s.get("comment") for s in live if str(s.get("id")) == i), "")), disabled=locked)  # fmt: skip
+                sure = st.checkbox("I confirm: its alerts notify again", disabled=locked)
+                if refusal:
+                    st.caption(esc(refusal))
+                if st.form_submit_button("Expire silence", disabled=locked, help=esc(refusal) if refusal else None):
+                    if refusal:
+                        st.warning(esc(refusal))
+                    elif not sure:
                         st.warning("Tick the confirmation first.")
                     else:
                         outcome = client.expire_silence(sid)
                         if isinstance(outcome, Ok):
                             answer_cache().clear()
-                            st.success(f"Silence {sid} expired.")
+                            st.success(f"Silence {esc(sid)} expired.")
                         else:
                             show_problem(outcome, "Expire silence")
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Ok, Request
-from dashboard.format import duration, parse_time, pretty_json
+from dashboard.format import duration, esc, parse_time, pretty_json
 from dashboard.ui import data, fetch, finding, now, param, refresh_seconds, set_params, show_problem
 
 st.title("Ingest health")
@@ -26,7 +26,7 @@ def live() -> None:
     health_o, ready_o = fetch([Request.of("/api/v1/ingest/health", minutes=minutes), Request.of("/readyz")])
     ready = data(ready_o) or {}
     if isinstance(ready_o, Ok) and ready.get("status") != "ready":
-        st.warning("Collector not ready: " + "; ".join(ready.get("problems") or ["starting"]))
+        st.warning("Collector not ready: " + "; ".join(esc(p) for p in ready.get("problems") or ["starting"]))
     if not isinstance(health_o, Ok):
         show_problem(health_o, "Ingest health")
         return
@@ -45,10 +45,11 @@ def live() -> None:
                    help="received_at minus the event's business time, last minute")  # fmt: skip
     cols[2].metric("Queued rows", f"{sum(queue.values()):,.0f}",
                    help=f"answers 503 above {queue_max:,} rows per table")  # fmt: skip
-    cols[3].metric("Spooled batches", h.get("spooled_batches", 0), help="waiting on disk for the warehouse")
+    cols[3].metric("Spooled batches", esc(h.get("spooled_batches", 0)), help="waiting on disk for the warehouse")
     cols[4].metric("Warehouse", "up" if h.get("warehouse_up") else "DOWN")
     if not h.get("warehouse_up"):
-        finding("bad", f"**Warehouse unreachable:** {h.get('warehouse_error') or 'last insert failed'}. Ingest spools.")
+        why = esc(h.get("warehouse_error") or "last insert failed")
+        finding("bad", f"**Warehouse unreachable:** {why}. Ingest spools.")
     st.caption(
         "Since the collector started: "
         + " · ".join(
@@ -83,7 +84,7 @@ def live() -> None:
         for col, table in zip(st.columns(len(tables)), tables, strict=True):
             lat = latency.get(table) or {}
             col.metric(
-                table,
+                esc(table),
                 f"{queue.get(table, 0):,.0f} rows",
                 help=f"insert p50 {duration(lat.get('p50'))}, p95 {duration(lat.get('p95'))} "
                 f"over {lat.get('inserts', 0):,.0f} inserts",
@@ -143,6 +144,8 @@ else:
     picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="quarantine")
     rows = picked.selection.rows if picked is not None else []
     chosen = items[rows[0]] if rows else items[0]
-    st.markdown(f"**Payload of `{chosen.get('id') or '?'}`** ({chosen.get('reason')}: {chosen.get('detail')})"
-                + (" — truncated" if chosen.get("payload_truncated") else ""))  # fmt: skip
+    # no code span around the id: inside one a backslash escapes nothing, so a backtick in the id would end it
+    truncated = " — truncated" if chosen.get("payload_truncated") else ""
+    st.markdown(f"**Payload of {esc(chosen.get('id') or '?')}** ({esc(chosen.get('reason'))}: "
+                f"{esc(chosen.get('detail'))}){truncated}")  # fmt: skip
     st.text(pretty_json(chosen.get("payload") or ""))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import streamlit as st
 
 from dashboard.api import SLI_NAMES, Ok, Request
 from dashboard.flows import flow_map_svg, hop_health, silent_flows
-from dashboard.format import STATUS_COLOUR, count, money_by_currency, objective_text, status_label, thin, value
+from dashboard.format import STATUS_COLOUR, count, esc, money_by_currency, objective_text, status_label, thin, value
 from dashboard.format import budget as budget_text
 from dashboard.ui import data, fetch, finding, now, refresh_seconds, show_problem
 
@@ -31,13 +32,13 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
         delta = (f"{change * 100:+.2f} pp" if unit == "ratio" else value(change, unit)) + " in 24 h"
     budget = sli.get("error_budget_remaining")
     help_text = (
-        f"Objective {objective_text(objective, unit)}. Error budget left: {budget_text(budget)}. "
+        f"Objective {esc(objective_text(objective, unit))}. Error budget left: {esc(budget_text(budget))}. "
         f"{count(sli.get('good'))} good of {count(sli.get('total'))}."
     )
     with st.container(border=True):
         st.metric(
-            label=str(sli.get("title") or name),
-            value=value(sli.get("value"), unit, sli.get("details")),
+            label=esc(sli.get("title") or name),
+            value=esc(value(sli.get("value"), unit, sli.get("details"))),
             delta=delta,
             delta_color="normal" if objective.get("comparison") == ">=" else "inverse",
             help=help_text,
@@ -45,8 +46,8 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
             chart_type="area",
         )
         st.markdown(
-            f"{status_label(status)} · objective {objective_text(objective, unit)} · "
-            f"budget left **{budget_text(budget)}**"
+            f"{status_label(status)} · objective {esc(objective_text(objective, unit))} · "
+            f"budget left **{esc(budget_text(budget))}**"
         )
         st.page_link("app_pages/sli_detail.py", label="Details and records", icon=":material/arrow_forward:",
                      query_params={"sli": name})  # fmt: skip
@@ -59,7 +60,7 @@ def live() -> None:
 
     def series_request(name: str) -> Request:
         # the API thins server-side with `points`; thin() below covers an API that ignores it
-        return Request.of(f"/api/v1/slis/{name}/series", points=96, **{"from": start, "to": end})
+        return Request.of(f"/api/v1/slis/{quote(name, safe='')}/series", points=96, **{"from": start, "to": end})
 
     # One parallel round: the SLI names are known, so the sparklines need not wait for /slis to answer.
     slis_o, silence_o, alerts_o, *known_series = fetch(
@@ -89,16 +90,16 @@ def live() -> None:
     head[2].metric("Alerts firing", len(firing) if isinstance(alerts_o, Ok) else "—")
     head[3].metric(
         "Unbilled WIP at risk",
-        value(wip.get("value"), "money", wip.get("details")) if wip else "—",
+        esc(value(wip.get("value"), "money", wip.get("details"))) if wip else "—",
         help=" · ".join(f"{c}: {a:,.0f}" for c, a in at_risk.items()) or None,
     )
     if breached:
-        finding("bad", "**Breached:** " + ", ".join(str(s.get("title") or s.get("name")) for s in breached))
+        finding("bad", "**Breached:** " + ", ".join(esc(s.get("title") or s.get("name")) for s in breached))
     elif slis and not warned:
         finding("good", "Every SLI meets its objective.")
     if slis_body.get("as_of"):
-        span = f" · window {slis_body['from']} → {slis_body['to']}" if slis_body.get("from") else ""
-        st.caption(f"As of {slis_body['as_of']} (UTC){span} · each SLI over its objective's window")
+        span = f" · window {esc(slis_body['from'])} → {esc(slis_body.get('to'))}" if slis_body.get("from") else ""
+        st.caption(f"As of {esc(slis_body['as_of'])} (UTC){span} · each SLI over its objective's window")
 
     st.subheader("Flows")
     silent = silent_flows((data(silence_o) or {}).get("rows", []))
@@ -110,7 +111,7 @@ def live() -> None:
         for h in health:
             colour = STATUS_COLOUR.get(h.status, "gray")
             why = "; ".join(h.reasons) if h.reasons else ("no data yet" if h.status == "no_data" else "healthy")
-            lines.append(f"- :{colour}[●] **{h.hop.source} → {h.hop.target}: {h.hop.label}** · {why}")
+            lines.append(f"- :{colour}[●] **{h.hop.source} → {h.hop.target}: {h.hop.label}** · {esc(why)}")
         st.markdown("\n".join(lines))
 
     st.subheader("Service level indicators")
@@ -132,8 +133,8 @@ def live() -> None:
         for a in firing[:10]:
             summary = (a.get("annotations") or {}).get("summary") or a.get("rule")
             st.markdown(
-                f":red[:material/notifications_active:] **{a.get('severity', '?')}** · {summary} · "
-                f"since {a.get('active_since', '?')}"
+                f":red[:material/notifications_active:] **{esc(a.get('severity', '?'))}** · {esc(summary)} · "
+                f"since {esc(a.get('active_since', '?'))}"
             )
         st.page_link("app_pages/alerts.py", label="All alerts", icon=":material/arrow_forward:")
     st.caption(f"Refreshes every {refresh_seconds()} s.")

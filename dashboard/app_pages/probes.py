@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Ok, Request
-from dashboard.format import duration, money, parse_time
+from dashboard.format import duration, esc, money, parse_time
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Probes and reconciliation")
@@ -24,9 +25,9 @@ if not isinstance(probes_o, Ok):
 body: dict[str, Any] = probes_o.data or {}
 probes: list[dict[str, Any]] = [p for p in body.get("probes", []) if isinstance(p, dict)]
 if body.get("config_error"):
-    finding("bad", f"**The probes file was refused:** {body['config_error']}")
+    finding("bad", f"**The probes file was refused:** {esc(body['config_error'])}")
 for skipped, why in (body.get("skipped") or {}).items():
-    st.warning(f"Probe {skipped} is not scheduled: {why}")
+    st.warning(f"Probe {esc(skipped)} is not scheduled: {esc(why)}")
 if not probes:
     st.info(
         "No probe is configured yet: the collector runs the probes listed in the file named by "
@@ -64,9 +65,12 @@ top[1].metric("Stale", len(stale), help="No result for three intervals")
 top[2].metric("Failing", len(failing))
 top[3].metric("Findings (last runs)", f"{sum(int(r['findings'] or 0) for r in rows):,}")
 if stale:
-    st.warning("Stale probes (no result for 3 intervals): " + ", ".join(map(str, stale)))
+    st.warning("Stale probes (no result for 3 intervals): " + ", ".join(map(esc, stale)))
 # A short list: a static table draws faster than a data grid (~0.3-0.5 s of first render each)
-probe_table = pd.DataFrame(rows).set_index("probe")
+# st.table renders its cells as Markdown: every text cell is escaped
+probe_table = pd.DataFrame([{k: esc(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]).set_index(
+    "probe"
+)
 probe_table["budget used (last hour)"] = [
     f"{v * 100:.0f} %" if isinstance(v, int | float) else "—" for v in probe_table["budget used (last hour)"]
 ]
@@ -100,15 +104,15 @@ with_findings = [str(r["probe"]) for r in rows if r["findings"]]
 default = str(param("probe", with_findings[0] if with_findings else names[0], names))
 chosen = st.selectbox("Probe", names, index=names.index(default))
 set_params(probe=chosen)
-(findings_o,) = fetch([Request.of(f"/api/v1/probes/{chosen}/findings", limit=1000)])
+(findings_o,) = fetch([Request.of(f"/api/v1/probes/{quote(chosen, safe='')}/findings", limit=1000)])
 if not isinstance(findings_o, Ok):
     show_problem(findings_o, "Findings")
     st.stop()
 answer = findings_o.data or {}
 findings: list[dict[str, Any]] = answer.get("findings") or []
-st.caption(f"Run {answer.get('run_id', '—')} observed at {answer.get('observed_at', '—')} (UTC)")
+st.caption(f"Run {esc(answer.get('run_id', '—'))} observed at {esc(answer.get('observed_at', '—'))} (UTC)")
 if not findings:
-    st.success(f"{chosen}: its last run found nothing to reconcile.")
+    st.success(f"{esc(chosen)}: its last run found nothing to reconcile.")
     st.stop()
 frame = pd.DataFrame(findings)
 at_risk: dict[str, float] = {}
@@ -118,7 +122,7 @@ for f in findings:
 cols = st.columns(1 + len(at_risk))
 cols[0].metric("Findings", f"{len(findings):,}")
 for col, (currency, amount) in zip(cols[1:], sorted(at_risk.items()), strict=False):
-    col.metric(f"At risk ({currency})", money(amount, currency))
+    col.metric(f"At risk ({esc(currency)})", esc(money(amount, currency)))
 by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
 if not by_kind.empty:
     by_kind = by_kind.sort_values("findings", ascending=False)
@@ -130,7 +134,7 @@ kinds = sorted(frame["kind"].dropna().unique()) if "kind" in frame else []
 picked = st.multiselect("Kinds", kinds, default=kinds)
 shown = frame[frame["kind"].isin(picked)] if "kind" in frame else frame
 shown = shown.assign(
-    trace=[f"./trace?key={o}" for o in shown.get("object_id", [])],
+    trace=[f"./trace?key={quote(str(o), safe='')}" for o in shown.get("object_id", [])],
     age=[duration(a) for a in shown.get("age_seconds", [])],
 )
 st.dataframe(

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Failed, Ok, Request
-from dashboard.format import duration, pretty_json
+from dashboard.format import duration, esc, pretty_json
 from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
@@ -43,7 +43,7 @@ if not key:
 if kind == "" and isinstance(journey_o, Ok) and not journey_o.data.get("found") and guess_kind(key):
     (journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=guess_kind(key), limit=2000)])
 if isinstance(journey_o, Failed) and journey_o.kind == "invalid":
-    st.warning(f"{journey_o.message}.")
+    st.warning(f"{esc(journey_o.message)}.")
     st.stop()
 if not isinstance(journey_o, Ok):
     show_problem(journey_o, "Record journey")
@@ -52,21 +52,22 @@ if not isinstance(journey_o, Ok):
 journey: dict[str, Any] = journey_o.data
 result = verdict(journey, now())
 if result.state == "not_found":
-    st.warning(f"**{key}**: no event or span mentions this key. Check the spelling, or try another kind.")
+    st.warning(f"**{esc(key)}**: no event or span mentions this key. Check the spelling, or try another kind.")
     st.stop()
 
 summary = journey.get("summary") or {}
-finding({"failed": "bad", "waiting": "warn", "complete": "good"}[result.state], f"**{key}** · {result.headline}")
+level = {"failed": "bad", "waiting": "warn", "complete": "good"}[result.state]
+finding(level, f"**{esc(key)}** · {esc(result.headline)}")
 if len(result.reasons) > 1:
-    st.markdown("\n".join(f"- {r}" for r in result.reasons))
+    st.markdown("\n".join(f"- {esc(r)}" for r in result.reasons))
 
 cols = st.columns(5)
-cols[0].metric("Events", summary.get("events", 0))
-cols[1].metric("Spans", summary.get("spans", 0))
-cols[2].metric("Errors", summary.get("errors", 0), help="Failures seen on the way, including ones later retried")
-cols[3].metric("Systems", ", ".join(summary.get("systems") or []) or "—")
+cols[0].metric("Events", esc(summary.get("events", 0)))
+cols[1].metric("Spans", esc(summary.get("spans", 0)))
+cols[2].metric("Errors", esc(summary.get("errors", 0)), help="Failures seen on the way, including ones later retried")
+cols[3].metric("Systems", esc(", ".join(map(str, summary.get("systems") or []))) or "—")
 cols[4].metric("Idle for", duration(result.stalled_for_seconds), help="Time since the last event about this record")
-st.caption(f"First seen {summary.get('first_seen')} · last seen {summary.get('last_seen')} (UTC)")
+st.caption(f"First seen {esc(summary.get('first_seen'))} · last seen {esc(summary.get('last_seen'))} (UTC)")
 
 st.subheader("Journey")
 WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones stay readable and fast
@@ -113,7 +114,13 @@ for item in items:
         related.setdefault(str(item["correlation_id"]), "correlation")
 if related:
     st.subheader("Related records")
-    st.markdown(" · ".join(f"[{k}](./trace?key={k}&kind={v}) ({KEY_KINDS[v]})" for k, v in list(related.items())[:20]))
+    # the keys come from events' data: escaped as link text, percent-encoded in the address
+    st.markdown(
+        " · ".join(
+            f"[{esc(k)}](./trace?key={quote(k, safe='')}&kind={v}) ({KEY_KINDS[v]})"
+            for k, v in list(related.items())[:20]
+        )
+    )
 
 with st.expander("Raw item"):
     # one item at a time, chosen by its row number: a picker listing thousands of items would cost more to send

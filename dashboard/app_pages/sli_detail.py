@@ -4,6 +4,7 @@ number with their age and the money at risk. Filters live in the URL (?sli=&wind
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -11,7 +12,7 @@ import streamlit as st
 from dashboard import svg
 from dashboard.api import SLI_NAMES, Failed, Ok, Request
 from dashboard.format import budget as budget_text
-from dashboard.format import count, duration, money, objective_text, parse_time, status_label, thin, value
+from dashboard.format import count, duration, esc, money, objective_text, parse_time, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
 # Google SRE workbook multi-window alerting on a 30-day budget: page at 14.4x (1h/5m) and 6x (6h/30m), ticket at
@@ -27,6 +28,7 @@ by = str(param("by", "flow", DIMENSIONS))
 
 
 def detail_requests(name: str, window: str, by: str) -> list[Request]:
+    name = quote(name, safe="")  # ?sli= is whatever the link said
     return [
         Request.of(f"/api/v1/slis/{name}/series", points=720, **{"from": window_start(window, end), "to": end}),
         Request.of(f"/api/v1/slis/{name}/breakdown", by=by, window=window),
@@ -65,21 +67,23 @@ series_o, breakdown_o, records_o = first_round if wanted == asked else fetch(wan
 if sli:
     status = str(sli.get("status") or "no_data")
     top = st.columns(4)
-    top[0].metric("Current value", value(sli.get("value"), unit, sli.get("details")))
+    top[0].metric("Current value", esc(value(sli.get("value"), unit, sli.get("details"))))
     objective = sli.get("objective") or {}
     top[1].metric(
-        "Objective", objective_text({**objective, "window": None}, unit), help=f"over {objective.get('window')}"
+        "Objective",
+        esc(objective_text({**objective, "window": None}, unit)),
+        help=f"over {esc(objective.get('window'))}",
     )
     top[2].metric("Error budget left", budget_text(sli.get("error_budget_remaining")))
     top[3].metric("Good / total", f"{count(sli.get('good'))} / {count(sli.get('total'))}")
-    st.markdown(f"Status: **{status_label(status)}** · objective {objective_text(sli.get('objective'), unit)}")
+    st.markdown(f"Status: **{status_label(status)}** · objective {esc(objective_text(sli.get('objective'), unit))}")
 
 st.subheader(f"Over the last {window}")
 points = thin((data(series_o) or {}).get("points", []), 720)
 if not isinstance(series_o, Ok):
     show_problem(series_o, "Series")
 elif not points:
-    st.info(f"No snapshot of {sli_name} in the last {window} yet: the metrics stage stores one every 30 s.")
+    st.info(f"No snapshot of {esc(sli_name)} in the last {window} yet: the metrics stage stores one every 30 s.")
 else:
     shown_unit = unit or (data(series_o) or {}).get("unit")
     times = [t for p in points if (t := parse_time(p.get("time"))) is not None]
@@ -115,11 +119,11 @@ with right:
     st.subheader(f"By {by.replace('_', ' ')}")
     rows = (data(breakdown_o) or {}).get("rows", [])
     if isinstance(breakdown_o, Failed) and breakdown_o.kind == "invalid":
-        st.info(f"{breakdown_o.message}.")  # this SLI has no such dimension: a choice, not a failure
+        st.info(f"{esc(breakdown_o.message)}.")  # this SLI has no such dimension: a choice, not a failure
     elif not isinstance(breakdown_o, Ok):
         show_problem(breakdown_o, "Breakdown")
     elif not rows:
-        st.info(f"No breakdown of {sli_name} by {by} yet.")
+        st.info(f"No breakdown of {esc(sli_name)} by {by} yet.")
     else:
         worst_first = sorted(rows, key=lambda r: (r.get("good") or 0) - (r.get("total") or 0))
         worst = worst_first[:25]
@@ -157,10 +161,10 @@ else:
     cols = st.columns(max(1, len(totals)) + 1)
     cols[0].metric("Records", f"{len(records):,}")
     for col, (currency, amount) in zip(cols[1:], sorted(totals.items(), key=lambda kv: -kv[1]), strict=False):
-        col.metric(f"At risk ({currency})", money(amount, currency))
+        col.metric(f"At risk ({esc(currency)})", esc(money(amount, currency)))
     frame = pd.DataFrame(
         {
-            "trace": [f"./trace?key={r.get('key')}" for r in records],
+            "trace": [f"./trace?key={quote(str(r.get('key')), safe='')}" for r in records],
             "key": [r.get("key") for r in records],
             "kind": [r.get("kind") for r in records],
             "status": [r.get("status") for r in records],

@@ -37,7 +37,8 @@ def fed_collector(collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) 
 def dashboard(fed_collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
-    env.update(SYNCWATCH_DASHBOARD_TOKEN=tokens["read"], SYNCWATCH_DASHBOARD_REFRESH_SECONDS="300")
+    env.update(SYNCWATCH_DASHBOARD_TOKEN=tokens["read"], SYNCWATCH_DASHBOARD_REFRESH_SECONDS="300",
+               SYNCWATCH_DASHBOARD_AUTH="local")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with serving(
         [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", fed_collector.url], f"{url}/_stcore/health",
@@ -70,6 +71,8 @@ def test_every_page_and_a_record_trace_render_in_chromium(dashboard: str, wareho
                 ]
             if page == "ingest":
                 assert "Events received per minute" in found["text"]
+            # no sign-in here, so every page says so
+            assert "Local mode: no login, bound to 127.0.0.1" in found["text"], page
         # the same console in the dark theme (Streamlit follows the system setting)
         browser.color_scheme("dark")
         for page in ("overview", "sli"):
@@ -89,7 +92,8 @@ def test_every_page_and_a_record_trace_render_in_chromium(dashboard: str, wareho
 def test_collector_down_is_a_message_not_a_crash(tmp_path: Path) -> None:
     port, dead = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
-    env.update(SYNCWATCH_DASHBOARD_TOKEN="any-token", SYNCWATCH_DASHBOARD_TIMEOUT_SECONDS="2")
+    env.update(SYNCWATCH_DASHBOARD_TOKEN="any-token", SYNCWATCH_DASHBOARD_TIMEOUT_SECONDS="2",
+               SYNCWATCH_DASHBOARD_AUTH="local")  # fmt: skip
     with serving(
         [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", f"http://127.0.0.1:{dead}"],
         f"http://127.0.0.1:{port}/_stcore/health", what="the dashboard",

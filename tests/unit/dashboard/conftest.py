@@ -1,17 +1,22 @@
 """AppTest harness: the real dashboard script, its API client on an httpx.MockTransport answering documented
-shapes (fake_api.FakeCollector). Each test gets its own fake base URL, so cached answers never leak between tests."""
+shapes (fake_api.FakeCollector). Each test gets its own fake base URL, so cached answers never leak between tests.
+
+The console runs in local mode on 127.0.0.1 unless a test chooses otherwise with `console(auth=..., ...)`."""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.api import ApiClient
+from dashboard.ui import settings
 from tests.unit.dashboard.fake_api import FakeCollector, sample
 
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
@@ -25,6 +30,26 @@ PAGE_FILES = {
 }
 
 Open = Callable[..., AppTest]
+Console = Callable[..., None]
+
+
+@pytest.fixture(autouse=True)
+def console(monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
+    """console(auth="oidc", oidc_scopes='{...}', ...): the SYNCWATCH_DASHBOARD_* settings the app reads next."""
+
+    def choose(**values: str) -> None:
+        for name in [n for n in os.environ if n.startswith("SYNCWATCH_DASHBOARD_")]:
+            monkeypatch.delenv(name)
+        for name, value in values.items():
+            monkeypatch.setenv(f"SYNCWATCH_DASHBOARD_{name.upper()}", value)
+        settings.clear()  # the app keeps its Settings per process
+
+    choose(auth="local")
+    address = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")  # what `syncwatch dashboard` passes by default
+    yield choose
+    config.set_option("server.address", address)
+    settings.clear()
 
 
 @pytest.fixture
