@@ -1,5 +1,9 @@
 """Read API for SLIs (scope read): values against objectives, stored series, breakdowns and the records behind
-a number. Every number the product shows can be drilled to its records."""
+a number. Every number the product shows can be drilled to its records.
+
+Answers are bounded whatever the data: breakdowns and records come in pages (`limit`, `offset`, `next_offset`; at
+most MAX_PAGE rows a page), and detail maps keyed by data values keep the top `max_label_values` plus `other`.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from metrics.bounded import result_rank
 from metrics.catalogue import DIMENSIONS
 from metrics.query import Db
 from metrics.snapshots import read_series
 from metrics.windows import Window, parse_duration
+from syncwatch import params
 
 if TYPE_CHECKING:
     from metrics.component import MetricsComponent
 
-__all__ = ["build_router"]
+__all__ = ["MAX_PAGE", "MAX_RECORDS_REACH", "build_router"]
+
+MAX_PAGE = 10_000
+# Records are read from the start up to offset + limit (each SLI's query orders them): paging stops this deep.
+MAX_RECORDS_REACH = 100_000
 
 
 def _instant(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise HTTPException(422, f"{field}: not an ISO 8601 instant: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return params.instant(value, field)  # bounded to what the warehouse holds: 422 naming the field
 
 
 def _window(window: str | None, start: str | None, end: str | None) -> Window | None:
@@ -37,7 +43,7 @@ def _window(window: str | None, start: str | None, end: str | None) -> Window | 
             stop = _instant(end, "to") if end else datetime.now(UTC)
             return Window(_instant(start, "from"), stop)
         if window:
-            return Window.rolling(parse_duration(window))
+            return Window.rolling(params.duration(window, "window"))
     except ValueError as exc:
         raise HTTPException(422, f"window: {exc}") from exc
     return None
@@ -92,31 +98,45 @@ def build_router(component: MetricsComponent) -> APIRouter:
 
     @router.get("/slis/{name}/breakdown", summary="One SLI per flow, system, tenant, project or customer")
     async def breakdown(request: Request, name: str, by: str = Query(..., description=", ".join(DIMENSIONS)),
-                        window: str | None = WindowQ, start: str | None = FromQ,
-                        end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
+                        window: str | None = WindowQ, start: str | None = FromQ, end: str | None = ToQ,
+                        limit: int = Query(1000, ge=1, le=MAX_PAGE, description="Rows in this page"),
+                        offset: int = Query(0, ge=0, description="Rows to skip (next_offset of the last page)"),
+                        ) -> dict[str, Any]:  # fmt: skip
         _check(request, name)
         supported = component.evaluator.registry[name].definition.dimensions
         if by not in supported:
             raise HTTPException(422, f"by: {name} breaks down by {', '.join(supported)}, not {by!r}")
         results = await asyncio.to_thread(component.evaluate, _window(window, start, end), by, [name])
+        # Worst first (breach, most bad events, worst value), ties by key: the first page is the one to read.
+        ranked = sorted(results.get(name, {}).items(), key=lambda item: (result_rank(item[1]), item[0]))
         rows = [
             {"key": key, "value": r.value, "good": r.good, "total": r.total, "status": r.status,
              "details": r.details}
-            for key, r in sorted(results.get(name, {}).items())
+            for key, r in ranked[offset : offset + limit]
         ]  # fmt: skip
-        return {"name": name, "by": by, "rows": rows}
+        following = offset + limit if offset + limit < len(ranked) else None
+        return {"name": name, "by": by, "total": len(ranked), "offset": offset, "limit": limit,
+                "next_offset": following, "rows": rows}  # fmt: skip
 
     @router.get("/slis/{name}/records", summary="The records behind the number, with age and money at risk")
-    async def records(request: Request, name: str, limit: int = Query(100, ge=1, le=10000),
+    async def records(request: Request, name: str, limit: int = Query(100, ge=1, le=MAX_PAGE),
+                      offset: int = Query(0, ge=0, description="Records to skip (next_offset of the last page)"),
                       window: str | None = WindowQ, start: str | None = FromQ,
                       end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
         _check(request, name)
+        if offset + limit > MAX_RECORDS_REACH:
+            raise HTTPException(422, f"offset + limit: at most {MAX_RECORDS_REACH:,} records are listed")
         sli = component.evaluator.registry[name]
         explicit = _window(window, start, end) or component.evaluator.window_for(sli.definition, datetime.now(UTC))
-        rows = await asyncio.to_thread(component.with_client, lambda c: sli.records(Db(c), explicit, limit))
+        # One more than the page tells whether another page follows.
+        reach = offset + limit + 1
+        found = await asyncio.to_thread(component.with_client, lambda c: sli.records(Db(c), explicit, reach))
+        rows = found[offset : offset + limit]
         for row in rows:
             if row.get("amount") is not None:
                 row["amount"] = float(row["amount"])
-        return {"name": name, "from": _iso(explicit.start), "to": _iso(explicit.end), "records": rows}
+        following = offset + limit if len(found) > offset + limit and offset + limit < MAX_RECORDS_REACH else None
+        return {"name": name, "from": _iso(explicit.start), "to": _iso(explicit.end), "offset": offset,
+                "limit": limit, "next_offset": following, "records": rows}  # fmt: skip
 
     return router

@@ -36,7 +36,7 @@ class MetricsComponent:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # A bad SLO file stops the start with a message naming the SLI and field, before anything is served.
-        self.evaluator = Evaluator(load_slos(settings.slo_file, known=set(NAMES)))
+        self.evaluator = Evaluator(load_slos(settings.slo_file, known=set(NAMES)), settings.max_label_values)
         self.router = build_router(self)
         self._service: Service | None = None
         self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
@@ -46,7 +46,7 @@ class MetricsComponent:
     def start(self, service: Service) -> None:
         self._service = service
         self.job = SnapshotJob(self.evaluator, service.connect, service.registry)
-        service.registry.register(SliCollector(self.job))
+        service.registry.register(SliCollector(self.job, self.settings.max_label_values))
         service.scheduler.add_job(
             self._snapshot, "interval", seconds=self.settings.sli_snapshot_seconds, id="sli-snapshot"
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
+from metrics.bounded import bound_details
 from metrics.catalogue import Definition, Reading, Sli
 from metrics.query import Db
 from metrics.slis import build_registry
@@ -75,8 +76,10 @@ def _burn(reading: Reading, allowed: float | None) -> float | None:
 
 
 class Evaluator:
-    def __init__(self, config: SloConfig) -> None:
+    def __init__(self, config: SloConfig, max_label_values: int = 20) -> None:
         self.config = config
+        # Details keyed by data values (queues, flows, error codes) keep this many plus `other` (metrics/bounded.py).
+        self.max_label_values = max_label_values
         self.registry: dict[str, Sli] = build_registry(config.cadences)
 
     def objective(self, definition: Definition) -> Objective:
@@ -164,7 +167,7 @@ class Evaluator:
             status=status_of(first.value, definition.comparison, objective.target, objective.bad),
             error_budget_remaining=None if whole is None else 1.0 - whole,
             burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
-            details=first.details,
+            details=bound_details(first.details, self.max_label_values),
             window_counts=counts if allowed else {},
         )
 

@@ -1,5 +1,9 @@
 """Prometheus: SLI values, objectives, error budgets and burn rates from the latest snapshot, read at each scrape
-(a custom collector, so values are never stale copies). Labels are bounded: sli, window, flow, queue."""
+(a custom collector, so values are never stale copies).
+
+sli and window are fixed sets; flow and queue come from event data, so each family keeps the `max_label_values`
+most affected values plus one `other` series (metrics/bounded.py): 20,000 distinct queues once made 40,000 series.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from metrics.bounded import bound_details, keep_top, result_rank, worst_value
 from metrics.snapshots import SnapshotJob
 
 __all__ = ["SliCollector"]
 
 
 class SliCollector(Collector):
-    def __init__(self, job: SnapshotJob) -> None:
+    def __init__(self, job: SnapshotJob, max_label_values: int = 20) -> None:
         self.job = job
+        self.max_label_values = max_label_values
 
     def collect(self) -> Iterator[Metric]:
         value = GaugeMetricFamily("syncwatch_sli_value", "Current SLI value over its SLO window (unit per SLI)",
@@ -54,10 +60,12 @@ class SliCollector(Collector):
                     if rate is not None:
                         burn.add_metric([name, window], rate)
                 if name == "dead_letter_backlog":
-                    for queue, q in r.details.get("queues", {}).items():
+                    for queue, q in bound_details(r.details, self.max_label_values).get("queues", {}).items():
                         dlq_count.add_metric([queue], float(q["count"]))
                         dlq_age.add_metric([queue], float(q["oldest_hours"]) * 3600)
-            for name, results in snap.by_flow.items():
+            for name, every_flow in snap.by_flow.items():
+                measured = {flow: r for flow, r in every_flow.items() if r.value is not None}
+                results = keep_top(measured, self.max_label_values, result_rank, worst_value)
                 for flow, r in results.items():
                     if r.value is None:
                         continue

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         description="Largest share of the time spent merging state tables: a table that took d seconds to merge is"
         " merged again after d / budget seconds at the earliest",
     )
+    max_label_values: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Values kept per label or detail that comes from event data (queue, flow, error code) on"
+        " /metrics and in the SLI API, the most affected first; the rest add up in one `other`",
+    )
 
     # Dashboard stage (dashboard/): the Streamlit console reads only the collector's HTTP read API
     dashboard_api_url: str = Field(

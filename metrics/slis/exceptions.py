@@ -128,5 +128,5 @@ class DeadLetterBacklog:
                    e.reason || ' (' || e.object_id || ')' AS detail
             FROM ({DEAD_LETTERS}) AS e
             WHERE e.dead_lettered_at <= {AS_OF} AND (e.replayed_at IS NULL OR e.replayed_at > {AS_OF})
-            ORDER BY e.dead_lettered_at LIMIT {{limit:UInt32}}"""
+            ORDER BY e.dead_lettered_at, e.message_id LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit)
