@@ -94,6 +94,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             except Exception as exc:
                 problems.append(f"warehouse unreachable: {str(exc).splitlines()[0][:200]}")
         spooled = len(service.spool.pending())
+        waited = service.spool.oldest_age_seconds()
+        if waited > settings.spool_max_age_seconds:
+            problems.append(f"spool backlog: {spooled} batch(es) waiting, the oldest for {waited:.0f} s")
         body = {"status": "ready" if not problems else "not ready", "problems": problems, "spooled_batches": spooled}
         return Response(orjson.dumps(body), status_code=200 if not problems else 503, media_type="application/json")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["DedupIndex"]
 
@@ -18,18 +19,18 @@ class DedupIndex:
     def __init__(self, capacity: int):
         self.capacity = capacity
         self._durable: dict[int, None] = {}  # insertion-ordered: the oldest key is evicted first
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending: dict[int, asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._durable)
 
-    def classify(self, keys: list[int]) -> tuple[list[int], list[asyncio.Future[None]]]:
+    def classify(self, keys: list[int]) -> tuple[list[int], list[asyncio.Future[Any]]]:
         """Indexes of keys that are new, and futures of in-flight batches holding the rest.
 
         A key repeated within `keys` counts as new once only. Called on the event loop, so no lock is needed.
         """
         new: list[int] = []
-        waits: list[asyncio.Future[None]] = []
+        waits: list[asyncio.Future[Any]] = []
         seen: set[int] = set()
         durable, pending = self._durable, self._pending
         for index, key in enumerate(keys):
@@ -43,7 +44,7 @@ class DedupIndex:
             new.append(index)
         return new, waits
 
-    def reserve(self, keys: Iterable[int], future: asyncio.Future[None]) -> None:
+    def reserve(self, keys: Iterable[int], future: asyncio.Future[Any]) -> None:
         for key in keys:
             self._pending[key] = future
 

@@ -13,13 +13,23 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
 
 from collector.rejections import Rejection
-from collector.typed_events import TRACEPARENT, conforms, datetime_fields
+from collector.storable import (
+    DATE_MAX,
+    DATE_MIN,
+    TIME_MAX_US,
+    TIME_MIN_US,
+    amount_problem,
+    date_problem,
+    parse_time,
+    time_column,
+)
+from collector.typed_events import TRACEPARENT, conforms, date_fields, datetime_fields
 from syncwatch.vocabulary import (
     BOOL,
     CATALOGUE,
@@ -55,8 +65,6 @@ _CONTEXT_ATTRIBUTES = frozenset(
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _GOOD_EXTENSION_NAMES = frozenset(EXTENSIONS)
 _TRACEPARENT = re.compile(TRACEPARENT)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 # Which key column an exception's object_type points at, so an exception shows up in that record's timeline.
 _OBJECT_KEY = {
     "time_entry": "entry_id",
@@ -100,6 +108,13 @@ class EventRules:
         self.max_depth = max_depth
         self._canonical: dict[str, str | None] = {}
 
+    def earliest(self, received_us: int) -> int:
+        """The oldest event time taken now: the age limit, and never before the warehouse's first instant."""
+        return max(received_us - self.max_age_us, TIME_MIN_US)
+
+    def latest(self, received_us: int) -> int:
+        return min(received_us + self.max_future_us, TIME_MAX_US)
+
     def __getstate__(self) -> dict[str, Any]:
         # Rules travel to a parse worker with every large body: the memo stays behind, each process keeps its own.
         return {**self.__dict__, "_canonical": {}}
@@ -137,11 +152,11 @@ class EventRows:
         checked = _check(event, self.rules, self.received_us)
         if type(checked) is Rejection:
             return checked
-        ctype, data, extensions = checked  # type: ignore[misc]
+        ctype, data, extensions, time_us = checked  # type: ignore[misc]
         source, event_id = event["source"], event["id"]
         row: dict[str, Any] = {
             "received_at": self.received_at,
-            "time": event["time"],
+            "time": time_column(time_us),
             "source": source,
             "id": event_id,
             "specversion": "1.0",
@@ -201,12 +216,13 @@ class EventRows:
 
 def _check(
     event: Any, rules: EventRules, received_us: int
-) -> Rejection | tuple[str | None, Any, dict[str, Any] | None]:
-    """(canonical type, data, extensions) of an acceptable event, or why it is not; extensions None: see add."""
+) -> Rejection | tuple[str | None, Any, dict[str, Any] | None, int]:
+    """(canonical type, data, extensions, time in µs) of an acceptable event, or why it is not; extensions None:
+    see add."""
     return _typed_check(event, rules, received_us) or _precise_check(event, rules, received_us)
 
 
-def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, Any, None] | None:
+def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, Any, None, int] | None:
     """The common good event, validated in C; None means "not sure", never "bad": the precise checks decide."""
     if type(event) is not dict:
         return None
@@ -214,22 +230,27 @@ def _typed_check(event: Any, rules: EventRules, received_us: int) -> tuple[str, 
     ctype = rules.canonical(kind) if type(kind) is str else None
     if ctype is None or not conforms(event, ctype):
         return None
-    time_us = _parse_time(event["time"])
-    if type(time_us) is not int or not received_us - rules.max_age_us <= time_us <= received_us + rules.max_future_us:
+    time_us = parse_time(event["time"])
+    if type(time_us) is not int or not rules.earliest(received_us) <= time_us <= rules.latest(received_us):
         return None
     data = event["data"]
     for name in datetime_fields(ctype):
         if _datetime(data[name]):
             return None
+    for name in date_fields(ctype):  # msgspec checked the calendar; the range is the warehouse's
+        if not DATE_MIN <= data[name] <= DATE_MAX:
+            return None
+    if "amount" in data and amount_problem(data["amount"]):
+        return None
     # Catalogue fields nest at most two levels (a list of ids); only extra fields can go deeper.
     if (len(data) > len(CATALOGUE[ctype]) or rules.max_depth < 2) and _depth(data, rules.max_depth) > rules.max_depth:
         return None
-    return ctype, data, None
+    return ctype, data, None, time_us
 
 
 def _precise_check(
     event: Any, rules: EventRules, received_us: int
-) -> Rejection | tuple[str | None, Any, dict[str, Any]]:
+) -> Rejection | tuple[str | None, Any, dict[str, Any], int]:
     """Every check in order, so a rejection names the first field that is wrong and says why."""
     if type(event) is not dict:
         return Rejection("not_an_object", "", f"an event must be a JSON object, got {type(event).__name__}")
@@ -249,12 +270,17 @@ def _precise_check(
     raw_time = get("time")
     if raw_time is None:
         return Rejection("missing_attribute", "time", "required: when it happened in business terms (RFC 3339)")
-    time_us = _parse_time(raw_time)
-    if type(time_us) is Rejection:
-        return time_us
-    if time_us > received_us + rules.max_future_us:  # type: ignore[operator]
+    time_us = parse_time(raw_time)
+    if type(time_us) is str:
+        return Rejection("invalid_time", "time", time_us)
+    assert type(time_us) is int
+    if time_us > rules.latest(received_us):
         return Rejection("time_out_of_range", "time", f"{raw_time} is in the future (beyond the allowed clock skew)")
-    if time_us < received_us - rules.max_age_us:  # type: ignore[operator]
+    if time_us < rules.earliest(received_us):
+        if time_us < TIME_MIN_US:
+            return Rejection(
+                "time_out_of_range", "time", f"{raw_time} is before 1970, which the warehouse cannot store"
+            )
         return Rejection("time_out_of_range", "time", f"{raw_time} is older than {rules.max_age.days} days")
 
     extensions: dict[str, Any] = {}
@@ -289,7 +315,11 @@ def _precise_check(
         problem = _check_data(ctype, data)
         if problem is not None:
             return problem
-    return ctype, data, extensions
+    if type(data) is dict and "amount" in data:  # any event's amount lands in the amount column
+        too_large = amount_problem(data["amount"])
+        if too_large:
+            return Rejection("invalid_field", "data.amount", too_large)
+    return ctype, data, extensions, time_us
 
 
 def _decode_base64_data(event: dict[str, Any]) -> Any:
@@ -346,18 +376,9 @@ def _string_list(value: Any) -> str:
     return "" if ok else "must be a list of non-empty strings"
 
 
-def _date(value: Any) -> str:
-    if type(value) is str and len(value) == 10:
-        try:
-            date.fromisoformat(value)
-            return ""
-        except ValueError:
-            pass
-    return "must be a date YYYY-MM-DD"
-
-
 def _datetime(value: Any) -> str:
-    return "" if type(_parse_time(value)) is int else "must be an RFC 3339 timestamp with an offset"
+    problem = parse_time(value)
+    return "" if type(problem) is int else str(problem)
 
 
 def _enum(allowed: frozenset[str], base: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -372,7 +393,7 @@ _KIND_CHECKS: dict[str, Callable[[Any], str]] = {
     BOOL: _boolean,
     CURRENCY: _currency,
     STR_LIST: _string_list,
-    DATE: _date,
+    DATE: date_problem,
     DATETIME: _datetime,
 }
 # canonical type -> ((field, check), ...), built once from the catalogue
@@ -383,18 +404,6 @@ _CHECKS: dict[str, tuple[tuple[str, Callable[[Any], str]], ...]] = {
     )
     for ctype, fields in CATALOGUE.items()
 }
-
-
-def _parse_time(value: Any) -> int | Rejection:
-    if type(value) is not str:
-        return Rejection("invalid_time", "time", "must be an RFC 3339 string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return Rejection("invalid_time", "time", f"{value[:64]!r} is not an RFC 3339 timestamp")
-    if parsed.tzinfo is None:
-        return Rejection("invalid_time", "time", "must carry a UTC offset such as Z or +01:00")
-    return (parsed - _EPOCH) // _MICRO
 
 
 def _depth(value: Any, limit: int, level: int = 1) -> int:

@@ -25,9 +25,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.bodies import media_type, read_body
 from collector.dedup import DedupIndex
 from collector.parsing import parse_events, parse_spans
-from collector.rejections import Rejection
+from collector.rejections import Rejection, refused_by_warehouse
 from collector.service import Service
-from collector.writer import QueueFull, WriteFailed
+from collector.writer import QueueFull, Refused, WriteFailed
 
 __all__ = ["router"]
 
@@ -58,8 +58,9 @@ async def _store(
     dedup: DedupIndex,
     quarantined: list[tuple[Rejection, bytes]],
     token: str,
-) -> set[int]:
-    """Write accepted rows (minus duplicates) and quarantined items; return positions that were duplicates.
+) -> tuple[set[int], dict[int, Rejection]]:
+    """Write accepted rows (minus duplicates) and quarantined items; return the positions in `rows` that were
+    duplicates, and those the warehouse refused (quarantined by the writer) with why.
 
     Returns only once everything is durable; raises HTTPException(503) when it cannot be made so.
     """
@@ -70,18 +71,17 @@ async def _store(
         wanted = set(new)
         duplicates = {i for i in range(len(keys)) if i not in wanted}
         rows = [rows[i] for i in new]
-    futures: list[asyncio.Future[None]] = []
+    futures: list[asyncio.Future[Any]] = []
+    stored: asyncio.Future[Refused] | None = None
     try:
         if quarantined:
             futures.append(service.writers["quarantine"].enqueue(service.quarantine_rows(signal, token, quarantined)))
         if new:
-            future = service.writers[table].enqueue(rows)
+            stored = service.writers[table].enqueue(rows)
             new_keys = [keys[i] for i in new]
-            dedup.reserve(new_keys, future)
-            future.add_done_callback(
-                lambda f: dedup.settle(new_keys, durable=not f.cancelled() and f.exception() is None)
-            )
-            futures.append(future)
+            dedup.reserve(new_keys, stored)
+            stored.add_done_callback(lambda f: _settle(dedup, new_keys, f))
+            futures.append(stored)
     except QueueFull as exc:
         service.metrics.throttled.labels("queue_full").inc()
         raise HTTPException(
@@ -93,14 +93,32 @@ async def _store(
         raise HTTPException(
             503, "warehouse and spool both unavailable; nothing was stored", headers={"Retry-After": _RETRY_AFTER_S}
         ) from exc
+    refused = {
+        new[position]: refused_by_warehouse(message)
+        for position, message in (stored.result() if stored is not None else [])
+    }
     metrics = service.metrics
     metrics.received.labels(signal).inc(len(keys) + len(quarantined))
-    metrics.accepted.labels(signal).inc(len(new))
+    metrics.accepted.labels(signal).inc(len(new) - len(refused))
     if duplicates:
         metrics.deduplicated.labels(signal).inc(len(duplicates))
     for rejection, _ in quarantined:
         metrics.rejected.labels(signal, rejection.reason).inc()
-    return duplicates
+    if refused:
+        metrics.rejected.labels(signal, "refused_by_warehouse").inc(len(refused))
+    return duplicates, refused
+
+
+def _settle(dedup: DedupIndex, keys: list[int], stored: asyncio.Future[Refused]) -> None:
+    """Rows stored are durable for de-duplication; refused ones are not (a corrected resend must be taken)."""
+    if stored.cancelled() or stored.exception() is not None:
+        dedup.settle(keys, durable=False)
+        return
+    refused = {position for position, _ in stored.result()}
+    if refused:
+        dedup.settle([k for i, k in enumerate(keys) if i in refused], durable=False)
+        keys = [k for i, k in enumerate(keys) if i not in refused]
+    dedup.settle(keys, durable=True)
 
 
 # -- CloudEvents ---------------------------------------------------------------------------------------------
@@ -128,9 +146,11 @@ async def ingest_events(request: Request) -> Response:
         raise HTTPException(400, parsed.body_error.message())
 
     quarantined = [(rejection, raw) for _, rejection, raw in parsed.rejected]
-    duplicates = await _store(
+    duplicates, refused = await _store(
         service, "event", "events", parsed.rows, parsed.identities, service.event_dedup, quarantined, token
     )
+    rejected_index = [(index, rejection) for index, rejection, _ in parsed.rejected]
+    rejected_index += [(parsed.accepted_index[position], rejection) for position, rejection in refused.items()]
     if parsed.unknown_index:
         service.metrics.unknown_types.inc(len(parsed.unknown_index))
 
@@ -144,17 +164,17 @@ async def ingest_events(request: Request) -> Response:
         }
     for index in parsed.unknown_index:
         results[index]["warning"] = "unknown_type: stored and flagged, not validated against the catalogue"
-    for index, rejection, _ in parsed.rejected:
+    for index, rejection in rejected_index:
         results[index] = {"index": index, "id": ids[index], "status": "rejected", **rejection.as_dict()}
 
     if single:
         only = results[0]
         return _json(only, 422 if only["status"] == "rejected" else 200)
-    rejected = len(parsed.rejected)
+    rejected = len(rejected_index)
     code = 200 if not rejected else (422 if rejected == parsed.total else 207)
     return _json(
         {
-            "accepted": len(parsed.rows) - len(duplicates),
+            "accepted": len(parsed.rows) - len(duplicates) - len(refused),
             "duplicates": len(duplicates),
             "rejected": rejected,
             "results": results,
@@ -205,17 +225,17 @@ async def ingest_traces(request: Request) -> Response:
             rejection = Rejection("undecodable", "", spans.body_error)
             await _store(service, "span", "quarantine", [], [], service.span_dedup, [(rejection, body)], token)
             raise HTTPException(400, spans.body_error)
-        await _store(
+        _, refused = await _store(
             service, "span", "otel_traces", spans.rows, spans.identities, service.span_dedup, spans.rejected, token
         )
     except HTTPException as exc:
         return _otlp_error(exc, answer_json)
 
-    rejected = len(spans.rejected)
+    rejections = [rejection for rejection, _ in spans.rejected] + list(refused.values())
+    rejected = len(rejections)
     message = ""
     if rejected:
-        first = spans.rejected[0][0]
-        message = f"{rejected} span(s) rejected; first: {first.message()}"
+        message = f"{rejected} span(s) rejected; first: {rejections[0].message()}"
     if answer_json:
         payload = {"partialSuccess": {"rejectedSpans": rejected, "errorMessage": message}} if rejected else {}
         return _json(payload)

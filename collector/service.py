@@ -25,7 +25,7 @@ from collector.components import Component
 from collector.dedup import DedupIndex
 from collector.events import EventRules
 from collector.parsing import exit_with_parent
-from collector.rejections import Rejection
+from collector.rejections import Rejection, refused_by_warehouse
 from collector.spool import Spool
 from collector.telemetry import CollectorMetrics
 from collector.writer import TableWriter
@@ -58,6 +58,7 @@ class Service:
         self.event_dedup = DedupIndex(settings.dedup_cache_keys)
         self.span_dedup = DedupIndex(settings.dedup_cache_keys)
         self.spool = Spool(settings.spool_dir)
+        self.metrics.spool_oldest_age.set_function(self.spool.oldest_age_seconds)
         self.reader: Client | None = None
         self.migrations_applied = False
         self.writers: dict[str, TableWriter] = {}
@@ -107,6 +108,7 @@ class Service:
                 max_rows=settings.batch_max_rows,
                 max_delay_s=delay,
                 queue_max_rows=settings.queue_max_rows,
+                quarantine_rows=None if table == "quarantine" else self.refused_rows,
                 fsync=settings.fsync_inserts,
             )
             writer.start()
@@ -215,12 +217,22 @@ class Service:
                         "field": rejection.field,
                         "detail": rejection.detail,
                         "source": _attr(head, "source"),
-                        "id": _attr(head, "id") or _attr(head, "spanId"),
+                        "id": _attr(head, "id") or _attr(head, "spanId") or _attr(head, "SpanId"),
                         "payload": raw[:cap].decode("utf-8", "replace"),
                         "payload_truncated": len(raw) > cap,
                     }
                 )
             )
+        return rows
+
+    def refused_rows(self, table: str, refused: list[tuple[bytes, str]]) -> list[bytes]:
+        """Quarantine rows for rows the warehouse refused (TableWriter isolates them): the stored row as payload,
+        the engine's message as detail, the column it names (when it names one) as field."""
+        signal = "event" if table == "events" else "span"
+        rows: list[bytes] = []
+        for row, message in refused:
+            head = _head(row)
+            rows += self.quarantine_rows(signal, _attr(head, "token_name"), [(refused_by_warehouse(message), row)])
         return rows
 
 

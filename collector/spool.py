@@ -1,9 +1,10 @@
 """On-disk spool: batches the warehouse could not take are written here, fsynced, before they are acknowledged.
 
 One file per batch (a JSON header line, then the JSON rows), written to a temporary name, fsynced and renamed,
-so a crash leaves either a whole batch or none. Files are replayed oldest first and deleted only after the
-warehouse took them; each keeps the insert_deduplication_token of its batch, so a replay of a batch that did land
-after all is stored once.
+so a crash leaves either a whole batch or none. Rows the quarantine table itself refused are set aside in
+`refused/`, one file per batch with the engine's message on each row, for an operator to read. Files are
+replayed oldest first and deleted only after the warehouse took them; each keeps the insert_deduplication_token
+of its batch, so a replay of a batch that did land after all is stored once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,26 @@ class Spool:
         os.replace(temporary, final)
         _fsync_dir(self.directory)
         return final
+
+    def set_aside(self, table: str, token: str, refused: list[tuple[bytes, str]]) -> Path:
+        """Rows no table would take, kept on disk with the engine's message (the last place that keeps them)."""
+        folder = self.directory / "refused"
+        folder.mkdir(exist_ok=True)
+        lines = [orjson.dumps({"table": table, "token": token})]
+        lines += [orjson.dumps({"error": message, "row": row.decode("utf-8", "replace")}) for row, message in refused]
+        path = folder / f"{time.time_ns():020d}-{table}.json"
+        with open(path, "wb") as handle:
+            handle.write(b"\n".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return path
+
+    def oldest_age_seconds(self) -> float:
+        """How long the oldest spooled batch has waited (0 with none): a stuck spool shows here first."""
+        pending = self.pending()
+        if not pending:
+            return 0.0
+        return max(0.0, (time.time_ns() - int(pending[0].name[:20])) / 1e9)
 
     def pending(self, table: str | None = None) -> list[Path]:
         files = sorted(self.directory.glob("*.json"))

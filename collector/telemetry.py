@@ -65,6 +65,17 @@ class CollectorMetrics:
         self.insert_failures = Counter(
             "syncwatch_collector_insert_failures", "Warehouse inserts that failed", ["table"], registry=registry
         )
+        self.refused_rows = Counter(
+            "syncwatch_collector_refused_rows",
+            "Rows the warehouse refused, isolated from their batch and quarantined",
+            ["table"],
+            registry=registry,
+        )
+        self.spool_oldest_age = Gauge(
+            "syncwatch_collector_spool_oldest_age_seconds",
+            "How long the oldest spooled batch has waited for the warehouse",
+            registry=registry,
+        )
         self.warehouse_up = Gauge(
             "syncwatch_collector_warehouse_up", "1 when the last warehouse insert or probe succeeded", registry=registry
         )

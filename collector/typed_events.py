@@ -6,7 +6,8 @@ goes to the precise checker in collector.events, which finds and names the reaso
 stricter than the precise checks, never more lenient: tests/unit/collector/test_typed_events.py holds them to it.
 
 Where msgspec's own parser accepts more than the precise check, the field stays a plain string and the precise
-check runs on it: RFC 3339 timestamps (msgspec takes a lowercase `z`, Python's `fromisoformat` does not).
+check runs on it: RFC 3339 timestamps, whose range is the warehouse's (collector.storable). Dates are checked
+here for the calendar, then by the caller for the warehouse's range, as amounts are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 
 from syncwatch.vocabulary import BOOL, CATALOGUE, CURRENCY, DATE, DATETIME, ENUMS, EXTENSIONS, INT, NUM, STR, STR_LIST
 
-__all__ = ["TRACEPARENT", "conforms", "datetime_fields"]
+__all__ = ["TRACEPARENT", "conforms", "date_fields", "datetime_fields"]
 
 # W3C trace context, the precise check's pattern too; `$` also matches before a final newline, in both paths.
 TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$"
@@ -72,6 +73,9 @@ _ENVELOPES = {ctype: _envelope(ctype, fields) for ctype, fields in CATALOGUE.ite
 _DATETIME_FIELDS = {
     ctype: tuple(name for name, kind in fields.items() if kind == DATETIME) for ctype, fields in CATALOGUE.items()
 }
+_DATE_FIELDS = {
+    ctype: tuple(name for name, kind in fields.items() if kind == DATE) for ctype, fields in CATALOGUE.items()
+}
 
 
 def conforms(event: dict[str, Any], ctype: str) -> bool:
@@ -81,6 +85,11 @@ def conforms(event: dict[str, Any], ctype: str) -> bool:
     except msgspec.ValidationError:
         return False
     return True
+
+
+def date_fields(ctype: str) -> tuple[str, ...]:
+    """The data fields of `ctype` that are dates: `conforms` checks the calendar, the caller the stored range."""
+    return _DATE_FIELDS[ctype]
 
 
 def datetime_fields(ctype: str) -> tuple[str, ...]:

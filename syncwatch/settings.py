@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(default=20000, ge=1, description="Flush when this many rows are queued")
     batch_max_delay_ms: int = Field(default=200, ge=1, description="Flush at least this often")
     queue_max_rows: int = Field(default=200000, ge=1, description="Above this, ingest answers 503")
+    spool_max_age_seconds: int = Field(
+        default=300, ge=1, description="/readyz answers 503 once the oldest spooled batch has waited this long"
+    )
     dedup_cache_keys: int = Field(default=500_000, ge=0, description="Recent event and span identities kept in memory")
     parse_workers: int = Field(default=2, ge=0, description="Processes that parse large bodies (0: parse inline)")
     parse_inline_below_bytes: int = Field(default=32768, ge=0, description="Bodies smaller than this parse inline")

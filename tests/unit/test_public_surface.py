@@ -16,7 +16,7 @@ SURFACE = {
                          "revoke_token"],
     "collector.app": ["create_app"],
     "collector.parsing": ["ParsedEvents", "ParsedSpans", "exit_with_parent", "parse_events", "parse_spans"],
-    "collector.writer": ["QueueFull", "TableWriter", "WriteFailed"],
+    "collector.writer": ["QueueFull", "Refused", "TableWriter", "WriteFailed", "classify"],
 }  # fmt: skip
 
 

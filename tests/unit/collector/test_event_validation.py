@@ -11,6 +11,7 @@ import pytest
 
 from collector.events import EventRows, EventRules
 from collector.rejections import Rejection
+from collector.storable import parse_time, time_column
 from syncwatch.vocabulary import CATALOGUE
 from tests.factories import event, valid_data
 
@@ -50,7 +51,7 @@ def test_columns_carry_keys_money_and_trace_context() -> None:
     assert (c["correlation_id"], c["causation_id"], c["tenant_id"]) == ("corr-1", "cause-1", "acme-uk")
     assert (c["source_system"], c["target_system"]) == ("psa", "erp")
     assert c["extensions"] == {"region": "emea"}
-    assert c["data"]["entry_id"] == "E-9" and c["time"] == raw["time"]
+    assert c["data"]["entry_id"] == "E-9" and c["time"] == time_column(parse_time(raw["time"]))  # type: ignore[arg-type]
 
 
 def test_alias_and_exception_object_links() -> None:
