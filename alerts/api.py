@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from alerts.matchers import Matcher
+from syncwatch import params
 
 if TYPE_CHECKING:
     from alerts.component import AlertsComponent
@@ -114,8 +115,8 @@ def build_router(component: AlertsComponent) -> APIRouter:
     async def create_silence(request: Request, body: SilenceIn) -> dict[str, Any]:
         _require(request, "admin")
         now = datetime.now(UTC)
-        starts = _utc(body.starts_at) if body.starts_at else now
-        ends = _utc(body.ends_at)
+        starts = params.bounded(body.starts_at, "starts_at") if body.starts_at else now
+        ends = params.bounded(body.ends_at, "ends_at")  # the store's DateTime64 range: 422, not an overflow
         if ends <= starts or ends <= now:
             raise HTTPException(422, "ends_at must be in the future and after starts_at")
         try:
@@ -140,7 +141,3 @@ def build_router(component: AlertsComponent) -> APIRouter:
         return silence.public(datetime.now(UTC))
 
     return router
-
-
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,8 +12,11 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
+from starlette.requests import ClientDisconnect
 
 from collector import admin, ingest, read, read_ingest
+from collector.auth import RateLimiter
 from collector.components import components
 from collector.service import Service
 from syncwatch import __version__
@@ -21,9 +25,30 @@ from syncwatch.warehouse import pending_migrations
 
 __all__ = ["create_app"]
 
+log = logging.getLogger("syncwatch.collector")
+
+
+class Problem(BaseModel):
+    field: str = Field(description="where: query.<name>, path.<name>, body.<field>")
+    detail: str
+
+
+class InvalidRequest(BaseModel):
+    """The 422 body of every route (FastAPI's own HTTPValidationError shape is not what the collector sends)."""
+
+    error: str
+    problems: list[Problem] = Field(default_factory=list)
+    status: int
+
+
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": InvalidRequest, "description": "a parameter or the body is invalid; problems name it"}
+}
+
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
     service = Service(settings, registry)
+    service.auth.unauthenticated = RateLimiter(settings.unauthenticated_per_second, settings.unauthenticated_burst)
     service.components = components(settings)
 
     @asynccontextmanager
@@ -39,6 +64,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         version=__version__,
         summary="Ingests OTLP traces and CloudEvents business audit events; answers where a record went.",
         lifespan=lifespan,
+        responses=_INVALID,
     )
     app.state.service = service
     app.include_router(ingest.router)
@@ -61,11 +87,20 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             headers=exc.headers,
         )
 
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Normal on the internet (a cancelled upload, a read deadline in collector/server.py): one line, no trace.
+        peer = request.client.host if request.client else "?"
+        log.info("client %s went away during %s %s", peer, request.method, _endpoint(request))
+        return Response(status_code=499)  # nobody reads it; recorded as nginx records a client that left
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"]} for e in exc.errors()]
+        # the parameter's name and the reason in `error` too: clients (the console, the CLI) show only that field
+        named = "; ".join(f"{p['field'].split('.', 1)[-1]}: {p['detail']}" for p in problems[:3])
         return Response(
-            orjson.dumps({"error": "invalid request", "problems": problems, "status": 422}),
+            orjson.dumps({"error": f"invalid request: {named}", "problems": problems, "status": 422}),
             status_code=422,
             media_type="application/json",
         )

@@ -1,7 +1,9 @@
-"""Bearer-token authentication with scopes, and a per-token rate limit.
+"""Bearer-token authentication with scopes, a per-token rate limit, and a per-IP limit on failed attempts.
 
 No or unknown token -> 401; known token without the scope -> 403; over the rate -> 429 with Retry-After.
-Secrets are compared by hash and never logged.
+A client IP that earned too many 401s gets 429 with Retry-After instead, until its bucket refills; a valid token
+from the same IP (a colleague behind the same NAT) is never refused for it. Secrets are compared by hash and never
+logged.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ class _Bucket:
 class RateLimiter:
     """Token bucket per API token: `rate` requests per second on average, bursts up to `burst`."""
 
-    def __init__(self, rate: float, burst: int):
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000):
         self.rate = rate
         self.burst = float(burst)
+        self.max_keys = max_keys  # client IPs are the attacker's to choose: bound the memory they can take
         self._buckets: dict[str, _Bucket] = {}
 
     def take(self, name: str) -> float:
@@ -53,6 +56,8 @@ class RateLimiter:
         now = time.monotonic()
         bucket = self._buckets.get(name)
         if bucket is None:
+            if len(self._buckets) >= self.max_keys:
+                del self._buckets[next(iter(self._buckets))]  # the oldest key: it starts afresh if it returns
             bucket = self._buckets[name] = _Bucket(self.burst, now)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
@@ -63,9 +68,16 @@ class RateLimiter:
 
 
 class Authenticator:
-    def __init__(self, cache: TokenCache, limiter: RateLimiter, local_admin_secret: str | None = None):
+    def __init__(
+        self,
+        cache: TokenCache,
+        limiter: RateLimiter,
+        local_admin_secret: str | None = None,
+        unauthenticated: RateLimiter | None = None,
+    ):
         self.cache = cache
         self.limiter = limiter
+        self.unauthenticated = unauthenticated or RateLimiter(1.0, 30)  # 401s per client IP
         self._local_admin = (
             TokenRecord("local-admin", ("admin",), hash_secret(local_admin_secret), time.time(), None)
             if local_admin_secret
@@ -76,13 +88,13 @@ class Authenticator:
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+            raise self._unauthenticated(request, "missing bearer token")
         secret = secret.strip()
         token = self.cache.lookup(secret)
         if token is None and self._local_admin and hash_secret(secret) == self._local_admin.secret_sha256:
             token = self._local_admin
         if token is None or token.revoked_at is not None:
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            raise self._unauthenticated(request, "unknown or revoked token")
         if not token.allows(scope):
             raise HTTPException(403, f"token {token.name!r} lacks the {scope!r} scope")
         wait = self.limiter.take(token.name)
@@ -91,3 +103,12 @@ class Authenticator:
                 429, f"rate limit for token {token.name!r} exceeded", headers={"Retry-After": str(math.ceil(wait))}
             )
         return token
+
+    def _unauthenticated(self, request: Request, reason: str) -> HTTPException:
+        client = request.client.host if request.client else ""
+        wait = self.unauthenticated.take(client)
+        if wait > 0:
+            return HTTPException(
+                429, "too many unauthenticated requests from this address", {"Retry-After": str(math.ceil(wait))}
+            )
+        return HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from collector.service import Service
+from syncwatch import params
 from syncwatch.vocabulary import BUSINESS_KEY_KINDS
 
 __all__ = ["router"]
@@ -69,7 +70,12 @@ async def whoami(request: Request) -> dict[str, Any]:
     return {"name": token.name, "scopes": list(token.scopes)}
 
 
-@router.get("/records/{key}", summary="Every event and span about one business key, in time order")
+# {key:path}: business keys may hold "/" (ERP document numbers like INV/2026/0042); a plain {key} made those
+# answer the router's 404, which the console reads as "this stage is not deployed".
+@router.get(
+    "/records/{key:path}",
+    summary="Every event and span about one business key, in time order (found: false when nothing matches)",
+)
 async def record_journey(
     request: Request,
     key: str,
@@ -155,11 +161,14 @@ async def quarantine(
     limit: int = Query(100, ge=1, le=1000),
     reason: str = Query("", description="only this reason code"),
     signal: str = Query("", description="event or span"),
-    since: datetime | None = Query(None, description="only rejections received at or after this time (RFC 3339)"),
+    since: str | None = Query(
+        None, description="only rejections received at or after this instant (RFC 3339) or this long ago (e.g. 7d)"
+    ),
 ) -> dict[str, Any]:
     service: Service = request.app.state.service
     service.auth.require(request, "read")
-    return await asyncio.to_thread(_quarantine, service, limit, reason, signal, since)
+    start = params.instant_or_ago(since, "since") if since else None
+    return await asyncio.to_thread(_quarantine, service, limit, reason, signal, start)
 
 
 def _quarantine(service: Service, limit: int, reason: str, signal: str, since: datetime | None) -> dict[str, Any]:

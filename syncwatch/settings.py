@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (e.g. inside a private network)"
     )
+    unauthenticated_per_second: float = Field(
+        default=1.0, gt=0, description="401s a client IP may earn per second on average before 429 with Retry-After"
+    )
+    unauthenticated_burst: int = Field(default=30, ge=1, description="401s a client IP may earn at once")
+
+    # Connections (collector/server.py)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's headers must arrive within this long (408 and close)"
+    )
+    body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request's body must arrive within this long after its headers (408)"
+    )
+    keep_alive_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="An idle keep-alive connection is closed after this long"
+    )
+    max_connections: int = Field(
+        default=500, ge=1, description="Open connections beyond which requests are answered 503 with Retry-After"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="JSON logs on stderr")
 
