@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from collector.spool import Spool
@@ -221,3 +224,71 @@ def test_readyz_reports_a_spool_that_does_not_drain(
         while collector.service.spool.pending() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert http.get(f"{collector.url}/readyz").status_code == 200
+
+
+_NOW = time.time()
+hostile_times = st.one_of(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)).map(lambda d: d.isoformat() + "Z"),
+    st.sampled_from(["{now}+00:00:30", "2026-W50-1T10:00:00Z", "{now},5Z", "{now}z", "{now}.123456789-08:00"]).map(
+        lambda t: t.format(now=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(_NOW - 600)))
+    ),
+    st.text(max_size=30),
+)
+hostile_dates = st.one_of(
+    st.dates(datetime(1900, 1, 1).date(), datetime(2300, 1, 1).date()).map(lambda d: d.isoformat()),
+    st.sampled_from(["2026-W50-1", "2026-02-30", "0000-00-00", "2026-1-7"]),
+)
+hostile_amounts = st.one_of(
+    st.floats(-1e20, 1e20, allow_nan=False), st.integers(-(2**64), 2**64 - 1), st.sampled_from([1e14, -1e14, 1e20])
+)
+
+
+@st.composite
+def hostile_batches(draw: st.DrawFn) -> list[dict[str, Any]]:
+    batch = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["time_entry.posted", "time_entry.written_off", "assignment.changed"]))
+        one = event(kind)
+        choice = draw(st.sampled_from(["time", "date", "amount", "none"]))
+        if choice == "time":
+            one["time"] = draw(hostile_times)
+        elif choice == "date" and kind == "assignment.changed":
+            one["data"][draw(st.sampled_from(["start_date", "end_date"]))] = draw(hostile_dates)
+        elif choice == "amount":
+            one["data"]["amount"] = draw(hostile_amounts)
+        batch.append(one)
+    return batch
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=hostile_batches())
+def test_any_batch_is_stored_or_rejected_and_quarantined_never_stuck(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, batch: list[dict[str, Any]]
+) -> None:
+    answer = httpx.post(
+        f"{collector.url}/v1/events",
+        content=orjson.dumps(batch),
+        headers={**auth(tokens["ingest"]), **BATCH},
+        timeout=30,
+    )
+    assert answer.status_code in (200, 207, 422), answer.text
+    results = answer.json()["results"]
+    ids = [e["id"] for e in batch]
+    stored = dict(
+        warehouse.query(
+            "SELECT id, count() FROM events WHERE id IN {ids:Array(String)} GROUP BY id", parameters={"ids": ids}
+        ).result_rows  # noqa: E501
+    )
+    quarantined = {
+        r[0]
+        for r in warehouse.query(
+            "SELECT id FROM quarantine WHERE id IN {ids:Array(String)}", parameters={"ids": ids}
+        ).result_rows  # noqa: E501
+    }
+    for result in results:
+        if result["status"] == "accepted":
+            assert stored.get(result["id"]) == 1, result
+        else:
+            assert result["status"] == "rejected" and result["field"], result
+            assert result["id"] in quarantined and result["id"] not in stored, result
+    assert collector.service.spool.pending() == []
