@@ -42,6 +42,7 @@ def serve() -> None:
     import uvicorn
 
     from collector.app import create_app
+    from collector.server import server_config
     from syncwatch.logs import configure_logging
 
     settings = Settings()
@@ -52,7 +53,8 @@ def serve() -> None:
         _fail(f"{exc}. Only one process can own an embedded warehouse; stop the other one first.")
     except WarehouseUnavailable as exc:
         _fail(str(exc))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # server_config: uvicorn with the read deadlines and connection cap of collector/server.py
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 @app.command()
