@@ -147,8 +147,9 @@ def _local(service: ApiClient) -> Principal:
 
 def _signed_in(settings: Settings, service: ApiClient) -> Principal | None:
     methods = set(settings.dashboard_auth.split("+"))
-    if "oidc" in methods and st.user.is_logged_in:
-        user = st.user.to_dict()
+    # to_dict(): without an [auth] section st.user has no is_logged_in at all, and reading it would raise
+    user = st.user.to_dict() if "oidc" in methods else {}
+    if user.get("is_logged_in") is True:
         values = claim_values(user, settings.dashboard_oidc_claim)
         scopes = scopes_for(values, settings.dashboard_oidc_scopes)
         name = str(user.get("email") or user.get("name") or user.get("sub") or "signed-in user")

@@ -14,6 +14,7 @@ __all__ = [
     "STATUS_ICON",
     "STATUS_ORDER",
     "STATUS_MATERIAL",
+    "WORD_JOINER",
     "age",
     "budget",
     "count",
@@ -62,14 +63,19 @@ _UNIT_AXIS: Mapping[str, str] = {
 # the ones Streamlit's Markdown gives a meaning: links and images, code spans, emphasis, headings, lists, quotes,
 # tables, HTML tags and entities, autolinks (the ':' and '.' of an address), colour and icon directives, LaTeX.
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^])")
-_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+_WHITESPACE = re.compile(r"\s+")
+# GitHub's autolinks (http://..., www...., a@b.example) are found in the text after escapes are undone, so an
+# escape cannot stop them: an invisible word joiner after ':', before '@' and inside 'www.' breaks their patterns.
+_AUTOLINK = re.compile(r"(?<=:)|(?=@)|(?<=www)(?=\\\.)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def esc(text: object) -> str:
     """Text from events, spans, probes, the API or the URL, made safe to put inside Markdown: it shows as the
-    characters it is. Line breaks become spaces, so a value cannot end the surrounding paragraph either. Every
-    st.markdown, st.caption, st.info (and metric labels and help) that shows such a value passes it through here."""
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+    characters it is. Runs of whitespace become one space (as the browser shows them anyway), so a value cannot
+    end the surrounding paragraph or start an indented code block either. Every st.markdown, st.caption, st.info
+    (and metric labels, values and help) that shows such a value passes it through here."""
+    return _AUTOLINK.sub(WORD_JOINER, _MARKDOWN_SYNTAX.sub(r"\\\1", _WHITESPACE.sub(" ", str(text)).strip()))
 
 
 def safe_url(url: object) -> str | None:

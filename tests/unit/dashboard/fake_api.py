@@ -91,6 +91,14 @@ class FakeCollector:
     ingest: dict[str, Any] | None = None
     missing: tuple[str, ...] = ()  # path prefixes answered as an unknown route (stage not deployed)
     status_override: int | None = None  # answer every request with this status (401, 500, ...)
+    # secret -> (name, scopes), for GET /api/v1/whoami (the console's token sign-in)
+    tokens: dict[str, tuple[str, list[str]]] = field(
+        default_factory=lambda: {
+            "read-secret": ("dashboard", ["read"]),
+            "admin-secret": ("ops-admin", ["admin"]),
+            "ingest-secret": ("sender", ["ingest"]),
+        }
+    )
     requests: list[httpx.Request] = field(default_factory=list)
     writes: list[tuple[str, str, Any]] = field(default_factory=list)
     _memo: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -108,6 +116,14 @@ class FakeCollector:
         now = datetime.now(UTC)
         if path == "/readyz":
             return _json({"status": "ready", "problems": [], "spooled_batches": 0})
+        if path == "/api/v1/whoami":
+            secret = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if secret not in self.tokens:
+                return httpx.Response(401, json={"error": "unknown or revoked token", "status": 401})
+            name, scopes = self.tokens[secret]
+            if "read" not in scopes and "admin" not in scopes:
+                return httpx.Response(403, json={"error": f"token {name!r} lacks the 'read' scope", "status": 403})
+            return _json({"name": name, "scopes": scopes})
         if path == "/api/v1/slis":
             return _json(
                 {"as_of": _iso(now), "from": _iso(now - timedelta(days=30)), "to": _iso(now), "slis": self.slis}

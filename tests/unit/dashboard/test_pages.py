@@ -9,14 +9,14 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.format import budget, money, pretty_json, value
+from dashboard.format import WORD_JOINER, budget, money, pretty_json, value
 from tests.unit.dashboard.conftest import PAGE_FILES, Open, client_for
 from tests.unit.dashboard.fake_api import FakeCollector, journey
 
 
 def shown_as(markdown: object) -> str:
     """What the browser shows of Markdown's backslash escapes (values from the API are escaped, see format.esc)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown)).replace(WORD_JOINER, "")
 
 
 def metrics(at: AppTest) -> dict[str, str]:
