@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection clean
+.PHONY: install run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection bench-soak clean
 
 install: $(STAMP)
 
@@ -39,6 +39,9 @@ bench-dashboard: install
 
 bench-probes: install
 	$(PY) bench/probe_scale.py --consultants 5000 --days 30
+
+bench-soak: install
+	$(PY) bench/soak.py --minutes 30 --kill-every 300 --hostile 0.01
 
 bench-detection: install
 	$(PY) bench/detection.py --consultants 200 --speed 60
