@@ -130,14 +130,16 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle
         current = cycle is not None and not cycle.response_complete
-        if current and stage == "body":
+        if stage == "body" and current:
             if not cycle.response_started:
                 self.transport.write(_TIMEOUT_408)
             # the handler still waiting on the body gets http.disconnect instead, and its answer is dropped
             cycle.disconnected = True
             cycle.message_event.set()
-        elif self._began:
+        elif stage == "headers" and self._began and not current:
+            # not while an earlier request's answer may still be written (pipelining): only close then
             self.transport.write(_TIMEOUT_408)
+        # a body still trickling in after its request was answered (a 401 before reading it) is closed silently
         peer = self.client[0] if self.client else "?"
         log.info("closed a connection from %s: its request %s did not arrive in time", peer, stage)
         self.transport.close()

@@ -173,3 +173,12 @@ def test_repeated_401s_from_one_address_get_429(url: str, tokens: Tokens) -> Non
         assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
         # a valid token from the same address is not refused for its neighbours' guesses
         assert http.get("/api/v1/quarantine", headers={"Authorization": f"Bearer {tokens['read']}"}).status_code == 200
+
+
+def test_a_body_trickling_after_its_answer_is_cut_without_a_second_answer(url: str) -> None:
+    s = connect(url)  # no token: answered 401 before the body is read
+    s.send(b"POST /v1/traces HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+    [(data, after)] = drip([s], b"          ", until=time.monotonic() + BODY_S + SLACK_S + 2).values()
+    assert data.startswith(b"HTTP/1.1 401 ") and data.count(b"HTTP/1.1 ") == 1
+    assert after <= BODY_S + SLACK_S
+    s.close()
