@@ -190,10 +190,10 @@ def parse_cost(events: list[bytes], spans: list[bytes], rounds: int = 7) -> dict
 
     settings = Settings()
     rules = EventRules(
-        settings.type_aliases, settings.max_future_skew_seconds, settings.max_event_age_days, settings.max_json_depth
+        settings.type_aliases, settings.max_future_skew_seconds, settings.accepted_age_days, settings.max_json_depth
     )
     now_ns = time.time_ns()
-    window = (now_ns - settings.max_event_age_days * 86_400 * 10**9, now_ns + settings.max_future_skew_seconds * 10**9)
+    window = (now_ns - settings.accepted_age_days * 86_400 * 10**9, now_ns + settings.max_future_skew_seconds * 10**9)
     events_n = sum(len(orjson.loads(body)) for body in events)
     best_events = best_spans = float("inf")
     spans_n = 0

@@ -178,8 +178,8 @@ class EventRows:
                     row[column] = value
             traceparent = row.pop("traceparent", None)
             if traceparent:
-                row["trace_id"] = traceparent[3:35]
-                row["parent_span_id"] = traceparent[36:52]
+                row["trace_id"] = traceparent[3:35].lower()  # as spans store their ids, so the two meet
+                row["parent_span_id"] = traceparent[36:52].lower()
             if extensions:
                 others = {name: value for name, value in extensions.items() if name not in _GOOD_EXTENSION_NAMES}
                 if others:
@@ -281,7 +281,11 @@ def _precise_check(
             return Rejection(
                 "time_out_of_range", "time", f"{raw_time} is before 1970, which the warehouse cannot store"
             )
-        return Rejection("time_out_of_range", "time", f"{raw_time} is older than {rules.max_age.days} days")
+        return Rejection(
+            "time_out_of_range",
+            "time",
+            f"{raw_time} is older than {rules.max_age.days} days: the warehouse would delete it at once (retention)",
+        )
 
     extensions: dict[str, Any] = {}
     if len(event) > len(_CONTEXT_ATTRIBUTES & event.keys()):

@@ -217,7 +217,7 @@ async def ingest_traces(request: Request) -> Response:
         body = await read_body(request, service.settings.max_body_bytes)
         now_ns = time.time_ns()
         window = (
-            now_ns - service.settings.max_event_age_days * 86_400 * 10**9,
+            now_ns - service.settings.accepted_age_days * 86_400 * 10**9,
             now_ns + service.settings.max_future_skew_seconds * 10**9,
         )
         spans = await service.parse(len(body), parse_spans, body, answer_json, window)
@@ -246,7 +246,25 @@ async def ingest_traces(request: Request) -> Response:
     return Response(response.SerializeToString(), media_type=_PROTOBUF)
 
 
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
+@router.post("/v1/logs", tags=["ingest"], summary="OTLP logs: not taken (answered 404 with what is)")
+@router.post("/v1/metrics", tags=["ingest"], summary="OTLP metrics: not taken (answered 404 with what is)")
+async def other_otlp_signals(request: Request) -> Response:
+    """An OTLP exporter pointed at the collector for every signal hears, in its own encoding and without a retry
+    (404 is not retryable in OTLP/HTTP), that only traces are taken, rather than a bare "Not Found"."""
+    service = _service(request)
+    signal = request.url.path.rsplit("/", 1)[-1]
+    try:
+        service.auth.require(request, "ingest")
+        raise HTTPException(
+            404,
+            f"this collector does not take OTLP {signal}: it takes OTLP traces on POST /v1/traces and business "
+            "events as CloudEvents on POST /v1/events",
+        )
+    except HTTPException as exc:
+        return _otlp_error(exc, media_type(request) == _JSON)
+
+
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 12, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def _otlp_error(exc: HTTPException, answer_json: bool) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,14 +28,14 @@ SELECT time, canonical_type, type, known_type, source, id, subject, source_syste
 FROM events FINAL
 WHERE (canonical_type, time, source, id) IN (
     SELECT event_type, toDateTime64(time, 6, 'UTC'), event_source, event_id FROM record_keys
-    WHERE key = {key:String} AND signal = 'event' AND ({kind:String} = '' OR kind = {kind:String}))
+    WHERE key IN {keys:Array(String)} AND signal = 'event' AND ({kind:String} = '' OR kind = {kind:String}))
 ORDER BY time, received_at
 LIMIT {limit:UInt32}
 """
 _SPANS_SQL = """
 WITH keyed AS (
     SELECT trace_id, span_id, service_name, span_name, time FROM record_keys
-    WHERE key = {key:String} AND signal = 'span' AND ({kind:String} = '' OR kind = {kind:String})
+    WHERE key IN {keys:Array(String)} AND signal = 'span' AND ({kind:String} = '' OR kind = {kind:String})
   UNION ALL
     SELECT trace_id, span_id, service_name, span_name, time FROM record_keys
     WHERE signal = 'span' AND kind = 'trace' AND key IN {trace_ids:Array(String)}
@@ -47,6 +48,15 @@ WHERE (ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId)
 ORDER BY Timestamp
 LIMIT {limit:UInt32}
 """
+
+
+_HEX_ID = re.compile(r"[0-9a-fA-F]{16}(?:[0-9a-fA-F]{16})?\Z")
+
+
+def _spellings(key: str) -> list[str]:
+    """The key as given, and for a trace or span id (32 or 16 hex digits) the lower case the warehouse stores:
+    OTLP and W3C trace context compare hex ids without regard to case."""
+    return sorted({key, key.lower()}) if _HEX_ID.match(key) else [key]
 
 
 def _data(text: str) -> Any:
@@ -92,7 +102,7 @@ async def record_journey(
 def _journey(service: Service, key: str, kind: str, limit: int) -> dict[str, Any]:
     assert service.reader is not None
     client = service.reader
-    params = {"key": key, "kind": kind, "limit": limit}
+    params = {"keys": _spellings(key), "kind": kind, "limit": limit}
     event_rows = client.query(_EVENTS_SQL, parameters=params).result_rows
     trace_ids = sorted({r[12] for r in event_rows if r[12]})
     span_rows = client.query(_SPANS_SQL, parameters={**params, "trace_ids": trace_ids}).result_rows

@@ -47,7 +47,7 @@ class Service:
         self.rules = EventRules(
             settings.type_aliases,
             settings.max_future_skew_seconds,
-            settings.max_event_age_days,
+            settings.accepted_age_days,
             settings.max_json_depth,
         )
         self.tokens = TokenCache()

@@ -182,7 +182,13 @@ def _span_problem(trace_id: str, span_id: str, start: int, end: int, window: tup
     if end > DATETIME64_NS_MAX:
         return Rejection("time_out_of_range", "endTimeUnixNano", _BEYOND_DATETIME64)
     if not window[0] <= start <= window[1]:
-        return Rejection("time_out_of_range", "startTimeUnixNano", "outside the accepted time window")
+        if start < window[0]:
+            return Rejection(
+                "time_out_of_range",
+                "startTimeUnixNano",
+                "older than the warehouse keeps spans (SYNCWATCH_RETENTION_DAYS): it would be deleted at once",
+            )
+        return Rejection("time_out_of_range", "startTimeUnixNano", "in the future beyond the allowed clock skew")
     return None
 
 

@@ -23,7 +23,8 @@ from syncwatch.vocabulary import BOOL, CATALOGUE, CURRENCY, DATE, DATETIME, ENUM
 __all__ = ["TRACEPARENT", "conforms", "date_fields", "datetime_fields"]
 
 # W3C trace context, the precise check's pattern too; `$` also matches before a final newline, in both paths.
-TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$"
+# Hex of either case: ids are compared without regard to case, and stored in lower case (EventRows.add).
+TRACEPARENT = r"^[0-9a-fA-F]{2}-([0-9a-fA-F]{32})-([0-9a-fA-F]{16})-[0-9a-fA-F]{2}$"
 
 _NON_EMPTY = Annotated[str, msgspec.Meta(min_length=1)]
 # \Z, not $: "USD\n" is not a currency

@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import orjson
 
-__all__ = ["QUIET_LOGGERS", "configure_logging", "quiet_third_party", "redact_text", "redact_url"]
+__all__ = ["QUIET_LOGGERS", "ROUTINE_LOGGERS", "configure_logging", "quiet_third_party", "redact_text", "redact_url"]
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 MASK = "***"
@@ -99,6 +99,23 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _Routine(logging.Filter):
+    """The scheduler's INFO lines ("Running job ...", "... executed successfully", two a second with the alert
+    dispatch) are routine: they become DEBUG, shown only when the root logger shows DEBUG. Its warnings (a run
+    missed or skipped because the previous one is still going: a slow job) and errors (a job that raised, one line
+    with the traceback in `exc`) keep their level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+# apscheduler 3 logs each run on these two loggers (a filter applies to records of its own logger only)
+ROUTINE_LOGGERS = ("apscheduler.scheduler", "apscheduler.executors.default")
+
+
 def quiet_third_party() -> None:
     """Hold the loggers that print request URLs at WARNING (their warnings and errors still show)."""
     for name in QUIET_LOGGERS:
@@ -106,6 +123,10 @@ def quiet_third_party() -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _AccessLogFilter) for f in access.filters):
         access.addFilter(_AccessLogFilter())
+    for name in ROUTINE_LOGGERS:
+        routine = logging.getLogger(name)
+        if not any(isinstance(f, _Routine) for f in routine.filters):
+            routine.addFilter(_Routine())
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -32,7 +32,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="Limit after decompression")
     max_json_depth: int = Field(default=32, ge=4, description="Deepest JSON nesting accepted in a body")
     max_future_skew_seconds: int = Field(default=300, ge=0, description="How far ahead an event time may be")
-    max_event_age_days: int = Field(default=3650, ge=1, description="How old an event time may be")
+    max_event_age_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="How old an event or span time may be (default and at most: SYNCWATCH_RETENTION_DAYS)",
+    )
     type_aliases: dict[str, str] = Field(
         default_factory=dict,
         description='JSON map of incoming type -> canonical type, e.g. {"TimePosted": "time_entry.posted"}',
@@ -170,6 +174,21 @@ class Settings(BaseSettings):
         if not value.startswith(("chdb://", "http://", "https://")):
             raise ValueError("must start with chdb://, http:// or https://")
         return value
+
+    @model_validator(mode="after")
+    def _age_within_retention(self) -> Settings:
+        if self.max_event_age_days is not None and self.max_event_age_days > self.retention_days:
+            raise ValueError(
+                f"max_event_age_days ({self.max_event_age_days}) exceeds retention_days ({self.retention_days}): "
+                "items that old would be acknowledged and then deleted by the retention TTL; raise "
+                "SYNCWATCH_RETENTION_DAYS to keep older history"
+            )
+        return self
+
+    @property
+    def accepted_age_days(self) -> int:
+        """One age limit for events and spans: nothing older is acknowledged, since retention would drop it."""
+        return self.max_event_age_days or self.retention_days
 
     @property
     def embedded(self) -> bool:
