@@ -48,14 +48,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+# Local mode: no sign-in, so the console binds loopback only (it refuses anything else) and says so on every page.
 SYNCWATCH_DASHBOARD_TOKEN="$SYNCWATCH_DASHBOARD_TOKEN" SYNCWATCH_DASHBOARD_API_URL="http://127.0.0.1:${port}" \
+  SYNCWATCH_DASHBOARD_AUTH=local SYNCWATCH_DASHBOARD_HOST=127.0.0.1 \
   $SW dashboard > var/dashboard.log 2>&1 &
 dashboard=$!
 
 cat <<TXT
 
   SyncWatch is running (embedded warehouse in ./var/warehouse), fed by a simulated firm of 500 consultants at 60x.
-    Dashboard         http://127.0.0.1:${SYNCWATCH_DASHBOARD_PORT:-8501}        (logs: var/dashboard.log)
+    Dashboard         http://127.0.0.1:${SYNCWATCH_DASHBOARD_PORT:-8501}        (local mode: no sign-in, loopback only; logs: var/dashboard.log)
     Collector         http://127.0.0.1:${port}        (logs: var/collector.log)
       API docs        http://127.0.0.1:${port}/docs
       A record        curl -H "Authorization: Bearer \$SYNCWATCH_READ_TOKEN" http://127.0.0.1:${port}/api/v1/records/TE-000000001

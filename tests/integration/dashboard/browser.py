@@ -139,6 +139,50 @@ class Chromium:
                 raise TimeoutError(f"{url} did not finish rendering in {timeout:g} s (state {state})")
             time.sleep(0.03)
 
+    def wait_for_text(self, text: str, timeout: float = 60.0) -> str:
+        """The page's text once it contains `text` (the script may still be running elsewhere on the page). Word
+        joiners are left out: invisible, the console puts them into addresses shown as text (format.esc)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = str(self.evaluate("document.body ? document.body.innerText : ''") or "").replace("\u2060", "")
+            if text in found:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} did not appear within {timeout:g} s; the page shows {found[-800:]!r}")
+            time.sleep(0.05)
+
+    def click(self, label: str, selector: str = "button, a, [role=tab]") -> None:
+        """Click the first visible element of `selector` whose text ends with the line `label` (waits for it)."""
+        script = f"""
+(() => {{
+  const found = [...document.querySelectorAll({json.dumps(selector)})]
+    // an icon's ligature name comes first in the text of a navigation link: compare the last line
+    .find(e => e.innerText.trim().split('\\n').pop().trim() === {json.dumps(label)} && e.offsetParent !== null);
+  if (!found) return false;
+  found.click();
+  return true;
+}})()"""
+        deadline = time.monotonic() + 30
+        while not self.evaluate(script):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing to click labelled {label!r}")
+            time.sleep(0.05)
+
+    def type_and_enter(self, selector: str, text: str) -> None:
+        """Type into the element as a person would (React sees real input events), then press Enter."""
+        deadline = time.monotonic() + 30
+        while not self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "if (!e) return false; e.focus(); e.select && e.select(); return true; })()"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {selector} to type into")
+            time.sleep(0.05)
+        self.call("Input.insertText", text=text)
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                      nativeVirtualKeyCode=13, text="\r" if kind == "keyDown" else "")  # fmt: skip
+
     def color_scheme(self, scheme: str) -> None:
         """Emulate the viewer's system theme ("light" or "dark"); Streamlit follows it by default."""
         self.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
