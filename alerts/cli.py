@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from alerts.config import load_config
-from alerts.durations import parse_duration
 from alerts.errors import ConfigError
 from alerts.matchers import parse_matcher
 from alerts.promexport import render_rule_file
+from syncwatch.durations import parse_duration
 from syncwatch.settings import Settings
 
 __all__ = ["alerts_app", "rules_app"]

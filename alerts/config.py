@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alerts.durations import parse_duration
 from alerts.errors import ConfigError
 from alerts.matchers import Matcher, parse_matcher
 from alerts.templates import check_template
+from syncwatch.durations import parse_duration
 
 __all__ = [
     "BURN_RATE_PAIRS",

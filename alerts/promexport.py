@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from alerts.config import AlertsConfig, Rule
-from alerts.durations import format_duration
+from syncwatch.durations import format_duration
 
 __all__ = ["export_rules", "prometheus_expr", "render_rule_file"]
 

@@ -8,7 +8,7 @@ most MAX_PAGE rows a page), and detail maps keyed by data values keep the top `m
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -17,7 +17,7 @@ from metrics.bounded import result_rank
 from metrics.catalogue import DIMENSIONS
 from metrics.query import Db
 from metrics.snapshots import read_series
-from metrics.windows import Window, parse_duration
+from metrics.windows import Window
 from syncwatch import params
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def build_router(component: MetricsComponent) -> APIRouter:
                      points: int = Query(500, ge=2, le=5000)) -> dict[str, Any]:  # fmt: skip
         _check(request, name)
         stop = _instant(end, "to") if end else datetime.now(UTC)
-        begin = _instant(start, "from") if start else stop - parse_duration("7d")
+        begin = _instant(start, "from") if start else stop - timedelta(days=7)
         rows = await asyncio.to_thread(component.with_client, lambda c: read_series(c, name, begin, stop, points))
         unit = component.evaluator.registry[name].definition.unit
         return {"name": name, "unit": unit, "from": _iso(begin), "to": _iso(stop), "points": rows}

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from metrics.slis.flows import DEFAULT_CADENCES
-from metrics.windows import parse_duration
+from syncwatch.durations import parse_timedelta
 
 __all__ = ["DEFAULT_SLO_FILE", "CALENDAR_MONTH", "Objective", "SloConfig", "SloConfigError", "load_slos"]
 
@@ -47,7 +47,7 @@ def _window(value: Any, where: str) -> timedelta | None:
     if value == CALENDAR_MONTH:
         return None
     try:
-        return parse_duration(str(value))
+        return parse_timedelta(str(value))
     except ValueError as exc:
         raise SloConfigError(f"{where}: window: {exc} or {CALENDAR_MONTH}") from exc
 
@@ -88,7 +88,7 @@ def load_slos(path: Path | None = None, known: set[str] | None = None) -> SloCon
     cadences = dict(DEFAULT_CADENCES)
     for flow, value in (raw.get("flows") or {}).items():
         try:
-            cadences[str(flow)] = parse_duration(str(value))
+            cadences[str(flow)] = parse_timedelta(str(value))
         except ValueError as exc:
             raise SloConfigError(f"{path}: flows.{flow}: {exc}") from exc
     return SloConfig(objectives, cadences)

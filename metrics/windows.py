@@ -7,7 +7,6 @@ the instant open work is aged against ("as of").
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +16,6 @@ __all__ = [
     "business_seconds",
     "business_seconds_ms_sql",
     "business_seconds_sql",
-    "parse_duration",
 ]
 
 # The burn-rate windows of the SRE workbook's multi-window alerts, shortest first.
@@ -29,17 +27,6 @@ BURN_WINDOWS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
     "3d": timedelta(days=3),
 }
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """'30d', '6h', '5m', '2w' -> timedelta; ValueError naming the accepted forms otherwise."""
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ValueError(f"bad duration {text!r}: a number followed by s, m, h, d or w (e.g. 30d, 6h, 5m)")
-    return timedelta(seconds=float(m[1]) * _UNIT_SECONDS[m[2]])
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ RequestValidationError naming the parameter, which the collector answers 422 lik
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi.exceptions import RequestValidationError
+
+from syncwatch.durations import parse_duration
 
 __all__ = ["EARLIEST", "LATEST", "MAX_DURATION", "bounded", "duration", "instant", "instant_or_ago"]
 
@@ -18,9 +19,6 @@ __all__ = ["EARLIEST", "LATEST", "MAX_DURATION", "bounded", "duration", "instant
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
 MAX_DURATION = timedelta(days=36500)  # a century: any window ending now still starts after EARLIEST
-
-_DURATION = re.compile(r"(\d{1,12}(?:\.\d{1,9})?)(s|m|h|d|w)")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def invalid(name: str, message: str, where: str = "query") -> RequestValidationError:
@@ -39,11 +37,13 @@ def bounded(value: datetime, name: str, where: str = "body") -> datetime:
 
 
 def duration(value: str, name: str) -> timedelta:
-    """'30d', '6h', '5m', '90s', '2w' -> timedelta, more than zero and at most MAX_DURATION."""
-    m = _DURATION.fullmatch(value.strip())
-    if not m:
-        raise invalid(name, f"{value[:40]!r} is not a duration: a number then s, m, h, d or w (e.g. 30d, 6h, 5m)")
-    seconds = float(m[1]) * _UNIT_SECONDS[m[2]]
+    """'30d', '6h', '5m', '90s', '2w', '1h30m' (syncwatch.durations) -> timedelta, more than zero and at most
+    MAX_DURATION."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        message = f"{value[:40]!r} is not a duration: a number then s, m, h, d or w (e.g. 30d, 6h, 5m)"
+        raise invalid(name, message) from exc
     if not 0 < seconds <= MAX_DURATION.total_seconds():
         raise invalid(name, f"{value!r} must be more than 0s and at most {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
@@ -66,6 +66,6 @@ def instant(value: str, name: str) -> datetime:
 def instant_or_ago(value: str, name: str, now: datetime | None = None) -> datetime:
     """An instant, or a duration back from now ('7d': seven days ago)."""
     text = value.strip()
-    if text and text[-1] in _UNIT_SECONDS and _DURATION.fullmatch(text):
+    if text[-1:].isalpha() and text[-1:] not in "Zz":  # 7d, 90m: a unit; an instant ends in a digit or Z
         return (now or datetime.now(UTC)) - duration(text, name)
     return instant(text, name)
