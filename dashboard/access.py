@@ -52,6 +52,7 @@ class Principal:
     method: Method
     scopes: frozenset[str]
     client: ApiClient = field(compare=False, repr=False)
+    claims: tuple[str, ...] = ()  # single sign-on: the mapped claim's values, to say why none of them gave a scope
 
     def allows(self, scope: str) -> bool:
         """The collector's rule (syncwatch/tokens.py): admin implies every other scope."""
@@ -123,9 +124,12 @@ def gate(settings: Settings, service: ApiClient) -> Principal | None:
         principal = _local(service)
     else:
         found = _signed_in(settings, service)
-        if found is None:
+        if found is None or not found.allows("read"):
             st.session_state.pop(PRINCIPAL_KEY, None)
-            _sign_in_screen(settings, service)
+            if found is None:
+                _sign_in_screen(settings, service)
+            else:
+                _no_scope(found, settings.dashboard_oidc_claim)
             return None
         principal = found
     st.session_state[PRINCIPAL_KEY] = principal
@@ -153,12 +157,9 @@ def _signed_in(settings: Settings, service: ApiClient) -> Principal | None:
         values = claim_values(user, settings.dashboard_oidc_claim)
         scopes = scopes_for(values, settings.dashboard_oidc_scopes)
         name = str(user.get("email") or user.get("name") or user.get("sub") or "signed-in user")
-        if not ("read" in scopes or "admin" in scopes):
-            _no_scope(name, settings.dashboard_oidc_claim, values)
-            st.stop()
         # a read-only viewer's pages get a client that cannot send a change at all
         client = service if "admin" in scopes else service.without_admin()
-        return Principal(name, "oidc", scopes, client)
+        return Principal(name, "oidc", scopes, client, tuple(values))
     if "token" in methods:
         kept = st.session_state.get(PRINCIPAL_KEY)
         if isinstance(kept, Principal) and kept.method == "token":
@@ -235,11 +236,11 @@ def _token_principal(service: ApiClient, secret: str) -> Principal | None:
     return None
 
 
-def _no_scope(name: str, claim: str, values: list[str]) -> None:
+def _no_scope(principal: Principal, claim: str) -> None:
     st.title("No access to SyncWatch")
-    shown = ", ".join(values[:20]) or "none"
+    shown = ", ".join(principal.claims[:20]) or "none"
     st.warning(
-        f"Signed in as {esc(name)}, but no SyncWatch scope is mapped to your {esc(claim)} ({esc(shown)}). "
+        f"Signed in as {esc(principal.name)}, but no SyncWatch scope is mapped to your {esc(claim)} ({esc(shown)}). "
         "Ask an administrator to map one of them in SYNCWATCH_DASHBOARD_OIDC_SCOPES."
     )
     st.button("Sign out", icon=":material/logout:", on_click=st.logout)

@@ -28,8 +28,8 @@ PAGES = [
     st.Page(HERE / "app_pages/ingest.py", title="Ingest health", icon=":material/input:", url_path="ingest"),
 ]  # fmt: skip
 
-# Signed out, the gate draws the sign-in screen: no page runs and no data is asked for. The pages are still
-# registered (hidden), so a shared link such as /trace?key=... opens once its reader has signed in.
+# Signed out (or signed in without a scope), the gate draws the sign-in screen: no page runs and no data is asked
+# for. The pages are still registered (hidden), so a shared link such as /trace?key=... opens after the sign-in.
 principal = gate(settings(), service())
 page = st.navigation(PAGES, position="sidebar" if principal else "hidden")
 if principal is None:
