@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from collector import admin, ingest, read, read_ingest
-from collector.auth import RateLimiter
 from collector.components import components
 from collector.service import Service
 from syncwatch import __version__
@@ -48,7 +47,6 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
     service = Service(settings, registry)
-    service.auth.unauthenticated = RateLimiter(settings.unauthenticated_per_second, settings.unauthenticated_burst)
     service.components = components(settings)
 
     @asynccontextmanager

@@ -77,7 +77,7 @@ class Authenticator:
     ):
         self.cache = cache
         self.limiter = limiter
-        self.unauthenticated = unauthenticated or RateLimiter(1.0, 30)  # 401s per client IP
+        self.unauthenticated = unauthenticated or RateLimiter(1.0, 30)  # 401s per client IP (Settings sets it)
         self._local_admin = (
             TokenRecord("local-admin", ("admin",), hash_secret(local_admin_secret), time.time(), None)
             if local_admin_secret

@@ -53,7 +53,10 @@ class Service:
         self.tokens = TokenCache()
         self.local_admin_secret = secrets.token_urlsafe(32)
         self.auth = Authenticator(
-            self.tokens, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), self.local_admin_secret
+            self.tokens,
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            self.local_admin_secret,
+            unauthenticated=RateLimiter(settings.unauthenticated_per_second, settings.unauthenticated_burst),
         )
         self.event_dedup = DedupIndex(settings.dedup_cache_keys)
         self.span_dedup = DedupIndex(settings.dedup_cache_keys)
