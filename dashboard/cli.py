@@ -83,6 +83,10 @@ def dashboard(
             "SYNCWATCH_DASHBOARD_AUTH=token, oidc or oidc+token"
         )
         raise typer.Exit(2)
+    secrets = settings.dashboard_secrets_file
+    if secrets is not None and not (secrets.suffix == ".toml" or secrets.is_dir()):
+        errors.print(f"[bold red]error:[/] Streamlit reads secrets from a .toml file or a directory, not {secrets}")
+        raise typer.Exit(2)
     token = read_token(settings)
     # Token sign-in calls the collector with each viewer's own token; local mode and single sign-on read with
     # the console's.

@@ -66,8 +66,9 @@ def test_token_sign_in_in_chromium(collector: ThreadedCollector, tokens: Tokens,
     with console(collector.url, tmp_path, auth="token") as url, Chromium(tmp_path / "chromium") as browser:
         browser.render(f"{url}/probes")
         shown = browser.problems()
-        assert shown["title"] == "Sign in to SyncWatch" and shown["exceptions"] == []
+        assert shown["title"] == "Sign in to SyncWatch" and shown["exceptions"] == [] and not shown["page_not_found"]
         assert "Probes and reconciliation" not in shown["text"] and "collector ready" not in shown["text"]
+        assert "SLI detail" not in shown["text"]  # not even the navigation
         field = 'input[aria-label="SyncWatch API token"]'
         assert browser.evaluate(f"document.querySelector('{field}').type") == "password"
         browser.type_and_enter(field, "swt_not-a-token")

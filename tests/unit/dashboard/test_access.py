@@ -180,6 +180,12 @@ def test_the_cli_needs_no_console_token_for_token_sign_in_but_does_for_the_other
     assert result.exit_code == 2 and "console's own token" in result.output
 
 
+def test_the_cli_refuses_a_secrets_file_streamlit_would_not_read(console: Console) -> None:
+    console(auth="oidc", token="read-secret", secrets_file="/run/secrets/dashboard_auth")
+    result = CliRunner().invoke(cli.app, [])
+    assert result.exit_code == 2 and ".toml" in result.output
+
+
 def test_claims_scopes_and_loopback() -> None:
     user = {
         "groups": ["ops-emea", 7],
