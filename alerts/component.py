@@ -15,6 +15,7 @@ from alerts.config import AlertsConfig, load_config
 from alerts.dispatch import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.notifiers import build_notifier
+from alerts.notifiers.alertmanager import alertmanager_valid_for
 from alerts.notifiers.base import Notifier
 from alerts.store import AlertStore
 from alerts.telemetry import register
@@ -48,11 +49,15 @@ def build_engine(
     http: httpx.Client,
     log_store: AlertStore | None = None,
 ) -> AlertEngine:
-    valid_for = timedelta(seconds=max(300.0, 4 * settings.alerts_evaluation_interval_seconds))
+    resend = settings.alerts_alertmanager_resend_delay_seconds
+    valid_for = alertmanager_valid_for(settings.alerts_evaluation_interval_seconds, resend)
     notifiers: dict[str, list[tuple[str, Notifier]]] = {}
     for name, receiver in config.receivers.items():
         notifiers[name] = [
-            (f"{spec.type}#{i}", build_notifier(spec, http, alertmanager_valid_for=valid_for))
+            (
+                f"{spec.type}#{i}",
+                build_notifier(spec, http, alertmanager_valid_for=valid_for, alertmanager_resend=resend),
+            )
             for i, spec in enumerate(receiver.integrations)
         ]
     external = settings.alerts_external_url or f"http://{settings.host}:{settings.port}"

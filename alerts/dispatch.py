@@ -3,7 +3,14 @@
 Per (route, group) and per integration, the dispatcher remembers what it last delivered (the firing set, the
 acknowledged set, when). It sends when the group has something new (an alert firing that was not delivered,
 an alert resolved that was, a new acknowledgement) or when `repeat_interval` has passed with alerts still firing
-and not all acknowledged. That memory is rebuilt from the alert_notifications table at start, so a restart
+and not all acknowledged.
+
+An integration that keeps alert state elsewhere and lets it expire (`Resending`: the Alertmanager push) follows
+Prometheus instead: told at once of what fires or resolves, and told again of everything still firing every
+`resend_interval`, outside the group timers, so that the `endsAt` it was given never passes while SyncWatch
+still shows the alert firing. Re-sends that change nothing are not written to the delivery log.
+
+That memory is rebuilt from the alert_notifications table at start, so a restart
 neither repeats what was delivered nor drops what was not.
 """
 
@@ -16,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.config import AlertsConfig
 from alerts.evaluate import FIRING, RESOLVED, Alert
-from alerts.notifiers.base import AlertView, Delivery, Message, Notifier, deliver
+from alerts.notifiers.base import AlertView, Delivery, Message, Notifier, Resending, deliver, present_labels
 from alerts.routing import Inhibitor, ResolvedRoute, group_key, match_routes, muted
 from alerts.store import Ack, NotificationRecord, Silence
 
@@ -97,6 +104,7 @@ class Dispatcher:
         self.inhibited: dict[str, str] = {}
         self.silenced: dict[str, str] = {}
         self.muted_groups: dict[str, str] = {}
+        self.retry_at: dict[tuple[str, str], datetime] = {}  # (group key, integration id) of a failed push
 
     # -- restart ----------------------------------------------------------------------------------------------
     def restore(self, records: list[NotificationRecord]) -> None:
@@ -148,6 +156,7 @@ class Dispatcher:
             group.members &= set(alerts)
             if now >= group.next_flush:
                 out.extend(self._flush(group, now, alerts, acks))
+            out.extend(self._push(group, now, alerts))
             if not group.members:
                 del self.groups[key]
         return out
@@ -178,6 +187,8 @@ class Dispatcher:
         }
         records = []
         for iid, notifier in self.notifiers.get(group.route.receiver, []):
+            if isinstance(notifier, Resending):
+                continue  # told every tick by _push
             last = group.delivered.setdefault(iid, Delivered())
             resolved = [a for a in members if a.state == RESOLVED and a.fingerprint in last.firing]
             new_firing = visible_fps - last.firing
@@ -195,30 +206,80 @@ class Dispatcher:
                 continue
             message = self._message(group, visible, tell_resolved, acked, now)
             result = self.send(notifier, message)
-            record = NotificationRecord(
-                now,
-                group.route.receiver,
-                iid,
-                group.key,
-                message.status,
-                tuple(sorted(visible_fps)),
-                tuple(a.fingerprint for a in tell_resolved),
-                "sent" if result.ok else "failed",
-                result.attempts,
-                result.error,
-            )
-            self._account(group.route.receiver, iid, result, now)
             if result.ok:
                 group.delivered[iid] = Delivered(visible_fps, frozenset(acked), now)
             else:
                 group.next_flush = min(group.next_flush, now + timedelta(seconds=self.failure_retry))
-            if self.log_delivery is not None:
-                try:
-                    self.log_delivery(record)
-                except Exception:
-                    log.exception("could not record a notification in the warehouse")
-            records.append(record)
+            records.append(self._record(group, iid, message, visible_fps, tell_resolved, result, now))
         return records
+
+    def _push(self, group: GroupState, now: datetime, alerts: dict[str, Alert]) -> list[NotificationRecord]:
+        """Tell each `Resending` integration of what changed at once, and of everything firing again when due."""
+        pushers = [(iid, n) for iid, n in self.notifiers.get(group.route.receiver, []) if isinstance(n, Resending)]
+        if not pushers or muted(group.route, self.config, now):
+            return []
+        members = [alerts[fp] for fp in sorted(group.members)]
+        visible = [
+            a
+            for a in members
+            if a.state == FIRING and a.fingerprint not in self.inhibited and a.fingerprint not in self.silenced
+        ]
+        visible_fps = frozenset(a.fingerprint for a in visible)
+        records = []
+        for iid, notifier in pushers:
+            if now < self.retry_at.get((group.key, iid), now):
+                continue
+            last = group.delivered.setdefault(iid, Delivered())
+            resolved = [a for a in members if a.state == RESOLVED and a.fingerprint in last.firing]
+            changed = bool(visible_fps - last.firing or resolved)
+            resend_due = bool(visible_fps) and (
+                last.sent_at is None or (now - last.sent_at).total_seconds() >= notifier.resend_interval
+            )
+            if not (changed or resend_due):
+                last.firing = last.firing & visible_fps
+                continue
+            message = self._message(group, visible, resolved, {}, now)
+            result = self.send(notifier, message)
+            if result.ok:
+                self.retry_at.pop((group.key, iid), None)
+                group.delivered[iid] = Delivered(visible_fps, frozenset(), now)
+            else:
+                self.retry_at[(group.key, iid)] = now + timedelta(seconds=self.failure_retry)
+            if changed or not result.ok:
+                records.append(self._record(group, iid, message, visible_fps, resolved, result, now))
+            else:
+                self._account(group.route.receiver, iid, result, now)
+        return records
+
+    def _record(
+        self,
+        group: GroupState,
+        iid: str,
+        message: Message,
+        firing: frozenset[str],
+        resolved: list[Alert],
+        result: Delivery,
+        now: datetime,
+    ) -> NotificationRecord:
+        record = NotificationRecord(
+            now,
+            group.route.receiver,
+            iid,
+            group.key,
+            message.status,
+            tuple(sorted(firing)),
+            tuple(a.fingerprint for a in resolved),
+            "sent" if result.ok else "failed",
+            result.attempts,
+            result.error,
+        )
+        self._account(group.route.receiver, iid, result, now)
+        if self.log_delivery is not None:
+            try:
+                self.log_delivery(record)
+            except Exception:
+                log.exception("could not record a notification in the warehouse")
+        return record
 
     def _message(
         self, group: GroupState, firing: list[Alert], resolved: list[Alert], acked: dict[str, str], now: datetime
@@ -238,7 +299,7 @@ class Dispatcher:
         return AlertView(
             fingerprint=alert.fingerprint,
             status="resolved" if alert.state == RESOLVED else "firing",
-            labels=alert.labels,
+            labels=present_labels(alert.labels),
             annotations=alert.annotations,
             starts_at=alert.fired_at or alert.active_since or now,
             ends_at=alert.resolved_at if alert.state == RESOLVED else None,

@@ -68,11 +68,12 @@ def _walk(route: Route, resolved: ResolvedRoute, labels: dict[str, str]) -> list
 
 
 def group_key(route: ResolvedRoute, labels: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """Alertmanager's shape: route path, then the group_by label values ("..." groups by every label)."""
+    """Alertmanager's shape: route path, then the group_by label values ("..." groups by every label). A label
+    the alert lacks (or has empty, which Alertmanager drops) is left out, as Alertmanager's groupLabels do."""
     if route.group_by == ("...",):
-        values = dict(sorted(labels.items()))
+        values = {k: v for k, v in sorted(labels.items()) if v}
     else:
-        values = {name: labels.get(name, "") for name in route.group_by}
+        values = {name: labels[name] for name in route.group_by if labels.get(name)}
     inside = ",".join(f'{k}="{v}"' for k, v in values.items())
     return f"{route.path}:{{{inside}}}", values
 

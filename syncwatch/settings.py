@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     alerts_alertmanager_url: str = Field(
         default="", description="If set, the default receiver also pushes alerts to this Alertmanager (base URL)"
     )
+    alerts_alertmanager_resend_delay_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="How often firing alerts are pushed to Alertmanager again"
+    )
     alerts_external_url: str = Field(
         default="", description="Base URL put in notifications' links (default: http://HOST:PORT)"
     )

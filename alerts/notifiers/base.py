@@ -12,11 +12,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from alerts.errors import DeliveryFailed
 
-__all__ = ["AlertView", "Delivery", "Message", "Notifier", "deliver"]
+__all__ = [
+    "AlertView",
+    "Delivery",
+    "Message",
+    "Notifier",
+    "Resending",
+    "alertmanager_fingerprint",
+    "deliver",
+    "present_labels",
+]
 
 log = logging.getLogger("syncwatch.alerts")
 
@@ -35,14 +44,17 @@ class AlertView:
     acknowledged_by: str | None = None
 
     def am_json(self) -> dict[str, Any]:
+        """The alert as Alertmanager posts it to a webhook: its own fingerprint of the labels (receivers
+        deduplicate on it), empty labels absent, Go's RFC 3339 times."""
+        labels = present_labels(self.labels)
         return {
             "status": self.status,
-            "labels": self.labels,
+            "labels": labels,
             "annotations": self.annotations,
             "startsAt": _rfc3339(self.starts_at),
             "endsAt": _rfc3339(self.ends_at) if self.ends_at else "0001-01-01T00:00:00Z",
             "generatorURL": self.generator_url,
-            "fingerprint": self.fingerprint,
+            "fingerprint": alertmanager_fingerprint(labels),
         }
 
 
@@ -62,7 +74,7 @@ class Message:
 
     @property
     def common_labels(self) -> dict[str, str]:
-        return _common([a.labels for a in self.alerts])
+        return _common([present_labels(a.labels) for a in self.alerts])
 
     @property
     def common_annotations(self) -> dict[str, str]:
@@ -81,7 +93,7 @@ class Message:
             "truncatedAlerts": self.truncated_alerts,
             "status": self.status,
             "receiver": self.receiver,
-            "groupLabels": self.group_labels,
+            "groupLabels": present_labels(self.group_labels),
             "commonLabels": self.common_labels,
             "commonAnnotations": self.common_annotations,
             "externalURL": self.external_url,
@@ -104,6 +116,14 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None:
         """One delivery attempt; raises DeliveryFailed."""
         ...
+
+
+@runtime_checkable
+class Resending(Notifier, Protocol):
+    """A notifier that holds alert state elsewhere and lets it expire (Alertmanager): told again about every
+    firing alert each `resend_interval` seconds, whatever the route's group and repeat timers."""
+
+    resend_interval: float
 
 
 def deliver(
@@ -145,5 +165,27 @@ def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
     return {k: v for k, v in first.items() if all(d.get(k) == v for d in dicts[1:])}
 
 
+def present_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Prometheus and Alertmanager treat a label with an empty value as absent, and leave it out."""
+    return {k: v for k, v in labels.items() if v != ""}
+
+
+_FNV64_OFFSET, _FNV64_PRIME, _SEPARATOR = 14695981039346656037, 1099511628211, 0xFF
+
+
+def alertmanager_fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (prometheus/common model.LabelSet.Fingerprint: FNV-1a 64 over
+    the sorted names and values, each followed by 0xff)."""
+    h = _FNV64_OFFSET
+    for name in sorted(labels):
+        for byte in name.encode() + bytes([_SEPARATOR]) + labels[name].encode() + bytes([_SEPARATOR]):
+            h = ((h ^ byte) * _FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
 def _rfc3339(when: datetime) -> str:
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Go's RFC3339Nano, as Alertmanager writes times: no trailing zeros in the fraction, none at all if whole."""
+    text = when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    head, _, rest = text.partition(".")
+    fraction, zone = rest[:6].rstrip("0"), rest[6:]
+    return f"{head}.{fraction}{zone}" if fraction else f"{head}{zone}"

@@ -17,7 +17,9 @@ from alerts.notifiers.webhook import WebhookNotifier
 __all__ = ["build_notifier"]
 
 
-def build_notifier(spec: Integration, client: httpx.Client, *, alertmanager_valid_for: timedelta) -> Notifier:
+def build_notifier(
+    spec: Integration, client: httpx.Client, *, alertmanager_valid_for: timedelta, alertmanager_resend: float = 60.0
+) -> Notifier:
     if spec.type == "webhook":
         return WebhookNotifier(client, spec.url, headers=dict(spec.headers), send_resolved=spec.send_resolved)
     if spec.type == "slack":
@@ -27,7 +29,9 @@ def build_notifier(spec: Integration, client: httpx.Client, *, alertmanager_vali
             client, spec.routing_key, url=spec.url or PAGERDUTY_EVENTS_URL, send_resolved=spec.send_resolved
         )
     if spec.type == "alertmanager":
-        return AlertmanagerNotifier(client, spec.url, valid_for=alertmanager_valid_for, send_resolved=True)
+        return AlertmanagerNotifier(
+            client, spec.url, valid_for=alertmanager_valid_for, resend_interval=alertmanager_resend, send_resolved=True
+        )
     return EmailNotifier(
         spec.smtp_host,
         spec.smtp_port,
