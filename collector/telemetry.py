@@ -1,10 +1,37 @@
-"""The collector's own metrics, on an explicit registry per app (tests build their own)."""
+"""The collector's own metrics, on an explicit registry per app (tests build their own).
+
+Every labelled counter starts at 0 for each label value it can take: a series that appears only at its first
+increment shows "No data" in Grafana and makes rate()/increase() miss that first increment.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-__all__ = ["CollectorMetrics"]
+__all__ = ["REJECTION_REASONS", "SIGNALS", "TABLES", "THROTTLE_REASONS", "CollectorMetrics"]
+
+SIGNALS = ("event", "span")
+TABLES = ("events", "otel_traces", "quarantine")
+THROTTLE_REASONS = ("rate_limit", "queue_full")
+# Every `Rejection("reason", ...)` the collector can return (docs/events.md); a test compares this to the code.
+REJECTION_REASONS = (
+    "invalid_attribute",
+    "invalid_data",
+    "invalid_extension",
+    "invalid_field",
+    "invalid_json",
+    "invalid_span",
+    "invalid_time",
+    "invalid_utf8",
+    "missing_attribute",
+    "missing_field",
+    "not_a_list",
+    "not_an_object",
+    "refused_by_warehouse",
+    "time_out_of_range",
+    "too_deep",
+    "undecodable",
+)
 
 _ROWS_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 _SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -12,6 +39,9 @@ _SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 
 class CollectorMetrics:
     def __init__(self, registry: CollectorRegistry):
+        # One `_created` line per series doubled the scrape and is a lint error for `promtool check metrics`;
+        # process-wide, and every process that serves /metrics builds its metrics here.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
         self.registry = registry
         self.received = Counter(
             "syncwatch_collector_received", "Items received (events or spans)", ["signal"], registry=registry
@@ -80,3 +110,13 @@ class CollectorMetrics:
             "syncwatch_collector_warehouse_up", "1 when the last warehouse insert or probe succeeded", registry=registry
         )
         self.warehouse_up.set(1)
+        for signal in SIGNALS:
+            for counter in (self.received, self.accepted, self.deduplicated):
+                counter.labels(signal)
+            for reason in REJECTION_REASONS:
+                self.rejected.labels(signal, reason)
+        for reason in THROTTLE_REASONS:
+            self.throttled.labels(reason)
+        for table in TABLES:
+            for counter in (self.spool_writes, self.insert_failures, self.refused_rows):
+                counter.labels(table)

@@ -54,6 +54,9 @@ class StateCompaction:
         self.seconds = Counter(
             "syncwatch_state_compaction_seconds", "Time spent merging state tables", ["table"], registry=registry
         )
+        for table in STATE_TABLES:  # 0 from the start: a table never merged is a number, not "No data"
+            self.merges.labels(table)
+            self.seconds.labels(table)
 
     def run(self) -> dict[str, float]:
         """Merge the state tables that need it and whose budget allows; returns table -> seconds it took."""

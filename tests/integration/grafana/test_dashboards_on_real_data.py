@@ -1,10 +1,13 @@
 """Every dashboard query runs for real: a simulated firm goes through a running collector, a real Prometheus
 (Debian package, on loopback) scrapes its /metrics, and each panel's PromQL or SQL, with Grafana's substitutions
 made (tests/grafana_dashboards.py), is asked of Prometheus's HTTP API or of the chDB warehouse. Parsing is not
-enough: the SLO panels and the key record panels must return data."""
+enough: the SLO panels and the key record panels must return data. And on a collector that has just started and
+received nothing, every stat panel shows a number (counters start at 0) and the scrape passes `promtool check
+metrics`."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from syncwatch.tokens import create_token
 from syncwatch.warehouse import apply_migrations, connect
@@ -35,6 +39,21 @@ class Firm:
         self.collector = collector
         self.warehouse = warehouse
         self.read_token = read_token
+
+
+COLLECTOR_CODE = Path(__file__).parents[3] / "collector"
+
+
+def _rejection_reasons() -> set[str]:
+    """The first argument of every `Rejection("reason", ...)` call in the collector's code."""
+    found = set()
+    for path in COLLECTOR_CODE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Rejection" and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.add(first.value)
+    return found
 
 
 def _rejected_batch() -> list[dict[str, Any]]:
@@ -161,3 +180,76 @@ def test_every_clickhouse_panel_runs_and_the_key_panels_have_rows(firm: Firm) ->
     assert rows.pop("Latest probe findings") == rows.pop("Money in the latest findings") == 0
     empty = sorted(title for title, n in rows.items() if n == 0)
     assert empty == []
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadedCollector, str, str]]:
+    """A collector that has just started and received nothing, scraped by a real Prometheus: (collector, read
+    token, Prometheus URL)."""
+    tmp = tmp_path_factory.mktemp("fresh")
+    settings = make_settings(tmp)
+    warehouse = connect(settings)
+    apply_migrations(warehouse, settings.retention_days)
+    read = create_token(warehouse, "test-read", ["read"])[1]
+    (tmp / "token").write_text(read)
+    try:
+        with ThreadedCollector(settings) as collector:
+            config = {
+                "global": {"scrape_interval": "1s"},
+                "scrape_configs": [{
+                    "job_name": "syncwatch",
+                    "authorization": {"type": "Bearer", "credentials_file": str(tmp / "token")},
+                    "static_configs": [{"targets": [collector.url.removeprefix("http://")]}],
+                }],
+            }  # fmt: skip
+            with running_prometheus(tmp, config) as base:
+                # The first SLI snapshot runs at start; increase() and rate() need a few scrapes after it.
+                deadline = time.monotonic() + 60
+                while _samples(base, "syncwatch_sli_snapshot_timestamp_seconds[1m]") < 5:
+                    assert time.monotonic() < deadline, "Prometheus never scraped a snapshot of the fresh collector"
+                    time.sleep(0.5)
+                yield collector, read, base
+    finally:
+        warehouse.command(f"DROP DATABASE IF EXISTS `{settings.database}`")
+
+
+def test_every_stat_panel_shows_a_number_on_a_fresh_collector(fresh: tuple[ThreadedCollector, str, str]) -> None:
+    _, _, base = fresh
+    checked, empty = 0, []
+    for name, dashboard in dashboards().items():
+        for panel, target in targets(dashboard):
+            if panel["type"] != "stat" or "expr" not in target:
+                continue
+            # Grafana's "All" for a variable: every value the metric has, or a regex matching anything.
+            expr = expand_promql(target["expr"], {v["name"]: [".*"] for v in variables(dashboard)})
+            checked += 1
+            if not _query(base, expr):
+                empty.append(f"{name} / {panel['title']}: {expr}")
+    assert checked >= 8
+    assert empty == [], "stat panels showing 'No data' on a healthy collector"
+
+
+def test_a_fresh_scrape_is_lint_clean_and_every_counter_starts_at_zero(
+    fresh: tuple[ThreadedCollector, str, str],
+) -> None:
+    collector, read, _ = fresh
+    text = httpx.get(f"{collector.url}/metrics", headers=auth(read), timeout=30).text
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    assert not [name for name, _ in samples if name.endswith("_created")]
+    # Every reason the collector can quarantine for, read from its code, is a series from the start.
+    reasons = _rejection_reasons()
+    assert len(reasons) >= 10
+    for signal in ("event", "span"):
+        for reason in reasons:
+            key = ("syncwatch_collector_rejected_total", (("reason", reason), ("signal", signal)))
+            assert samples.get(key) == 0, key
+        for counter in ("received", "accepted", "deduplicated"):
+            assert samples.get((f"syncwatch_collector_{counter}_total", (("signal", signal),))) == 0
+    for table in ("events", "otel_traces", "quarantine"):
+        for counter in ("insert_failures", "refused_rows", "spool_writes"):
+            assert samples.get((f"syncwatch_collector_{counter}_total", (("table", table),))) == 0
+    for reason in ("rate_limit", "queue_full"):
+        assert samples.get(("syncwatch_collector_throttled_requests_total", (("reason", reason),))) == 0
