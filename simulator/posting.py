@@ -164,10 +164,11 @@ class PostingFlow(TimesheetFlow):
             for earlier in firm.postings_by_entry.get(e.supersedes, ()):
                 earlier.reversed = True
         e.status = "POSTED"
-        if e.posted_at is None:
+        first_booking = e.posted_at is None
+        if first_booking:
             e.posted_at = t
         e.blocked_since = None
-        if e.billable:
+        if e.billable and first_booking:  # a line is billed once, however many journals ERP booked for it
             self.unbilled.setdefault(e.project_code, []).append(e.id)
         self.emit("erp", "time_entry.posted", "psa-to-erp-time", e.tenant, e.id, {**data, "erp_document_id": doc}, t,
                   e.correlation_id, cause, parent)  # fmt: skip

@@ -72,7 +72,7 @@ def slis(
     # Invoice-readiness lag: billable approved entries, open ones at their current age.
     lags = []
     for e in entries:
-        if not e.billable or e.approved_at is None or e.superseded_by or e.written_off_at is not None:
+        if not _billable_known(e) or e.approved_at is None or e.superseded_by or e.written_off_at is not None:
             continue
         if e.approved_at < window_start or e.approved_at >= as_of:
             continue
@@ -138,7 +138,7 @@ def slis(
     at_risk: dict[str, float] = defaultdict(float)
     blocked_over_5d: dict[str, float] = defaultdict(float)
     for e in entries:
-        if not e.billable or e.approved_at is None or e.approved_at > as_of:
+        if not _billable_known(e) or e.approved_at is None or e.approved_at > as_of:
             continue
         if (
             e.superseded_by
@@ -234,6 +234,13 @@ def slis(
             for flow, cadence in CADENCE_SECONDS.items()
         }
     return out
+
+
+def _billable_known(e: Any) -> bool:
+    """A billable entry whose project its own events have named: a timesheet approval lists entry ids only, so an
+    approved line is on a project (billable or not) from its first post request, or from the adjustment that
+    created it; until the connector picks it up it waits in `time_posting_pickup` (docs/slis.md, "Billable")."""
+    return bool(e.billable) and (e.first_attempt_at is not None or bool(e.supersedes))
 
 
 def _has_effective_card(firm: Firm, customer_id: str, tenant: str, t: float) -> bool:

@@ -98,3 +98,17 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
     assert percentile(list(range(1, 101)), 95) == 95
+
+
+def test_readiness_lag_judges_entries_once_their_project_is_named() -> None:
+    firm = _firm(
+        _entry(1, approved_at=T0, first_attempt_at=T0 + HOUR, invoice_ready_at=T0 + DAY),  # ready after 1 day
+        _entry(2, approved_at=T0, first_attempt_at=T0 + HOUR),  # posted or failing: open at its age
+        _entry(3, approved_at=T0 + 2 * DAY),  # approved, not picked up: no event names its project yet
+        _entry(4, approved_at=T0 + DAY, supersedes="E9"),  # an adjustment names its project
+        _entry(5, approved_at=T0, first_attempt_at=T0 + HOUR, billable=False),
+    )
+    out = slis(firm, T0 + 3 * DAY, T0)["invoice_readiness_lag_business_days"]
+    assert out == {"p50": 2.0, "p95": 3.0, "count": 3}
+    wip = slis(firm, T0 + 3 * DAY, T0)["unbilled_wip"]["by_currency_and_age"]
+    assert wip == {"USD": {"0-7": 1600.0, "8-30": 0.0, "31-60": 0.0, ">60": 0.0}}
