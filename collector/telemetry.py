@@ -1,7 +1,8 @@
 """The collector's own metrics, on an explicit registry per app (tests build their own).
 
-Every labelled counter starts at 0 for each label value it can take: a series that appears only at its first
-increment shows "No data" in Grafana and makes rate()/increase() miss that first increment.
+Every labelled counter (and the per-table histograms and gauge) starts at 0 for each label value it can take: a
+series that appears only at its first increment shows "No data" in Grafana and makes rate()/increase() miss that
+first increment.
 """
 
 from __future__ import annotations
@@ -120,3 +121,6 @@ class CollectorMetrics:
         for table in TABLES:
             for counter in (self.spool_writes, self.insert_failures, self.refused_rows):
                 counter.labels(table)
+            self.batch_rows.labels(table)
+            self.insert_seconds.labels(table)
+            self.queue_rows.labels(table)
