@@ -66,7 +66,10 @@ def free_port() -> int:
 def start_dashboard(api_url: str, token: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCWATCH_")}
-    env.update(SYNCWATCH_DASHBOARD_TOKEN=token, SYNCWATCH_DASHBOARD_REFRESH_SECONDS="600")
+    # local mode: the pages themselves are timed, not the sign-in screen in front of them
+    env.update(
+        SYNCWATCH_DASHBOARD_TOKEN=token, SYNCWATCH_DASHBOARD_REFRESH_SECONDS="600", SYNCWATCH_DASHBOARD_AUTH="local"
+    )
     process = subprocess.Popen(
         [SYNCWATCH, "dashboard", "--port", str(port), "--api-url", api_url],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -36,6 +36,7 @@ import orjson
 from syncwatch.settings import Settings
 
 __all__ = [
+    "BREAKDOWN_PAGE",
     "SLI_NAMES",
     "ApiClient",
     "Failed",
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 # The metrics stage's SLI names, in the order the Overview shows them (flow by flow, money last).
+# The read API's largest page of breakdown rows (metrics/api.py MAX_PAGE), asked for where all rows are shown.
+BREAKDOWN_PAGE = 10_000
 SLI_NAMES: tuple[str, ...] = (
     "time_posting_first_pass",
     "time_posting_eventual",

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from dashboard.api import SLI_NAMES, Ok, Request
+from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Ok, Request
 from dashboard.flows import flow_map_svg, hop_health, silent_flows
 from dashboard.format import STATUS_COLOUR, count, esc, money_by_currency, objective_text, status_label, thin, value
 from dashboard.format import budget as budget_text
@@ -66,7 +66,7 @@ def live() -> None:
     slis_o, silence_o, alerts_o, *known_series = fetch(
         [
             Request.of("/api/v1/slis"),  # each SLI over its own objective window
-            Request.of("/api/v1/slis/flow_silence/breakdown", by="flow"),
+            Request.of("/api/v1/slis/flow_silence/breakdown", by="flow", limit=BREAKDOWN_PAGE),
             Request.of("/api/v1/alerts"),
             *(series_request(n) for n in SLI_NAMES),
         ]

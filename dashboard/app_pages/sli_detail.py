@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import svg
-from dashboard.api import SLI_NAMES, Failed, Ok, Request
+from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Failed, Ok, Request
 from dashboard.format import budget as budget_text
 from dashboard.format import count, duration, esc, money, objective_text, parse_time, status_label, thin, value
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
@@ -31,7 +31,8 @@ def detail_requests(name: str, window: str, by: str) -> list[Request]:
     name = quote(name, safe="")  # ?sli= is whatever the link said
     return [
         Request.of(f"/api/v1/slis/{name}/series", points=720, **{"from": window_start(window, end), "to": end}),
-        Request.of(f"/api/v1/slis/{name}/breakdown", by=by, window=window),
+        # the API's largest page, worst first: the chart and the CSV cover every row up to it
+        Request.of(f"/api/v1/slis/{name}/breakdown", by=by, window=window, limit=BREAKDOWN_PAGE),
         Request.of(f"/api/v1/slis/{name}/records", limit=500, window=window),
     ]
 
@@ -117,7 +118,9 @@ with left:
         st.info("No burn rate yet (too little traffic in the short windows).")
 with right:
     st.subheader(f"By {by.replace('_', ' ')}")
-    rows = (data(breakdown_o) or {}).get("rows", [])
+    answer = data(breakdown_o) or {}
+    rows = answer.get("rows", [])
+    total = int(answer.get("total") or len(rows))
     if isinstance(breakdown_o, Failed) and breakdown_o.kind == "invalid":
         st.info(f"{esc(breakdown_o.message)}.")  # this SLI has no such dimension: a choice, not a failure
     elif not isinstance(breakdown_o, Ok):
@@ -135,12 +138,13 @@ with right:
         )
         if len(rows) > 25:
             shown = worst_first[:2000]
-            st.caption(f"The 25 worst of {len(rows):,}; all of them in the CSV.")
+            beyond = f" (the {len(rows):,} worst of {total:,})" if total > len(rows) else ""
+            st.caption(f"The 25 worst of {total:,}; the CSV holds all of them{beyond}.")
             # on demand: a second large table costs the first render more than half a second
             if st.toggle(f"List the {len(shown):,} worst", key="list_breakdown"):
                 st.dataframe(pd.DataFrame(shown), hide_index=True, height=240)
             st.download_button(
-                f"Download all {len(rows):,} rows (CSV)",
+                f"Download {'all ' if total == len(rows) else ''}{len(rows):,} rows (CSV)",
                 lambda: pd.DataFrame(worst_first).to_csv(index=False),
                 f"{sli_name}-by-{by}.csv",
                 "text/csv",
