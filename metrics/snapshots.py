@@ -45,7 +45,7 @@ def _row(taken_at: datetime, result: SliResult, dimension: str, key: str) -> lis
     ]  # fmt: skip
 
 
-# A snapshot took 0.3 s at 5,000 consultants and 0.6-0.8 s at 50,000 on two cores (docs/benchmarks.md); the job
+# A snapshot took 0.17 s at 5,000 consultants and 0.6-0.8 s at 50,000 on two cores (docs/benchmarks.md); the job
 # runs every 30 s by default, so a run in the top buckets no longer keeps up with it.
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
