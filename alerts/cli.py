@@ -11,16 +11,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
-import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from alerts.config import load_config
 from alerts.errors import ConfigError
 from alerts.matchers import parse_matcher
 from alerts.promexport import render_rule_file
+from syncwatch.cli_shared import (
+    CollectorClient,
+    JsonOpt,
+    call_or_fail,
+    fail,
+    local_collector,
+    print_json,
+    print_table,
+    table,
+)
 from syncwatch.durations import parse_duration
 from syncwatch.settings import Settings
 
@@ -43,26 +50,26 @@ UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (d
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="SYNCWATCH_TOKEN", help="API token")]
 
 
-def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
-
-
 def _config(path: Path | None) -> Any:
     try:
         return load_config(path or Settings().alerts_config_file)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @rules_app.command("check")
-def rules_check(config: ConfigOpt = None) -> None:
+def rules_check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Validate the rules file; errors name the rule and the field."""
     loaded = _config(config)
-    table = Table("rule", "kind", "severity", "team", "for")
+    if as_json:
+        rules = [r.model_dump(mode="json", by_alias=True) for r in loaded.rules]
+        # receiver names only: their settings may hold webhook URLs and keys
+        print_json({"source": str(loaded.source), "rules": rules, "receivers": sorted(loaded.receivers)})
+        return
+    rows = table("rule", "kind", "severity", "team", "for", fixed=("severity", "for"))
     for r in loaded.rules:
-        table.add_row(r.name, r.kind, r.severity, r.team, f"{r.for_:g}s")
-    _out().print(table)
+        rows.add_row(r.name, r.kind, r.severity, r.team, f"{r.for_:g}s")
+    print_table(rows)
     _out().print(f"{len(loaded.rules)} rules, {len(loaded.receivers)} receivers: OK ({loaded.source})")
 
 
@@ -83,35 +90,24 @@ def rules_export(
 def _call(method: str, path: str, url: str | None, token: str | None, body: Any = None) -> Any:
     if url is None or token is None:
         settings = Settings()
-        info_path = settings.local_admin_file
-        if not info_path.exists():
-            _fail("no running collector here (no local admin file); pass --url and --token")
-        info = orjson.loads(info_path.read_bytes())
-        try:
-            os.kill(int(info["pid"]), 0)
-        except (OSError, ValueError, KeyError):
-            _fail(f"the collector recorded in {info_path} is not running; pass --url and --token")
-        url, token = url or info["url"], token or info["admin_token"]
-    assert url is not None
-    try:
-        response = httpx.request(
-            method, url.rstrip("/") + path, json=body, timeout=30, headers={"Authorization": f"Bearer {token}"}
-        )
-    except httpx.HTTPError as exc:
-        _fail(f"the collector at {url} did not answer: {exc}")
-        raise
-    if response.status_code >= 400:
-        _fail(f"HTTP {response.status_code}: {response.json().get('error', response.text)}")
-    return response.json()
+        found = local_collector(settings)
+        if found is None:
+            fail(f"no running collector here (none alive in {settings.local_admin_file}); pass --url and --token")
+        url, token = url or found.url, token or found.admin_token
+    with CollectorClient(url, token) as client:
+        return call_or_fail(client, method, path, body)
 
 
 @alerts_app.command("list")
-def alerts_list(url: UrlOpt = None, token: TokenOpt = None, state: str | None = None) -> None:
+def alerts_list(url: UrlOpt = None, token: TokenOpt = None, state: str | None = None, as_json: JsonOpt = False) -> None:
     """Pending, firing and recently resolved alerts."""
     answer = _call("GET", "/api/v1/alerts" + (f"?state={state}" if state else ""), url, token)
-    table = Table("fingerprint", "state", "severity", "rule", "since", "summary", "ack")
+    if as_json:
+        print_json(answer["alerts"])
+        return
+    rows = table("fingerprint", "state", "severity", "rule", "since", "summary", "ack", fixed=("state", "severity"))
     for a in answer["alerts"]:
-        table.add_row(
+        rows.add_row(
             a["fingerprint"],
             a["state"],
             a["severity"],
@@ -120,17 +116,20 @@ def alerts_list(url: UrlOpt = None, token: TokenOpt = None, state: str | None = 
             a["annotations"].get("summary", ""),
             a["acknowledged_by"] or "",
         )
-    _out().print(table)
+    print_table(rows)
 
 
 @alerts_app.command("history")
-def alerts_history(url: UrlOpt = None, token: TokenOpt = None, limit: int = 50) -> None:
+def alerts_history(url: UrlOpt = None, token: TokenOpt = None, limit: int = 50, as_json: JsonOpt = False) -> None:
     """State transitions, newest first."""
     answer = _call("GET", f"/api/v1/alerts/history?limit={limit}", url, token)
-    table = Table("time", "rule", "from", "to", "summary")
+    if as_json:
+        print_json(answer["history"])
+        return
+    rows = table("time", "rule", "from", "to", "summary", fixed=("from", "to"))
     for h in answer["history"]:
-        table.add_row(h["time"], h["rule"], h["from_state"], h["to_state"], h["summary"])
-    _out().print(table)
+        rows.add_row(h["time"], h["rule"], h["from_state"], h["to_state"], h["summary"])
+    print_table(rows)
 
 
 @alerts_app.command("ack")
@@ -154,7 +153,7 @@ def silence_create(
         parsed = [parse_matcher(m) for m in matcher]
         ends = datetime.now(UTC) + timedelta(seconds=parse_duration(duration))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     body = {
         "matchers": [m.to_json() for m in parsed],
@@ -168,13 +167,17 @@ def silence_create(
 
 
 @silence_app.command("list")
-def silence_list(url: UrlOpt = None, token: TokenOpt = None) -> None:
+def silence_list(url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Active and expired silences."""
     answer = _call("GET", "/api/v1/silences", url, token)
-    table = Table("id", "state", "matchers", "ends", "by", "comment")
+    if as_json:
+        print_json(answer["silences"])
+        return
+    rows = table("id", "state", "matchers", "ends", "by", "comment", fixed=("state",))
     for s in answer["silences"]:
         matchers = ", ".join(f"{m['name']}{'=~' if m['is_regex'] else '='}{m['value']}" for m in s["matchers"])
-        table.add_row(s["id"], s["state"], matchers, s["ends_at"], s["created_by"], s["comment"])
-    _out().print(table)
+        rows.add_row(s["id"], s["state"], matchers, s["ends_at"], s["created_by"], s["comment"])
+    print_table(rows)
 
 
 @silence_app.command("expire")

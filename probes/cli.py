@@ -8,19 +8,26 @@ directly: `run` calls the systems itself and stores the run when the warehouse c
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Any
 
-import httpx
-import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from probes.config import load_probes_file
 from probes.errors import ConfigError
 from probes.fleet import ProbeFleet
 from probes.model import ProbeRun
+from syncwatch.cli_shared import (
+    CollectorClient,
+    JsonOpt,
+    LocalCollector,
+    call_or_fail,
+    fail,
+    local_collector,
+    print_json,
+    print_table,
+    table,
+)
 from syncwatch.settings import Settings
 
 __all__ = ["app"]
@@ -30,96 +37,71 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
-
-
-def _collector(settings: Settings) -> dict[str, Any] | None:
-    path = settings.local_admin_file
-    if not path.exists():
-        return None
-    info: dict[str, Any] = orjson.loads(path.read_bytes())
-    try:
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return info
-
-
-def _call(info: dict[str, Any], method: str, path: str, timeout: float = 30) -> Any:
-    try:
-        response = httpx.request(
-            method, info["url"] + path, headers={"Authorization": f"Bearer {info['admin_token']}"}, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        _fail(f"the collector at {info['url']} did not answer: {exc}")
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        _fail(f"{response.status_code}: {detail}")
-    return response.json()
+def _call(found: LocalCollector, method: str, path: str, timeout: float = 30) -> Any:
+    with CollectorClient.local(found, timeout=timeout) as client:
+        return call_or_fail(client, method, path)
 
 
 def _fleet(settings: Settings) -> ProbeFleet:
     if settings.probes_config is None:
-        _fail("no probes file: set SYNCWATCH_PROBES_CONFIG (see docs/probes.md)")
+        fail("no probes file: set SYNCWATCH_PROBES_CONFIG (see docs/probes.md)")
     assert settings.probes_config is not None
     try:
         return ProbeFleet(load_probes_file(settings.probes_config))
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise
 
 
 @app.command("list")
-def list_probes() -> None:
+def list_probes(as_json: JsonOpt = False) -> None:
     """Every probe: its systems, schedule, declared cost and last run (from the running collector when there is one)."""
     settings = Settings()
-    info = _collector(settings)
-    table = Table("probe", "systems", "every", "timeout", "cost", "last run", "outcome", "findings", "calls", "stale")
-    if info is not None:
-        answer = _call(info, "GET", "/api/v1/probes")
-        for p in answer["probes"]:
-            last = p["last_run"] or {}
-            table.add_row(
-                p["name"], ", ".join(p["systems"]), f"{p['interval_seconds']:g} s", f"{p['timeout_seconds']:g} s",
-                ", ".join(f"{s} {n}" for s, n in p.get("cost", {}).items()),
-                last.get("started_at", "never"), last.get("outcome", ""), str(last.get("findings", "")),
-                str(last.get("api_calls", "")), "yes" if p["stale"] else "no",
-            )  # fmt: skip
-        skipped = answer.get("skipped", {})
-        if answer.get("config_error"):
-            errors.print(f"[bold red]probes file invalid:[/] {answer['config_error']}")
+    found = local_collector(settings)
+    if found is not None:
+        answer = _call(found, "GET", "/api/v1/probes")
     else:
         fleet = _fleet(settings)
-        for name in fleet.probes:
-            d = fleet.describe(name)
-            cost = ", ".join(f"{s} {n}" for s, n in d["cost"].items())
-            table.add_row(
-                name, ", ".join(d["systems"]), f"{d['interval_seconds']:g} s", f"{d['timeout_seconds']:g} s", cost,
-                "(collector not running)", "", "", "", "",
-            )  # fmt: skip
-        skipped = fleet.skipped
-        fleet.close()
-    console.print(table)
-    for name, why in skipped.items():
-        console.print(f"[dim]{name}: not running ({why})[/]")
+        try:
+            # the collector's shape, so scripts read one format whether or not it runs
+            probes = [{**fleet.describe(name), "stale": None, "last_run": None} for name in fleet.probes]
+            answer = {"probes": probes, "config_error": None, "skipped": dict(fleet.skipped)}
+        finally:
+            fleet.close()
+    if as_json:
+        print_json(answer)
+        return
+    rows = table(
+        "probe", "systems", "every", "timeout", "cost", "last run", "outcome", "findings", "calls", "stale",
+        fixed=("every", "timeout", "outcome", "findings", "calls", "stale"),
+    )  # fmt: skip
+    for p in answer["probes"]:
+        last = p["last_run"] or {}
+        rows.add_row(
+            p["name"], ", ".join(p["systems"]), f"{p['interval_seconds']:g} s", f"{p['timeout_seconds']:g} s",
+            ", ".join(f"{s} {n}" for s, n in p.get("cost", {}).items()),
+            last.get("started_at", "never" if found is not None else "(collector not running)"),
+            last.get("outcome", ""), str(last.get("findings", "")), str(last.get("api_calls", "")),
+            "" if p["stale"] is None else "yes" if p["stale"] else "no",
+        )  # fmt: skip
+    if answer.get("config_error"):
+        errors.print(f"[bold red]probes file invalid:[/] {answer['config_error']}")
+    print_table(rows)
+    for name, why in answer.get("skipped", {}).items():
+        console.print(f"[dim]{name}: not running ({why})[/]", highlight=False)
 
 
 @app.command("run")
 def run(
     name: Annotated[str, typer.Argument(help="probe name, as `syncwatch probes list` shows it")],
     limit: Annotated[int, typer.Option("--limit", help="findings shown (all are stored)")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="print the run and every finding as JSON")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run one probe once and print its findings as a table. Exit status 0 ok, 1 mismatch, 2 anything else."""
     settings = Settings()
-    info = _collector(settings)
-    if info is not None:
-        answer = _call(info, "POST", f"/api/v1/probes/{name}/run", timeout=900)
+    found = local_collector(settings)
+    if found is not None:
+        answer = _call(found, "POST", f"/api/v1/probes/{name}/run", timeout=900)
         findings = answer["findings"]
         summary = {**answer, "findings": len(findings)}
     else:
@@ -127,7 +109,7 @@ def run(
         try:
             result = fleet.run(name)
         except ConfigError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             raise
         finally:
             fleet.close()
@@ -135,7 +117,7 @@ def run(
         summary = {"probe": name, **result.public()}
         findings = [f.public() for f in result.findings]
     if as_json:
-        print(json.dumps({**summary, "findings": findings}, indent=2, default=str))  # noqa: T201 - machine output
+        print_json({**summary, "findings": findings})
     else:
         _print(summary, findings, limit)
     outcome = summary["outcome"]
@@ -152,15 +134,15 @@ def _print(summary: dict[str, Any], findings: list[dict[str, Any]], limit: int) 
         console.print(f"[red]{summary['error']}[/]")
     if not findings:
         return
-    table = Table("kind", "object", "tenant", "project", "consultant", "age", "amount", "detail")
+    rows = table("kind", "object", "tenant", "project", "consultant", "age", "amount", "detail", fixed=("age",))
     for f in findings[:limit]:
         amount = "" if f["amount"] is None else f"{f['amount']:,.2f} {f['currency']}"
         detail = json.dumps(f["detail"], default=str)
-        table.add_row(
+        rows.add_row(
             f["kind"], f"{f['object_type']} {f['object_id']}", f["tenant_id"], f["project_code"], f["consultant_id"],
-            _age(f["age_seconds"]), amount, detail[:80] + ("..." if len(detail) > 80 else ""),
+            _age(f["age_seconds"]), amount, detail,
         )  # fmt: skip
-    console.print(table)
+    print_table(rows)
     if len(findings) > limit:
         console.print(f"[dim]... and {len(findings) - limit} more (--limit, --json)[/]")
 

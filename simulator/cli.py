@@ -24,6 +24,7 @@ from simulator.faults import SCENARIOS
 from simulator.runner import LiveRunner, backfill, now_minute
 from simulator.simulation import Simulation
 from simulator.truth import truth
+from syncwatch.cli_shared import JsonOpt, print_json, print_table, table
 
 __all__ = ["app"]
 
@@ -178,8 +179,9 @@ def fault_cmd(
     on: Annotated[bool, typer.Option("--on/--off", help="Switch on or off")] = True,
     admin_url: Annotated[str, typer.Option(help="The live simulation's API address")] = "http://127.0.0.1:8900",
     admin_token: Annotated[str, typer.Option(envvar="SYNCWATCH_SIM_ADMIN_TOKEN")] = Credentials.admin_token,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Switch a fault scenario on or off in a running live simulation."""
+    """Switch a fault scenario on or off in a running live simulation, or list the scenarios."""
     headers = {"Authorization": f"Bearer {admin_token}"}
     try:
         with httpx.Client(base_url=admin_url, headers=headers, timeout=10) as client:
@@ -195,7 +197,18 @@ def fault_cmd(
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}[/] {response.text}")
         raise typer.Exit(1)
-    typer.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
+    answer = response.json()
+    if as_json:
+        print_json(answer)
+    elif name == "list":
+        rows = table("scenario", "active", "summary", "moves", fixed=("active",))
+        for s in answer["scenarios"]:
+            moves = ", ".join(f"{m['signal']} {m['direction']}" for m in s["moves"])
+            rows.add_row(s["name"], "on" if s["active"] else "off", s["summary"], moves)
+        print_table(rows)
+    else:
+        state = "on" if answer["active"] else "off"
+        typer.echo(f"{answer['name']} is {state}" + ("" if answer["changed"] else " (unchanged)"))
 
 
 @app.command("serve-apis")

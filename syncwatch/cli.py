@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
-import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from alerts.cli import alerts_app, rules_app
 from dashboard.cli import app as dashboard_app
 from probes.cli import app as probes_app
+from syncwatch.cli_shared import (
+    CollectorClient,
+    JsonOpt,
+    call_or_fail,
+    fail,
+    local_collector,
+    print_json,
+    print_table,
+    quiet_engine_output,
+    table,
+)
 from syncwatch.settings import Settings
 from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_migrations, connect
 
@@ -31,11 +38,6 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
-
-
 @app.command()
 def serve() -> None:
     """Run the collector (OTLP on /v1/traces, CloudEvents on /v1/events, the read API) on SYNCWATCH_HOST:PORT."""
@@ -48,11 +50,12 @@ def serve() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     try:
-        connect(settings)  # fail here, with a plain message, rather than deep inside the server's start-up
+        with quiet_engine_output():
+            connect(settings)  # fail here, with a plain message, rather than deep inside the server's start-up
     except WarehouseLocked as exc:
-        _fail(f"{exc}. Only one process can own an embedded warehouse; stop the other one first.")
+        fail(f"{exc}. Only one process can own an embedded warehouse; stop the other one first.")
     except WarehouseUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     # server_config: uvicorn with the read deadlines and connection cap of collector/server.py
     uvicorn.Server(server_config(create_app(settings), settings)).run()
 
@@ -62,13 +65,12 @@ def migrate() -> None:
     """Apply pending warehouse migrations (the collector also applies them at start)."""
     settings = Settings()
     try:
-        client = connect(settings)
+        with quiet_engine_output():
+            client = connect(settings)
     except WarehouseLocked:
-        _fail("a running collector holds the embedded warehouse; it applied every migration when it started")
-        return
+        fail("a running collector holds the embedded warehouse; it applied every migration when it started")
     except WarehouseUnavailable as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     applied = apply_migrations(client, settings.retention_days)
     if applied:
         for m in applied:
@@ -78,43 +80,27 @@ def migrate() -> None:
 
 
 # -- tokens: directly in the warehouse, or through a running collector's admin API ----------------------------
-def _running_collector(settings: Settings) -> dict[str, Any] | None:
-    path = settings.local_admin_file
-    if not path.exists():
-        return None
-    info: dict[str, Any] = orjson.loads(path.read_bytes())
-    try:
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return info
-
-
 def _admin_call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
-    info = _running_collector(settings)
-    if info is None:
+    """The answer of the collector running here, or None when there is none (then the CLI opens the warehouse)."""
+    found = local_collector(settings)
+    if found is None:
         return None
-    headers = {"Authorization": f"Bearer {info['admin_token']}"}
-    try:
-        response = httpx.request(method, info["url"] + path, json=body, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        _fail(f"the collector at {info['url']} (pid {info['pid']}) did not answer: {exc}")
-    if response.status_code >= 400:
-        _fail(response.json().get("error", response.text))
-    return response.json()
+    with CollectorClient.local(found) as client:
+        return call_or_fail(client, method, path, body)
 
 
 def _direct(settings: Settings) -> Any:
     try:
-        client = connect(settings)
+        with quiet_engine_output():
+            client = connect(settings)
     except WarehouseLocked:
-        _fail(
+        fail(
             "the embedded warehouse is held by a running collector, and its local admin file "
             f"({settings.local_admin_file}) is missing; run this command from the collector's working directory "
             "or stop the collector first"
         )
     except WarehouseUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     apply_migrations(client, settings.retention_days)
     return client
 
@@ -133,15 +119,14 @@ def token_create(
         try:
             record, secret = create_token(_direct(settings), name, scope)
         except ValueError as exc:
-            _fail(str(exc))
-            return
+            fail(str(exc))
         answer = {**record.public(), "token": secret}
     errors.print(f"token {answer['name']!r} with scopes {', '.join(answer['scopes'])}; shown once, store it now:")
     print(answer["token"])  # noqa: T201 - the one place a secret is printed, alone on stdout for scripts
 
 
 @token_app.command("list")
-def token_list() -> None:
+def token_list(as_json: JsonOpt = False) -> None:
     """List tokens (names, scopes, dates; never secrets)."""
     from syncwatch.tokens import list_tokens
 
@@ -150,14 +135,17 @@ def token_list() -> None:
     tokens: list[dict[str, Any]] = (
         answer if answer is not None else [t.public() for t in list_tokens(_direct(settings))]
     )
-    table = Table("name", "scopes", "created", "revoked")
+    if as_json:
+        print_json(tokens)
+        return
+    rows = table("name", "scopes", "created", "revoked", fixed=("created", "revoked"))
 
     def when(ts: float | None) -> str:
         return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
     for t in tokens:
-        table.add_row(t["name"], ", ".join(t["scopes"]), when(t["created_at"]), when(t["revoked_at"]))
-    console.print(table)
+        rows.add_row(t["name"], ", ".join(t["scopes"]), when(t["created_at"]), when(t["revoked_at"]))
+    print_table(rows)
 
 
 @token_app.command("revoke")
@@ -170,7 +158,7 @@ def token_revoke(name: Annotated[str, typer.Option("--name")]) -> None:
         try:
             revoke_token(_direct(settings), name)
         except KeyError as exc:
-            _fail(str(exc.args[0]))
+            fail(str(exc.args[0]))
     console.print(f"token {name!r} revoked")
 
 
