@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -132,7 +133,11 @@ def parse_spans(body: bytes, is_json: bool, window: tuple[int, int]) -> ParsedSp
 def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     """Worker initializer: leave when the server process is gone. A killed server (kill -9, or a shutdown that
     does not wait for its pool) would otherwise leave its workers blocked on the task queue for ever, holding the
-    server's stdout open, so a shell pipeline or supervisor waiting on that output never finishes."""
+    server's stdout open, so a shell pipeline or supervisor waiting on that output never finishes.
+
+    Ctrl-C reaches the whole foreground process group; the server shuts its pool down, so a worker ignores SIGINT
+    rather than dying mid-task with a KeyboardInterrupt traceback in the collector's log."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:

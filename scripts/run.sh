@@ -1,7 +1,27 @@
 #!/usr/bin/env bash
 # `make run`: the collector on the embedded warehouse, fed by a live simulated firm at demo speed.
 # Demo tokens are kept in var/demo-tokens.env (mode 0600) so repeated runs reuse them.
+
+# Each background part runs in its own process group (set -m), so stopping it reaches its children too: the
+# collector's parse workers and whatever the simulator starts. The tests source this file for stop_all.
+collector="" sim="" dashboard=""
+stop_all() {
+  trap - EXIT INT TERM
+  local pid
+  for pid in $sim $dashboard $collector; do
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+install_stop_trap() {
+  trap stop_all EXIT
+  trap 'stop_all; exit 130' INT
+  trap 'stop_all; exit 143' TERM
+}
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0  # sourced: the functions only
+
 set -euo pipefail
+set -m
 cd "$(dirname "$0")/.."
 SW=.venv/bin/syncwatch
 port=${SYNCWATCH_PORT:-4318}
@@ -39,9 +59,7 @@ export SIM_CLIENT_SECRET="${SIM_CLIENT_SECRET:-sim-client-secret}" SIM_API_KEY="
 
 $SW serve > var/collector.log 2>&1 &
 collector=$!
-trap 'kill $collector $sim $dashboard 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
-sim=""
-dashboard=""
+install_stop_trap
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:${port}/readyz" >/dev/null && break
   kill -0 $collector 2>/dev/null || { echo "collector failed to start; see var/collector.log" >&2; tail -5 var/collector.log >&2; exit 1; }
