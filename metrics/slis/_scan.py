@@ -16,6 +16,7 @@ __all__ = [
     "ENTRIES_WITH_PROJECT",
     "Counts",
     "billable_entries",
+    "rank_level",
     "entries_with_project",
     "readings",
     "records_query",
@@ -36,13 +37,25 @@ ENTRIES_WITH_PROJECT = entries_with_project()
 
 # The projects billed by the hour (time and materials) as the PSA holds them, by number (0011_project_number.sql:
 # the same expression numbers each entry's code): fixed-fee and internal work is not invoiced per entry. Read from
-# each PSA project's latest values, not from PROJECTS, which groups them per code (the set took 36 ms against 18 ms
-# over 56,540 projects at 50,000 consultants, paid by each SLI that asks); a code is billable when the PSA project
-# with it is.
-BILLABLE_NUMBERS = (
-    f"SELECT if(code = '', 0, cityHash64(code)) FROM ({PROJECT_VIEWS})"
-    " WHERE system = 'psa' AND billing_type = 'time_and_materials'"
+# each project's latest values, not from PROJECTS, which groups them per code (the set took 36 ms against 18 ms
+# over 56,540 projects at 50,000 consultants, paid by each SLI that asks). A code is billable when any system's view
+# of a project the PSA bills by the hour holds it: after a CRM rename the PSA holds the new code and the ERP the
+# old one, under which the lines entered before the rename were booked and invoiced.
+_BILLABLE_KEYS = (
+    f"SELECT project_key FROM ({PROJECT_VIEWS}) WHERE system = 'psa' AND billing_type = 'time_and_materials'"
 )
+BILLABLE_NUMBERS = (
+    f"SELECT if(code = '', 0, cityHash64(code)) FROM ({PROJECT_VIEWS}) WHERE project_key IN ({_BILLABLE_KEYS})"
+)
+
+
+def rank_level(q: float) -> str:
+    """The level to give quantileExactLow for the nearest-rank q-quantile (the smallest value with at least q of the
+    values at or below it), as docs/slis.md defines percentiles. quantileExactLow takes the value at 0-based index
+    floor(q * n): one rank too high when q * n is whole (n a multiple of 20 for p95). A level a hair below q takes
+    floor(q * n) - 1 there and changes nothing elsewhere, where q * n is at least 1/20 above a whole number (for
+    p95, p99) while the hair times n stays far below that up to 10^10 values."""
+    return repr(q - 1e-12) if q != 0.5 else "0.5"  # 0.5 is the lower median already: rank ceil(n / 2)
 
 
 def billable_entries(where: str = "1", with_customer: bool = False) -> str:

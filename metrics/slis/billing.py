@@ -8,12 +8,14 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import Counts, billable_entries, readings, records_query, scan
+from metrics.slis._scan import Counts, billable_entries, rank_level, readings, records_query, scan
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
 from metrics.state import currency_of
 from metrics.windows import Window, business_seconds
 
 __all__ = ["InvoiceReadiness", "UnbilledWip"]
+
+P95 = rank_level(0.95)  # nearest rank, as the percentiles of docs/slis.md
 
 # Blocked until a later posting books it.
 _BLOCKED = f"(e.blocked_since IS NOT NULL AND (e.posted_at IS NULL OR e.posted_at > {AS_OF}))"
@@ -56,7 +58,7 @@ class InvoiceReadiness:
                      FROM ({billable_entries(_APPROVED_OPEN + ("" if by else _IN_SPAN), by == "customer")}) AS e"""
         # In one pass (_scan.Counts): the percentiles see the SLO window's entries at once.
         counts = Counts("e.approved_at", {"total": "1", "good": f"e.lag <= {self.limit_days}"}, one_pass=True)
-        main = "quantilesExactLowIf(0.5, 0.95)(e.lag, {IN}) AS lags, countIf({IN} AND NOT e.ready) AS not_ready"
+        main = f"quantilesExactLowIf(0.5, {P95})(e.lag, {{IN}}) AS lags, countIf({{IN}} AND NOT e.ready) AS not_ready"
         rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), counts=counts, main_columns=main,
                     parameters={"as_of_business_s": business_seconds(windows[0].end)})  # fmt: skip
 
