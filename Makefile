@@ -46,5 +46,9 @@ bench-soak: install
 bench-detection: install
 	$(PY) bench/detection.py --consultants 200 --speed 60
 
+.PHONY: bench-truth
+bench-truth: install
+	$(PY) bench/truth.py --consultants 5000
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
