@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from urllib.parse import quote
 import pytest
 
 from dashboard.format import WORD_JOINER
-from tests.conftest import free_port
+from tests.conftest import free_port, http_server_running
 from tests.integration.dashboard.browser import Chromium
 from tests.unit.dashboard.fake_api import FakeCollector, journey, sample, serve
 from tests.waiting import serving
@@ -75,13 +74,8 @@ class Listener:
 
     @contextmanager
     def running(self) -> Iterator[Listener]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with http_server_running(self.server):
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 def hostile(url: str, tag: str) -> str:

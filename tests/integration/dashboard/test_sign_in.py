@@ -15,7 +15,6 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.conftest import ThreadedCollector, Tokens, auth, free_port
+from tests.conftest import ThreadedCollector, Tokens, auth, free_port, http_server_running
 from tests.integration.dashboard.browser import Chromium
 from tests.waiting import serving
 
@@ -184,13 +183,8 @@ class Provider:
 
     @contextmanager
     def running(self) -> Iterator[Provider]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with http_server_running(self.server):
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 def test_single_sign_on_in_chromium(collector: ThreadedCollector, tokens: Tokens, tmp_path: Path) -> None:
