@@ -101,7 +101,8 @@ def _health(service: Service, minutes: int) -> dict[str, Any]:
         warehouse_error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     rejected_totals: dict[str, dict[str, float]] = {}
     for labels, value in _samples(m.rejected.collect(), "_total"):
-        rejected_totals.setdefault(labels["signal"], {})[labels["reason"]] = value
+        if value:  # /metrics starts every known reason at 0; the page lists the reasons that happened
+            rejected_totals.setdefault(labels["signal"], {})[labels["reason"]] = value
     return {
         "as_of": _iso(datetime.now(UTC)),
         "window_minutes": minutes,
