@@ -239,7 +239,10 @@ hostile_dates = st.one_of(
     st.sampled_from(["2026-W50-1", "2026-02-30", "0000-00-00", "2026-1-7"]),
 )
 hostile_amounts = st.one_of(
-    st.floats(-1e20, 1e20, allow_nan=False), st.integers(-(2**64), 2**64 - 1), st.sampled_from([1e14, -1e14, 1e20])
+    # JSON integers as clients' 64-bit encoders write them: from -2^63 to 2^64-1
+    st.floats(-1e20, 1e20, allow_nan=False),
+    st.integers(-(2**63), 2**64 - 1),
+    st.sampled_from([1e14, -1e14, 1e20]),
 )
 
 

@@ -83,10 +83,13 @@ def test_token_sign_in_in_chromium(collector: ThreadedCollector, tokens: Tokens,
         browser.click("Silences")
         browser.wait_for_text("New silence")
         browser.wait_for_text("Needs the admin scope; your token grants read.")
-        disabled = browser.evaluate(
+        buttons = (
             "[...document.querySelectorAll('button')].filter(b => b.innerText.trim() === 'Create silence')"
             ".map(b => b.disabled)"
         )
+        deadline = time.monotonic() + 30  # the form's button may render a moment after the caption above it
+        while not (disabled := browser.evaluate(buttons)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert disabled and all(disabled), disabled
         browser.screenshot(tmp_path / "screenshots" / "token-read-only.png")
         browser.click("Sign out")
