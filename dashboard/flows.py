@@ -70,18 +70,27 @@ class HopHealth:
 
 
 def silent_flows(flow_silence_rows: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Flows the flow_silence breakdown reports as silent: a breached row, or good < total where a row has no
-    status."""
+    """Flows the flow_silence breakdown reports as silent. A row's `details.silent` decides (the metrics stage's
+    judgement against the flow's cadence); only a row without it falls back to its status, then to good < total.
+    Earlier collectors gave each flow its seconds since the last event as the value, which breached the objective
+    of 0 silent flows for every flow: by status alone a flow that delivered a minute ago was silent."""
     silent = set()
     for row in flow_silence_rows:
-        if row.get("status") is not None:
+        details = row.get("details")
+        if isinstance(details, Mapping) and isinstance(details.get("silent"), bool):
+            if details["silent"]:
+                silent.add(str(row.get("key")))
+        elif row.get("status") is not None:
             if row.get("status") == "breach":
                 silent.add(str(row.get("key")))
-            continue
-        good, total = row.get("good"), row.get("total")
-        if isinstance(good, int | float) and isinstance(total, int | float) and total > 0 and good < total:
+        elif _fewer_good(row):
             silent.add(str(row.get("key")))
     return silent
+
+
+def _fewer_good(row: Mapping[str, Any]) -> bool:
+    good, total = row.get("good"), row.get("total")
+    return isinstance(good, int | float) and isinstance(total, int | float) and 0 < total and good < total
 
 
 def hop_health(slis: Mapping[str, Mapping[str, Any]], silent: set[str]) -> list[HopHealth]:

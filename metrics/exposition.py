@@ -67,11 +67,13 @@ class SliCollector(Collector):
                 measured = {flow: r for flow, r in every_flow.items() if r.value is not None}
                 results = keep_top(measured, self.max_label_values, result_rank, worst_value)
                 for flow, r in results.items():
-                    if r.value is None:
-                        continue
-                    if name == "flow_silence":
-                        flow_age.add_metric([flow], r.value)
-                    else:
+                    if r.value is not None:
                         flow_value.add_metric([name, flow], r.value)
+                if name == "flow_silence":
+                    # per flow its value is 1 when silent; how long each has been quiet is in its details
+                    ages = {flow: float(s) for flow, r in every_flow.items()
+                            if isinstance(s := r.details.get("seconds_since_last"), int | float)}  # fmt: skip
+                    for flow, age in keep_top(ages, self.max_label_values, lambda a: -a, max).items():
+                        flow_age.add_metric([flow], age)
         yield from (value, objective, budget, burn, status, flow_value, flow_age, dlq_count, dlq_age, snapshot_age,
                     failures)  # fmt: skip

@@ -90,7 +90,12 @@ class FlowSilence:
     def measure(self, db: Db, windows: Sequence[Window], by: str | None = None) -> dict[str, list[Reading]]:
         flows = self.status(db, windows[0])
         if by == "flow":
-            return {flow: [Reading(0.0, 0.0, f["seconds_since_last"], f)] * len(windows) for flow, f in flows.items()}
+            # Each flow's value is this SLI's own count (1 when that flow is silent) so its status is judged against
+            # the same objective; the seconds since its last event are in the details. The seconds themselves as
+            # the value made every flow that ever waited a second breach the objective of 0 silent flows.
+            return {
+                flow: [Reading(0.0, 0.0, 1.0 if f["silent"] else 0.0, f)] * len(windows) for flow, f in flows.items()
+            }
         silent = sum(1 for f in flows.values() if f["silent"])
         return {"": [Reading(0.0, 0.0, float(silent), {"flows": flows})] * len(windows)}
 

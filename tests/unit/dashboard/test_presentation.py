@@ -184,3 +184,18 @@ def test_pretty_json_reads_json_text_and_keeps_anything_else() -> None:
     assert pretty_json('{"id": "bad", "n": 1}') == '{\n  "id": "bad",\n  "n": 1\n}'
     assert pretty_json("<xml>not json</xml>") == "<xml>not json</xml>"
     assert pretty_json({"at": NOW}) == '{\n  "at": "2026-11-20 12:00:00+00:00"\n}'
+
+
+def test_a_flow_is_silent_only_when_the_breakdown_says_silent() -> None:
+    # collectors before the per-flow fix marked every flow `breach`, the seconds since its last event its value
+    rows = [
+        {"key": "psa-to-erp-time", "value": 159.0, "status": "breach",
+         "details": {"seconds_since_last": 159.0, "cadence_seconds": 3600.0, "silent": False}},
+        {"key": "psa-timesheets", "value": 1.0, "status": "breach",
+         "details": {"seconds_since_last": 18000.0, "cadence_seconds": 3600.0, "silent": True}},
+        {"key": "crm-deals", "value": 0.0, "status": "ok", "details": {"silent": False}},
+    ]  # fmt: skip
+    assert silent_flows(rows) == {"psa-timesheets"}
+    health = {h.hop.label: h for h in hop_health({}, silent_flows(rows))}
+    assert health["approved time"].reasons == ("psa-timesheets: silent",)
+    assert health["deals → projects"].status == "no_data"

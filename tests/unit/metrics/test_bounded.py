@@ -69,7 +69,16 @@ def test_exposition_bounds_queue_and_flow_labels() -> None:
     backlog = _result("dead_letter_backlog", 0.5, details={"queues": queues, "messages": 1499})
     by_flow = {
         "dead_letter_backlog": {f"flow-{i:04d}": _result("dead_letter_backlog", float(i)) for i in range(400)},
-        "flow_silence": {f"flow-{i:04d}": _result("flow_silence", float(i)) for i in range(400)},
+        # per flow: 1 when silent (the three longest quiet here), the seconds since its last event in the details
+        "flow_silence": {
+            f"flow-{i:04d}": _result(
+                "flow_silence",
+                float(i >= 397),
+                status="breach" if i >= 397 else "ok",
+                details={"seconds_since_last": float(i)},
+            )
+            for i in range(400)
+        },
     }
     registry = CollectorRegistry()
     registry.register(SliCollector(_Job(Snapshot(AS_OF, {"dead_letter_backlog": backlog}, by_flow)), 3))  # type: ignore[arg-type]
@@ -84,4 +93,6 @@ def test_exposition_bounds_queue_and_flow_labels() -> None:
     # `other` is the worst of the rest: the longest quiet among the flows not named
     assert value("syncwatch_flow_last_event_age_seconds", {"flow": OTHER}) == 396.0
     assert value("syncwatch_flow_sli_value", {"sli": "dead_letter_backlog", "flow": OTHER}) == 396.0
-    assert len(samples) < 40
+    assert value("syncwatch_flow_sli_value", {"sli": "flow_silence", "flow": "flow-0399"}) == 1.0
+    assert value("syncwatch_flow_sli_value", {"sli": "flow_silence", "flow": OTHER}) == 0.0
+    assert len(samples) < 44
