@@ -51,7 +51,6 @@ class Condition:
     value: Any
 
     def __post_init__(self) -> None:
-        compile_path(self.path)
         if self.op not in _OPS:
             raise ConfigError(f"condition op {self.op!r}: expected one of {' '.join(_OPS)}")
 
@@ -65,6 +64,9 @@ class Condition:
             return False
 
 
+_TEMPLATE_PATHS = ("age_from", "amount", "currency", "tenant", "project_code", "consultant_id")
+
+
 @dataclass(frozen=True)
 class FindingTemplate:
     kind: str
@@ -75,11 +77,6 @@ class FindingTemplate:
     tenant: str | None = None
     project_code: str | None = None
     consultant_id: str | None = None
-
-    def __post_init__(self) -> None:
-        for path in (self.age_from, self.amount, self.currency, self.tenant, self.project_code, self.consultant_id):
-            if path:
-                compile_path(path)
 
 
 @dataclass(frozen=True)
@@ -100,9 +97,20 @@ class DeclarativeProbe:
     description: str = "declared in the probes file"
 
     def __post_init__(self) -> None:
-        compile_path(self.key)
+        for where, path in self._paths():
+            try:
+                compile_path(path)
+            except ConfigError as exc:
+                raise ConfigError(f"probe {self.name}: {where}: {exc}") from exc
         if self.method not in ("GET", "POST"):
             raise ConfigError(f"probe {self.name}: method must be GET or POST")
+
+    def _paths(self) -> list[tuple[str, str]]:
+        """Every JSON path of the probe with the config field it came from, checked when the probe is loaded."""
+        found = [("key", self.key)]
+        found += [(f"finding.{name}", getattr(self.finding, name) or "") for name in _TEMPLATE_PATHS]
+        found += [("when.path", self.when.path)] if self.when is not None else []
+        return [(where, path) for where, path in found if path]
 
     @property
     def systems(self) -> Sequence[str]:

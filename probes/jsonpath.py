@@ -1,65 +1,51 @@
-"""A small JSONPath subset, enough to point at values in a REST answer from a config file:
+"""JSONPath (RFC 9535, through python-jsonpath) to point at values in a REST answer from a config file:
 
-    $                 the document        .name / ['name']   a member        [3]   an element
-    [*]               every element       .*                  every member's value (maps keyed by id)
+    $                 the document        .name / ['name']   a member        [3] / [-1]   an element
+    [*] / .*          every element, or every member's value (maps keyed by id)
+    ..name            `name` at any depth                     [0:10:2]     a slice
+    [?@.state == 'stuck' && @.retries >= 3]                   the elements (or members) a filter keeps
+    [?length(@.lines) > 0]  [?match(@.code, 'E[0-9]+')]       filter functions: length, count, match, search, value
 
 `select(path, doc)` returns every match (missing members match nothing); `first(path, doc)` the first or None.
-Unsupported syntax is a ConfigError when the probe is loaded, not a surprise at run time.
+A path that is not JSONPath is a ConfigError when the probe is loaded, naming the path and where it stops
+making sense, not a surprise at run time. Paths must start at the document (`$`): a probe reads whole answers.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
+
+from jsonpath import CompoundJSONPath, JSONPath, JSONPathEnvironment, JSONPathError
 
 from probes.errors import ConfigError
 
 __all__ = ["compile_path", "first", "select"]
 
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\.\*|\[\*\]|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-Step = tuple[str, Any]  # ("key", name) | ("index", n) | ("all", None)
+# Strict: the standard's syntax only, so a path written here means the same in any RFC 9535 implementation.
+_ENV = JSONPathEnvironment(strict=True)
 
 
 @lru_cache(maxsize=256)
-def compile_path(path: str) -> tuple[Step, ...]:
+def compile_path(path: str) -> JSONPath | CompoundJSONPath:
     text = path.strip()
     if not text.startswith("$"):
         raise ConfigError(f"JSON path {path!r} must start with $")
-    steps: list[Step] = []
-    pos = 1
-    while pos < len(text):
-        m = _STEP.match(text, pos)
-        if m is None:
-            raise ConfigError(f"JSON path {path!r}: cannot read {text[pos:]!r}")
-        if m.group(1) is not None:
-            steps.append(("key", m.group(1)))
-        elif m.group(2) is not None:
-            steps.append(("index", int(m.group(2))))
-        elif m.group(3) is not None or m.group(4) is not None:
-            steps.append(("key", m.group(3) if m.group(3) is not None else m.group(4)))
-        else:
-            steps.append(("all", None))
-        pos = m.end()
-    return tuple(steps)
+    try:
+        return _ENV.compile(text)
+    except JSONPathError as exc:
+        raise ConfigError(f"JSON path {path!r} is not valid JSONPath: {_reason(exc)}") from exc
+
+
+def _reason(exc: JSONPathError) -> str:
+    """The library's first line, and where: its full message draws the path with a caret over several lines."""
+    reason = str(exc.args[0] if exc.args else exc).splitlines()[0]
+    index = getattr(exc.token, "index", -1) if exc.token is not None else -1
+    return f"{reason} at character {index + 1}" if index >= 0 else reason
 
 
 def select(path: str, doc: Any) -> list[Any]:
-    current = [doc]
-    for kind, arg in compile_path(path):
-        nxt: list[Any] = []
-        for node in current:
-            if kind == "key" and isinstance(node, dict) and arg in node:
-                nxt.append(node[arg])
-            elif kind == "index" and isinstance(node, list) and -len(node) <= arg < len(node):
-                nxt.append(node[arg])
-            elif kind == "all":
-                if isinstance(node, list):
-                    nxt.extend(node)
-                elif isinstance(node, dict):
-                    nxt.extend(node.values())
-        current = nxt
-    return current
+    return compile_path(path).findall(doc)
 
 
 def first(path: str, doc: Any) -> Any:
