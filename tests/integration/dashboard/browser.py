@@ -1,22 +1,21 @@
-"""Debian's headless Chromium driven over the Chrome DevTools protocol (websockets' sync client), enough to load a
-Streamlit page, wait until its script has rendered, read the DOM and take a screenshot.
+"""Debian's headless Chromium driven by Playwright, with what the console's browser tests need: load a Streamlit
+page and wait until its script has rendered, read the DOM, type, click and take a screenshot.
 
-Used by the dashboard browser test and by bench/dashboard.py (first render per page in a real browser).
+Used by the dashboard browser tests and by bench/dashboard.py (first render per page in a real browser). The
+browser is the system's (`/usr/bin/chromium`, from scripts/system-deps.sh): `playwright install` downloads browsers
+of its own, which these machines cannot and need not do.
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
-import json
+import contextlib
 import shutil
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import httpx
-from websockets.sync.client import ClientConnection, connect
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -52,81 +51,78 @@ PROBLEMS_JS = """
   };
 })()
 """
+# Word joiners are left out: invisible, the console puts them into addresses shown as text (format.esc).
+_HAS_TEXT_JS = "text => !!document.body && document.body.innerText.replaceAll('\\u2060', '').includes(text)"
+# The first visible element of a selector whose text ends with the line `label`: an icon's ligature name comes
+# first in the text of a navigation link, so the last line is compared.
+_LABELLED_JS = """
+([selector, label]) => [...document.querySelectorAll(selector)]
+  .find(e => e.innerText.trim().split('\\n').pop().trim() === label && e.offsetParent !== null) || null
+"""
 
 
 class Chromium:
-    def __init__(self, user_data_dir: Path, width: int = 1440, height: int = 1800):
-        self.user_data_dir = user_data_dir
+    """One headless Chromium with one page, for the length of a `with` block. If the block fails, the page as it
+    was is kept as `failure.png` in `workdir`, to see what the browser showed."""
+
+    def __init__(self, workdir: Path, width: int = 1440, height: int = 1800):
+        self.workdir = workdir
         self.width, self.height = width, height
-        self.process: subprocess.Popen[bytes] | None = None
-        self.ws: ClientConnection | None = None
-        self._ids = itertools.count(1)
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._page: Page | None = None
+
+    @property
+    def page(self) -> Page:
+        """The Playwright page, for what the helpers below do not cover."""
+        if self._page is None:
+            raise RuntimeError("the browser runs only inside its with block")
+        return self._page
 
     def __enter__(self) -> Chromium:
-        self.user_data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--mute-audio",
-             f"--user-data-dir={self.user_data_dir}", "--remote-debugging-port=0",
-             f"--window-size={self.width},{self.height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        port_file = self.user_data_dir / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("chromium did not start")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-        page = next(t for t in targets if t.get("type") == "page")
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=10)
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Emulation.setDeviceMetricsOverride",
-                  width=self.width, height=self.height, deviceScaleFactor=1, mobile=False)  # fmt: skip
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--mute-audio"],
+            )  # fmt: skip
+            context = self._browser.new_context(viewport={"width": self.width, "height": self.height})
+            self._page = context.new_page()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.ws is not None:
-            self.ws.close()
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        assert self.ws is not None
-        message_id = next(self._ids)
-        self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
-        while True:
-            reply = json.loads(self.ws.recv(timeout=60))
-            if reply.get("id") == message_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if kind is not None and self._page is not None:
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                # the failure being reported matters more than its screenshot
+                with contextlib.suppress(Exception):
+                    self._page.screenshot(path=self.workdir / "failure.png", timeout=10_000)
+        finally:
+            if self._browser is not None:
+                self._browser.close()
+            if self._playwright is not None:
+                self._playwright.stop()
+            self._page = self._browser = self._playwright = None
 
     def evaluate(self, expression: str) -> Any:
-        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return answer.get("result", {}).get("value")
+        """The value of a JavaScript expression in the page (a function expression is called)."""
+        return self.page.evaluate(expression)
 
     def render(self, url: str, timeout: float = 60.0, settle: float = 0.4) -> float:
         """Navigate and wait until the page's script has run to the end and the page stays rendered; returns
         the seconds from navigation to the first complete render."""
         # leave the previous page first, so its finished DOM is never mistaken for the new one's
-        self.call("Page.navigate", url="about:blank")
-        while self.evaluate("location.href") != "about:blank":
-            time.sleep(0.01)
+        self.page.goto("about:blank")
         started = time.perf_counter()
-        self.call("Page.navigate", url=url)
+        self.page.goto(url, wait_until="commit", timeout=timeout * 1000)
         deadline = started + timeout
         first_ready: float | None = None
+        settled_at = 0.0
         while True:
-            state = self.evaluate(_READY_JS) or {}
+            state = self.page.evaluate(_READY_JS) or {}
             if state.get("ready"):
                 if first_ready is None:
                     first_ready = time.perf_counter() - started
@@ -139,58 +135,44 @@ class Chromium:
                 raise TimeoutError(f"{url} did not finish rendering in {timeout:g} s (state {state})")
             time.sleep(0.03)
 
+    def text(self) -> str:
+        """The page's text as a person reads it, word joiners left out."""
+        return str(self.page.evaluate("document.body ? document.body.innerText : ''") or "").replace("\u2060", "")
+
     def wait_for_text(self, text: str, timeout: float = 60.0) -> str:
-        """The page's text once it contains `text` (the script may still be running elsewhere on the page). Word
-        joiners are left out: invisible, the console puts them into addresses shown as text (format.esc)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = str(self.evaluate("document.body ? document.body.innerText : ''") or "").replace("\u2060", "")
-            if text in found:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{text!r} did not appear within {timeout:g} s; the page shows {found[-800:]!r}")
-            time.sleep(0.05)
+        """The page's text once it contains `text` (the script may still be running elsewhere on the page)."""
+        try:
+            self.page.wait_for_function(_HAS_TEXT_JS, arg=text, timeout=timeout * 1000, polling=50)
+        except PlaywrightTimeout as exc:
+            shown = self.text()[-800:]
+            raise TimeoutError(f"{text!r} did not appear within {timeout:g} s; the page shows {shown!r}") from exc
+        return self.text()
 
-    def click(self, label: str, selector: str = "button, a, [role=tab]") -> None:
-        """Click the first visible element of `selector` whose text ends with the line `label` (waits for it)."""
-        script = f"""
-(() => {{
-  const found = [...document.querySelectorAll({json.dumps(selector)})]
-    // an icon's ligature name comes first in the text of a navigation link: compare the last line
-    .find(e => e.innerText.trim().split('\\n').pop().trim() === {json.dumps(label)} && e.offsetParent !== null);
-  if (!found) return false;
-  found.click();
-  return true;
-}})()"""
-        deadline = time.monotonic() + 30
-        while not self.evaluate(script):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing to click labelled {label!r}")
-            time.sleep(0.05)
+    def click(self, label: str, selector: str = "button, a, [role=tab]", timeout: float = 30.0) -> None:
+        """Click, with the mouse, the first visible element of `selector` whose text ends with the line `label`
+        (waits for it)."""
+        try:
+            found = self.page.wait_for_function(_LABELLED_JS, arg=[selector, label], timeout=timeout * 1000)
+        except PlaywrightTimeout as exc:
+            raise TimeoutError(f"nothing to click labelled {label!r}") from exc
+        element = found.as_element()
+        assert element is not None
+        element.click(timeout=timeout * 1000)
 
-    def type_and_enter(self, selector: str, text: str) -> None:
+    def type_and_enter(self, selector: str, text: str, timeout: float = 30.0) -> None:
         """Type into the element as a person would (React sees real input events), then press Enter."""
-        deadline = time.monotonic() + 30
-        while not self.evaluate(
-            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
-            "if (!e) return false; e.focus(); e.select && e.select(); return true; })()"
-        ):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {selector} to type into")
-            time.sleep(0.05)
-        self.call("Input.insertText", text=text)
-        for kind in ("keyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
-                      nativeVirtualKeyCode=13, text="\r" if kind == "keyDown" else "")  # fmt: skip
+        field = self.page.locator(selector).first
+        field.fill(text, timeout=timeout * 1000)
+        field.press("Enter", timeout=timeout * 1000)
 
-    def color_scheme(self, scheme: str) -> None:
-        """Emulate the viewer's system theme ("light" or "dark"); Streamlit follows it by default."""
-        self.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+    def color_scheme(self, scheme: Literal["light", "dark"]) -> None:
+        """Emulate the viewer's system theme; Streamlit follows it by default."""
+        self.page.emulate_media(color_scheme=scheme)
 
     def background_luminance(self) -> float:
         """0 (black) .. 1 (white): the app's background, to check which theme is showing."""
-        rgb = self.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
-        r, g, b = (int(x) for x in str(rgb)[str(rgb).index("(") + 1 : str(rgb).index(")")].split(",")[:3])
+        rgb = str(self.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"))
+        r, g, b = (int(x) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
         return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
     def problems(self) -> dict[str, Any]:
@@ -198,7 +180,6 @@ class Chromium:
         return found
 
     def screenshot(self, path: Path) -> Path:
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        self.page.screenshot(path=path, full_page=True)
         return path
