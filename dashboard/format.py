@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,18 +16,23 @@ __all__ = [
     "STATUS_ORDER",
     "STATUS_MATERIAL",
     "WORD_JOINER",
+    "Change",
     "age",
     "budget",
+    "change",
     "count",
     "duration",
     "esc",
     "money",
+    "money_at_risk",
     "money_by_currency",
     "objective_text",
+    "overall_finding",
     "parse_time",
     "pretty_json",
     "percent",
     "safe_url",
+    "short_error",
     "status_label",
     "thin",
     "unit_axis_title",
@@ -99,7 +105,8 @@ def budget(remaining: Any) -> str:
     f = _finite(remaining)
     if f is None:
         return "—"
-    return f"{f * 100:.0f} %" if f >= 0 else f"spent ({f * 100:.0f} %)"
+    # -3.2 left is 420 % of the budget used: 320 % more than it allowed
+    return f"{f * 100:.0f} %" if f >= 0 else f"spent ({-f * 100:.0f} % over)"
 
 
 def count(x: Any) -> str:
@@ -162,18 +169,26 @@ age = duration
 
 
 def money(amount: Any, currency: str | None) -> str:
+    """An amount with its currency code; an amount whose currency nobody sent says so rather than pass for any."""
     f = _finite(amount)
     if f is None:
         return "—"
-    code = (currency or "").upper()
-    return f"{f:,.0f} {code}".strip() if abs(f) >= 100 else f"{f:,.2f} {code}".strip()
+    code = (currency or "").strip().upper() or "(currency unknown)"
+    return f"{f:,.0f} {code}" if abs(f) >= 100 else f"{f:,.2f} {code}"
 
 
 def money_by_currency(details: Mapping[str, Any] | None) -> dict[str, float]:
-    """Per-currency amounts from an SLI's free-form details ({"by_currency": {...}} or {"EUR": ...} shapes)."""
+    """Per-currency amounts from an SLI's free-form details ({"at_risk": {...}}, {"by_currency": {...}} or
+    {"EUR": ...} shapes)."""
     if not details:
         return {}
-    source = details.get("by_currency") or details.get("amount_by_currency") or details.get("currencies") or details
+    source = (
+        details.get("at_risk")
+        or details.get("by_currency")
+        or details.get("amount_by_currency")
+        or details.get("currencies")
+        or details
+    )
     out: dict[str, float] = {}
     if isinstance(source, Mapping):
         for key, val in source.items():
@@ -184,14 +199,25 @@ def money_by_currency(details: Mapping[str, Any] | None) -> dict[str, float]:
     return out
 
 
+def money_at_risk(details: Mapping[str, Any] | None, amount: Any = None) -> str:
+    """Money per currency, largest first, every amount with its code; "none at risk" when there is none. Never a
+    bare number: "0.00" says neither how much nor in what."""
+    by_currency = {c: a for c, a in money_by_currency(details).items() if a != 0}
+    if by_currency:
+        return " · ".join(money(a, c) for c, a in sorted(by_currency.items(), key=lambda kv: -abs(kv[1])))
+    f = _finite(amount)
+    if f is None and not details:
+        return "—"
+    if not f:
+        return "none at risk"
+    return money(f, str((details or {}).get("currency", "")))
+
+
 def value(x: Any, unit: str | None, details: Mapping[str, Any] | None = None) -> str:
     """One SLI value in its unit: ratio as percent, seconds as a duration, money per currency."""
     f = _finite(x)
     if unit == "money":
-        by_currency = money_by_currency(details)
-        if by_currency:
-            return " · ".join(money(a, c) for c, a in sorted(by_currency.items(), key=lambda kv: -abs(kv[1])))
-        return money(f, str((details or {}).get("currency", ""))) if f is not None else "—"
+        return money_at_risk(details, f) if f is not None or details else "—"
     if f is None:
         return "—"
     if unit == "ratio":
@@ -272,3 +298,92 @@ def pretty_json(payload: Any) -> str:
         except ValueError:
             return text
     return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A tile's change chip: the text, and Streamlit's delta colour and arrow."""
+
+    text: str
+    colour: str  # "green" when the change is good for the SLI, "red" when bad, "gray" when none
+    arrow: str  # "up", "down" or "off"
+
+
+def change(first: Any, current: Any, unit: str | None, comparison: str | None, seconds: Any) -> Change | None:
+    """The change of the number shown (`current`) since the first point of the period, over the period the points
+    actually cover. Green when it moved the good way for the SLI (up for `>=`, down for `<=`), red the other way,
+    grey and without an arrow when it did not move (at the precision it is shown)."""
+    a, b, span = _finite(first), _finite(current), _finite(seconds)
+    if a is None or b is None or span is None or span <= 0 or unit == "money":
+        return None
+    delta = b - a
+    period = "in 24 h" if span >= 23.5 * 3600 else f"in {duration(span)}"
+    if unit == "ratio":
+        # a ratio moves in percentage points; "+5 %" would read as relative
+        shown, zero = f"{delta * 100:+.2f} pp", "0.00 pp"
+    else:
+        shown, zero = ("+" if delta > 0 else "") + value(delta, unit), value(0.0, unit)
+    moved = shown.lstrip("+-") != zero
+    if not moved:
+        return Change(f"no change {period}", "gray", "off")
+    better = delta > 0 if comparison == ">=" else delta < 0
+    return Change(f"{shown} {period}", "green" if better else "red", "up" if delta > 0 else "down")
+
+
+def overall_finding(slis: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """The Overview's one-line verdict (level, Markdown) when nothing is breached: "Every SLI meets its objective"
+    only when every SLI has data and meets it; otherwise how many have no data yet. None when there is no SLI, or
+    when breaches or warnings (listed by name elsewhere) leave nothing more to say."""
+    statuses = [str(s.get("status") or "no_data") for s in slis]
+    missing = statuses.count("no_data")
+    if "breach" in statuses or "warning" in statuses:
+        return ("warn", f"{missing} of {len(statuses)} SLIs have no data yet.") if missing else None
+    if not statuses:
+        return None
+    if not missing:
+        return "good", "Every SLI meets its objective."
+    if missing == len(statuses):
+        return "warn", f"None of the {missing} SLIs has data yet."
+    met = len(statuses) - missing
+    return "warn", (f"{missing} of {len(statuses)} SLIs have no data yet; the {met} with data meet their objectives.")
+
+
+_MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title", "reason", "msg")
+
+
+def short_error(text: Any, limit: int = 90) -> str:
+    """A probe's error in a line a table can hold: the message inside a JSON answer rather than the JSON itself,
+    whitespace collapsed, cut at `limit` characters with an ellipsis (the full text is shown on demand)."""
+    if text is None or text == "":
+        return ""
+    raw = str(text)
+    head, brace, rest = raw.partition("{")
+    message = raw
+    if brace:
+        try:
+            found = json.loads(brace + rest[: rest.rfind("}") + 1])
+        except ValueError:
+            found = None
+        picked = _message_of(found)
+        if picked:
+            message = f"{head.strip().rstrip(':')}: {picked}" if head.strip() else picked
+    line = _WHITESPACE.sub(" ", message).strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _message_of(found: Any, depth: int = 0) -> str | None:
+    if isinstance(found, Mapping) and depth < 4:
+        for key in _MESSAGE_KEYS:
+            inner = found.get(key)
+            if isinstance(inner, str) and inner.strip():
+                return inner
+            nested = _message_of(inner, depth + 1)
+            if nested:
+                return nested
+        for inner in found.values():
+            nested = _message_of(inner, depth + 1)
+            if nested:
+                return nested
+    if isinstance(found, list) and found and depth < 4:
+        return _message_of(found[0], depth + 1)
+    return None

@@ -81,10 +81,21 @@ def active() -> None:
     if not alerts:
         st.success("Nothing is firing.")
         return
+    # the summaries in full first: a grid cell does not wrap, and cut one off mid-sentence
+    st.markdown(
+        "\n".join(
+            f"- **{esc(a.get('state'))}** · {esc(a.get('severity', ''))} · "
+            f"{esc((a.get('annotations') or {}).get('summary') or a.get('rule'))}"
+            for a in alerts[:50]
+        )
+    )
     st.dataframe(
         _alert_rows(alerts),
         hide_index=True,
-        column_config={"runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗")},
+        column_config={
+            "summary": st.column_config.TextColumn("summary", width="large"),
+            "runbook": st.column_config.LinkColumn("runbook", display_text="runbook ↗"),
+        },
     )
     unacked = {str(a.get("fingerprint")): a for a in alerts if not a.get("acknowledged_by")}
     if unacked:
@@ -143,6 +154,7 @@ def history() -> None:
             ]
         ),
         hide_index=True,
+        column_config={"summary": st.column_config.TextColumn("summary", width="large")},
     )
 
 

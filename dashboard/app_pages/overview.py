@@ -10,7 +10,19 @@ import streamlit as st
 
 from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Ok, Request
 from dashboard.flows import flow_map_svg, hop_health, silent_flows
-from dashboard.format import STATUS_COLOUR, count, esc, money_by_currency, objective_text, status_label, thin, value
+from dashboard.format import (
+    STATUS_COLOUR,
+    change,
+    count,
+    esc,
+    money_at_risk,
+    objective_text,
+    overall_finding,
+    parse_time,
+    status_label,
+    thin,
+    value,
+)
 from dashboard.format import budget as budget_text
 from dashboard.ui import data, fetch, finding, now, refresh_seconds, show_problem
 
@@ -24,12 +36,15 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
     objective = sli.get("objective") or {}
     # 24 h of 30 s snapshots is 2,880 points; a sparkline shows the shape with 96
     # the shape, not the noise: one point per quarter hour
-    series = [float(p["value"]) for p in thin(points, 96, keep="last") if isinstance(p.get("value"), int | float)]
-    delta = None
-    if len(series) >= 2 and unit != "money":
-        change = series[-1] - series[0]
-        # a ratio moves in percentage points; "+5 %" would read as relative
-        delta = (f"{change * 100:+.2f} pp" if unit == "ratio" else value(change, unit)) + " in 24 h"
+    shown = [p for p in thin(points, 96, keep="last") if isinstance(p.get("value"), int | float)]
+    series = [float(p["value"]) for p in shown]
+    # the chip is the change of the number on the tile since the first snapshot of the period it names
+    began = parse_time(shown[0].get("time")) if shown else None
+    chip = (
+        change(series[0], sli.get("value"), unit, objective.get("comparison"), (now() - began).total_seconds())
+        if began
+        else None
+    )
     budget = sli.get("error_budget_remaining")
     help_text = (
         f"Objective {esc(objective_text(objective, unit))}. Error budget left: {esc(budget_text(budget))}. "
@@ -39,8 +54,9 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
         st.metric(
             label=esc(sli.get("title") or name),
             value=esc(value(sli.get("value"), unit, sli.get("details"))),
-            delta=delta,
-            delta_color="normal" if objective.get("comparison") == ">=" else "inverse",
+            delta=chip.text if chip else None,
+            delta_color=chip.colour if chip else "off",
+            delta_arrow=chip.arrow if chip else "auto",
             help=help_text,
             chart_data=series or None,
             chart_type="area",
@@ -83,20 +99,23 @@ def live() -> None:
     warned = [s for s in slis.values() if s.get("status") == "warning"]
     firing = [a for a in (data(alerts_o) or {}).get("alerts", []) if a.get("state") == "firing"]
     wip = slis.get("unbilled_wip_at_risk", {})
-    at_risk = money_by_currency(wip.get("details"))
-    head = st.columns([2, 2, 2, 3])
+    head = st.columns(4)
     head[0].metric("SLIs breached", f"{len(breached)} of {len(slis)}" if slis else "—")
     head[1].metric("SLIs warning", len(warned) if slis else "—")
-    head[2].metric("Alerts firing", len(firing) if isinstance(alerts_o, Ok) else "—")
-    head[3].metric(
-        "Unbilled WIP at risk",
-        esc(value(wip.get("value"), "money", wip.get("details"))) if wip else "—",
-        help=" · ".join(f"{c}: {a:,.0f}" for c, a in at_risk.items()) or None,
+    head[2].metric("SLIs without data", f"{sum(s.get('status') in (None, 'no_data') for s in slis.values())}"
+                   if slis else "—")  # fmt: skip
+    head[3].metric("Alerts firing", len(firing) if isinstance(alerts_o, Ok) else "—")
+    # a line, not a tile: several currencies side by side do not fit a tile and were cut off mid-number
+    st.markdown(
+        "**Unbilled WIP at risk:** "
+        + (esc(money_at_risk(wip.get("details"))) if wip.get("details") else "—")
+        + " (older than 30 days or blocked, per currency)"
     )
     if breached:
         finding("bad", "**Breached:** " + ", ".join(esc(s.get("title") or s.get("name")) for s in breached))
-    elif slis and not warned:
-        finding("good", "Every SLI meets its objective.")
+    verdict = overall_finding(list(slis.values()))
+    if verdict:
+        finding(*verdict)
     if slis_body.get("as_of"):
         span = f" · window {esc(slis_body['from'])} → {esc(slis_body.get('to'))}" if slis_body.get("from") else ""
         st.caption(f"As of {esc(slis_body['as_of'])} (UTC){span} · each SLI over its objective's window")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import svg
 from dashboard.api import Ok, Request
-from dashboard.format import duration, esc, money, parse_time
+from dashboard.format import duration, esc, money_at_risk, parse_time, pretty_json, short_error
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Probes and reconciliation")
@@ -54,7 +54,8 @@ for p in probes:
             "findings": run.get("findings"),
             "API calls": run.get("api_calls"),
             "budget used (last hour)": (budget.get("used_last_hour") or 0) / per_hour if per_hour else None,
-            "error": run.get("error") or "",
+            # a raw JSON answer squeezed the table: a line here, the full text under "Errors in full"
+            "error": short_error(run.get("error")),
         }
     )
 stale = [str(r["probe"]) for r in rows if r["stale"]]
@@ -75,6 +76,13 @@ probe_table["budget used (last hour)"] = [
     f"{v * 100:.0f} %" if isinstance(v, int | float) else "—" for v in probe_table["budget used (last hour)"]
 ]
 st.table(probe_table)
+errors = {str(p.get("name")): str((p.get("last_run") or {}).get("error")) for p in probes
+          if (p.get("last_run") or {}).get("error")}  # fmt: skip
+if errors:
+    with st.expander(f"Errors in full ({len(errors)})"):
+        for name, text in errors.items():
+            st.markdown(f"**{esc(name)}**")
+            st.text(pretty_json(text))
 
 st.subheader("API budget")
 # The budget belongs to a system (every probe of NetSuite shares NetSuite's allowance); per probe only when the
@@ -119,10 +127,8 @@ at_risk: dict[str, float] = {}
 for f in findings:
     if isinstance(f.get("amount"), int | float) and f.get("currency"):
         at_risk[str(f["currency"])] = at_risk.get(str(f["currency"]), 0.0) + float(f["amount"])
-cols = st.columns(1 + len(at_risk))
-cols[0].metric("Findings", f"{len(findings):,}")
-for col, (currency, amount) in zip(cols[1:], sorted(at_risk.items()), strict=False):
-    col.metric(f"At risk ({esc(currency)})", esc(money(amount, currency)))
+# one line that wraps: a tile per currency cut its amount off mid-number once there were several
+st.markdown(f"**{len(findings):,} findings** · at risk: **{esc(money_at_risk({'at_risk': at_risk}))}**")
 by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
 if not by_kind.empty:
     by_kind = by_kind.sort_values("findings", ascending=False)

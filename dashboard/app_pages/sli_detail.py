@@ -12,7 +12,17 @@ import streamlit as st
 from dashboard import svg
 from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Failed, Ok, Request
 from dashboard.format import budget as budget_text
-from dashboard.format import count, duration, esc, money, objective_text, parse_time, status_label, thin, value
+from dashboard.format import (
+    count,
+    duration,
+    esc,
+    money_at_risk,
+    objective_text,
+    parse_time,
+    status_label,
+    thin,
+    value,
+)
 from dashboard.ui import WINDOWS, data, fetch, now, param, set_params, show_problem, window_start
 
 # Google SRE workbook multi-window alerting on a 30-day budget: page at 14.4x (1h/5m) and 6x (6h/30m), ticket at
@@ -68,7 +78,9 @@ series_o, breakdown_o, records_o = first_round if wanted == asked else fetch(wan
 if sli:
     status = str(sli.get("status") or "no_data")
     top = st.columns(4)
-    top[0].metric("Current value", esc(value(sli.get("value"), unit, sli.get("details"))))
+    shown_value = value(sli.get("value"), unit, sli.get("details"))
+    several = " · " in shown_value  # money in several currencies: too long for a tile, so a line below has it
+    top[0].metric("Current value", f"{shown_value.count(' · ') + 1} currencies" if several else esc(shown_value))
     objective = sli.get("objective") or {}
     top[1].metric(
         "Objective",
@@ -78,6 +90,8 @@ if sli:
     top[2].metric("Error budget left", budget_text(sli.get("error_budget_remaining")))
     top[3].metric("Good / total", f"{count(sli.get('good'))} / {count(sli.get('total'))}")
     st.markdown(f"Status: **{status_label(status)}** · objective {esc(objective_text(sli.get('objective'), unit))}")
+    if several:
+        st.markdown(f"Current value: **{esc(shown_value)}**")
 
 st.subheader(f"Over the last {window}")
 points = thin((data(series_o) or {}).get("points", []), 720)
@@ -162,10 +176,8 @@ else:
     for r in records:
         if isinstance(r.get("amount"), int | float) and r.get("currency"):
             totals[str(r["currency"])] = totals.get(str(r["currency"]), 0.0) + float(r["amount"])
-    cols = st.columns(max(1, len(totals)) + 1)
-    cols[0].metric("Records", f"{len(records):,}")
-    for col, (currency, amount) in zip(cols[1:], sorted(totals.items(), key=lambda kv: -kv[1]), strict=False):
-        col.metric(f"At risk ({esc(currency)})", esc(money(amount, currency)))
+    # one line that wraps: a tile per currency cut its amount off mid-number ("377,97...") once there were several
+    st.markdown(f"**{len(records):,} records** · at risk: **{esc(money_at_risk({'at_risk': totals}))}**")
     frame = pd.DataFrame(
         {
             "trace": [f"./trace?key={quote(str(r.get('key')), safe='')}" for r in records],

@@ -7,7 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.flows import HOPS, flow_map_svg, hop_health, silent_flows
-from dashboard.format import duration, money, money_by_currency, objective_text, value, worst_status
+from dashboard.format import (
+    Change,
+    budget,
+    change,
+    duration,
+    money,
+    money_at_risk,
+    money_by_currency,
+    objective_text,
+    overall_finding,
+    short_error,
+    value,
+    worst_status,
+)
 from dashboard.journey import guess_kind, verdict, waterfall_rows
 from tests.unit.dashboard.fake_api import journey
 
@@ -199,3 +212,67 @@ def test_a_flow_is_silent_only_when_the_breakdown_says_silent() -> None:
     health = {h.hop.label: h for h in hop_health({}, silent_flows(rows))}
     assert health["approved time"].reasons == ("psa-timesheets: silent",)
     assert health["deals → projects"].status == "no_data"
+
+
+def test_every_sli_meets_its_objective_only_when_every_sli_has_data() -> None:
+    ok, none = {"status": "ok"}, {"status": "no_data"}
+    assert overall_finding([ok, ok]) == ("good", "Every SLI meets its objective.")
+    assert overall_finding([ok, none, none]) == (
+        "warn", "2 of 3 SLIs have no data yet; the 1 with data meet their objectives.")  # fmt: skip
+    assert overall_finding([none, {"status": None}]) == ("warn", "None of the 2 SLIs has data yet.")
+    assert overall_finding([{"status": "breach"}, none]) == ("warn", "1 of 2 SLIs have no data yet.")
+    assert overall_finding([{"status": "warning"}, ok]) is None
+    assert overall_finding([]) is None
+
+
+def test_money_always_carries_its_currency() -> None:
+    wip = {"at_risk": {"EUR": 0.0, "USD": 0.0}, "by_currency_and_age": {"EUR": {"0-7": 5.0}}, "entries": 3}
+    assert money_at_risk(wip) == "none at risk"
+    assert value(0.0, "money", wip) == "none at risk"
+    assert money_at_risk({"at_risk": {"EUR": 8873.2, "GBP": 377970.0}}) == "377,970 GBP · 8,873 EUR"
+    assert money(0.0, "") == "0.00 (currency unknown)" and money(1234.0, None) == "1,234 (currency unknown)"
+    assert money_at_risk(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("first", "current", "unit", "comparison", "seconds", "text", "colour", "arrow"),
+    [
+        # first pass fell during an outage: the tile shows the fall, in red
+        (0.9632, 0.9208, "ratio", ">=", 86400, "-4.24 pp in 24 h", "red", "down"),
+        (0.9208, 0.9632, "ratio", ">=", 86400, "+4.24 pp in 24 h", "green", "up"),
+        # fewer silent flows or dead letters is good for a "<=" SLI
+        (3.0, 1.0, "count", "<=", 86400, "-2 in 24 h", "green", "down"),
+        (1.0, 3.0, "count", "<=", 86400, "+2 in 24 h", "red", "up"),
+        # no change is neither good nor bad
+        (0.0, 0.0, "count", "<=", 86400, "no change in 24 h", "gray", "off"),
+        (0.95, 0.95000001, "ratio", ">=", 86400, "no change in 24 h", "gray", "off"),
+        # the period the points cover, not a fixed "24 h", 20 s after start
+        (0.5, 0.75, "ratio", ">=", 20, "+25.00 pp in 20.0 s", "green", "up"),
+        (3600.0, 600.0, "seconds", "<=", 7200, "-50 min 0 s in 2 h 0 min", "green", "down"),
+    ],
+)
+def test_change_chips_are_the_true_change_coloured_by_the_slis_direction(
+    first: float, current: float, unit: str, comparison: str, seconds: float, text: str, colour: str, arrow: str
+) -> None:
+    assert change(first, current, unit, comparison, seconds) == Change(text, colour, arrow)
+
+
+def test_change_chips_need_two_numbers_and_a_period() -> None:
+    assert change(None, 1.0, "count", "<=", 60) is None and change(1.0, 2.0, "count", "<=", 0) is None
+
+
+def test_an_overspent_budget_says_by_how_much_it_is_over() -> None:
+    assert budget(-3.2) == "spent (320 % over)"
+    assert budget(0.25) == "25 %" and budget(None) == "—"
+
+
+def test_probe_errors_read_as_a_short_line() -> None:
+    raw = 'erp answered 503: {"error": {"code": "UNAVAILABLE", "message": "Service is down for maintenance",' + (
+        ' "details": [' + ", ".join(['{"x": 1}'] * 40) + "]}}"
+    )
+    assert short_error(raw) == "erp answered 503: Service is down for maintenance"
+    assert short_error('{"detail": "token   expired"}') == "token expired"
+    assert short_error("timeout after 30 s") == "timeout after 30 s"
+    long = short_error("x" * 500)
+    assert len(long) == 90 and long.endswith("…")
+    assert short_error(None) == "" and short_error('{"unclosed": ') == '{"unclosed":'
