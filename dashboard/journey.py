@@ -13,7 +13,7 @@ from typing import Any
 
 from dashboard.format import duration, parse_time
 
-__all__ = ["KEY_KINDS", "NEXT_STEP", "Verdict", "guess_kind", "verdict", "waterfall_rows"]
+__all__ = ["KEY_KINDS", "NEXT_STEP", "Verdict", "guess_kind", "systems", "verdict", "waterfall_rows"]
 
 # Business key kinds the collector indexes (syncwatch.vocabulary.BUSINESS_KEY_KINDS), labelled for people.
 KEY_KINDS: Mapping[str, str] = {
@@ -69,6 +69,7 @@ class Verdict:
     reasons: tuple[str, ...]
     last_event: str | None
     expected_next: str | None
+    # since the record last moved: its latest event or span, whichever came last (a span is activity too)
     stalled_for_seconds: float | None
 
 
@@ -118,8 +119,13 @@ def verdict(journey: Mapping[str, Any], now: datetime) -> Verdict:
     events = [i for i in items if i.get("signal") == "event"]
     last = events[-1] if events else None
     last_type = str(last.get("type")) if last else None
-    last_at = parse_time((last or items[-1]).get("at"))
-    stalled = (now - last_at).total_seconds() if last_at else None
+    last_event_at = parse_time(last.get("at")) if last else None
+    # Idle since the latest item of any signal: measured from the last event only, a record whose newest step was
+    # a span (a retry, a hop with no business event yet, a record known only from spans) read as idle for as long
+    # as its last event was old, days after a span had just arrived.
+    moved = [t for i in items if (t := _finished(i)) is not None]
+    stalled = max(0.0, (now - max(moved)).total_seconds()) if moved else None
+    waited = max(0.0, (now - last_event_at).total_seconds()) if last_event_at else stalled
     reasons = []
     resolved = {str(e.get("type")) for e in events}
     # a failed span followed by a successful business event was retried and got through: history, not a cause
@@ -145,11 +151,33 @@ def verdict(journey: Mapping[str, Any], now: datetime) -> Verdict:
         headline = f"Stopped after {last_type or 'its last span'}: {reasons[-1]}"
     elif expected:
         state = "waiting"
-        headline = f"Waiting for {expected} since {last_type} ({duration(stalled)} ago)"
+        headline = f"Waiting for {expected} since {last_type} ({duration(waited)} ago)"
     else:
         state = "complete"
         headline = f"Reached {last_type or 'its last span'}; nothing further expected"
     return Verdict(state, headline, tuple(dict.fromkeys(reasons)), last_type, expected, stalled)
+
+
+def _finished(item: Mapping[str, Any]) -> datetime | None:
+    at = parse_time(item.get("at"))
+    if at is None or item.get("signal") != "span":
+        return at
+    ms = item.get("duration_ms")
+    return at + timedelta(milliseconds=float(ms)) if isinstance(ms, int | float) and ms > 0 else at
+
+
+def systems(journey: Mapping[str, Any]) -> list[str]:
+    """Every system the record went through: the events' source and target systems, and the services of its
+    spans (a record known only from spans has no event to name a system, and showed none)."""
+    found = {str(s) for s in (journey.get("summary") or {}).get("systems") or [] if s}
+    for item in journey.get("items") or []:
+        names = (
+            (item.get("service"),)
+            if item.get("signal") == "span"
+            else (item.get("source_system"), item.get("target_system"))
+        )
+        found.update(str(n) for n in names if n)
+    return sorted(found)
 
 
 def waterfall_rows(journey: Mapping[str, Any]) -> list[dict[str, Any]]:

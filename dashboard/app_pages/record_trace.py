@@ -12,11 +12,12 @@ import streamlit as st
 from dashboard import svg
 from dashboard.api import Failed, Ok, Request
 from dashboard.format import duration, esc, pretty_json
-from dashboard.journey import KEY_KINDS, guess_kind, verdict, waterfall_rows
+from dashboard.journey import KEY_KINDS, guess_kind, systems, verdict, waterfall_rows
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Record trace")
 
+JOURNEY_LIMIT = 2000  # items of each signal the collector returns, oldest first
 kinds = list(KEY_KINDS)
 search = st.columns([4, 2])
 key = (
@@ -39,9 +40,11 @@ if not key:
     st.info("Enter a business key to see its journey. Records listed on the SLI and probe pages link here.")
     st.stop()
 
-(journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=kind, limit=2000)])
+(journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=kind, limit=JOURNEY_LIMIT)])
 if kind == "" and isinstance(journey_o, Ok) and not journey_o.data.get("found") and guess_kind(key):
-    (journey_o,) = fetch([Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=guess_kind(key), limit=2000)])
+    (journey_o,) = fetch(
+        [Request.of(f"/api/v1/records/{quote(key, safe='')}", kind=guess_kind(key), limit=JOURNEY_LIMIT)]
+    )
 if isinstance(journey_o, Failed) and journey_o.kind == "invalid":
     st.warning(f"{esc(journey_o.message)}.")
     st.stop()
@@ -65,9 +68,17 @@ cols = st.columns(5)
 cols[0].metric("Events", esc(summary.get("events", 0)))
 cols[1].metric("Spans", esc(summary.get("spans", 0)))
 cols[2].metric("Errors", esc(summary.get("errors", 0)), help="Failures seen on the way, including ones later retried")
-cols[3].metric("Systems", esc(", ".join(map(str, summary.get("systems") or []))) or "—")
-cols[4].metric("Idle for", duration(result.stalled_for_seconds), help="Time since the last event about this record")
+cols[3].metric("Systems", esc(", ".join(systems(journey))) or "—", help="Systems of its events, services of its spans")
+cols[4].metric(
+    "Idle for", duration(result.stalled_for_seconds), help="Time since the last event or span about this record"
+)
 st.caption(f"First seen {esc(summary.get('first_seen'))} · last seen {esc(summary.get('last_seen'))} (UTC)")
+if max(int(summary.get("events") or 0), int(summary.get("spans") or 0)) >= JOURNEY_LIMIT:
+    # the collector answers the oldest items first: anything newer than these is not in this answer
+    st.warning(
+        f"This record has {JOURNEY_LIMIT:,} or more events or spans; only the oldest {JOURNEY_LIMIT:,} of each are "
+        "shown, so its latest steps and its idle time may be missing."
+    )
 
 st.subheader("Journey")
 WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones stay readable and fast

@@ -21,7 +21,7 @@ from dashboard.format import (
     value,
     worst_status,
 )
-from dashboard.journey import guess_kind, verdict, waterfall_rows
+from dashboard.journey import guess_kind, systems, verdict, waterfall_rows
 from tests.unit.dashboard.fake_api import journey
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -276,3 +276,35 @@ def test_probe_errors_read_as_a_short_line() -> None:
     long = short_error("x" * 500)
     assert len(long) == 90 and long.endswith("…")
     assert short_error(None) == "" and short_error('{"unclosed": ') == '{"unclosed":'
+
+
+def test_a_span_that_just_arrived_means_the_record_is_not_idle() -> None:
+    old = NOW - timedelta(days=17, hours=6)
+    story = {
+        "found": True,
+        "summary": {"events": 1, "spans": 1, "systems": ["psa"]},
+        "items": [
+            {"at": old.isoformat(), "signal": "event", "type": "timesheet.approved", "source_system": "psa",
+             "target_system": "psa", "data": {}},
+            {"at": (NOW - timedelta(seconds=5)).isoformat(), "signal": "span", "name": "erp post",
+             "service": "netsuite", "duration_ms": 2000.0, "status": "Ok"},
+        ],
+    }  # fmt: skip
+    result = verdict(story, NOW)
+    assert result.stalled_for_seconds == pytest.approx(3.0)  # since the span ended, not since the event
+    assert "(17 d 6 h ago)" in result.headline  # still waiting for the next business step since that event
+    assert systems(story) == ["netsuite", "psa"]
+
+
+def test_a_record_known_only_from_spans_names_its_systems_and_its_idle_time() -> None:
+    story = {
+        "found": True,
+        "summary": {"events": 0, "spans": 1, "systems": []},
+        "items": [{"at": (NOW - timedelta(seconds=30)).isoformat(), "signal": "span", "name": "timesheet.submitted",
+                   "service": "kantata", "duration_ms": 250.0, "status": "Unset"}],
+    }  # fmt: skip
+    assert systems(story) == ["kantata"]
+    assert verdict(story, NOW).stalled_for_seconds == pytest.approx(29.75)
+    # a clock a little ahead of ours is not negative idleness
+    ahead = {**story, "items": [{**story["items"][0], "at": (NOW + timedelta(seconds=3)).isoformat()}]}
+    assert verdict(ahead, NOW).stalled_for_seconds == 0.0
