@@ -1,19 +1,31 @@
 # Every target installs what it needs first, so each works on a fresh machine.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | sha1sum | cut -c1-12)
+# A change of the lock (or of the system packages) installs again.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock scripts/system-deps.sh | sha1sum | cut -c1-12)
+# The locks pin, with hashes, every package pyproject.toml asks for: requirements.lock the product's (the image),
+# requirements-test.lock the product's and the tests' (`make install`).
+LOCK_FLAGS := --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
-.PHONY: install run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection bench-soak clean
+.PHONY: install lock run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection bench-soak clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml requirements-test.lock scripts/system-deps.sh
 	bash scripts/system-deps.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --require-hashes -r requirements-test.lock
+	$(PY) -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# Regenerate the locks from pyproject.toml after changing a dependency. Pinned versions stay while pyproject.toml
+# allows them; `make lock UPGRADE=1` moves every pin to the newest release allowed.
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test -c requirements.lock $(LOCK_FLAGS) \
+		$(if $(UPGRADE),--upgrade) -o requirements-test.lock
 
 run: install
 	bash scripts/run.sh

@@ -1,9 +1,11 @@
-"""compose.yaml checked statically (no Docker engine on these machines): images pinned, start order by health,
-every SYNCWATCH_* variable a real setting, every mounted file in the repository, secrets only from outside."""
+"""compose.yaml and the image checked statically (no Docker engine on these machines): images pinned, start order
+by health, every SYNCWATCH_* variable a real setting, every mounted file in the repository, secrets only from outside;
+the image built from a base pinned by digest and the hashed lock, the locks pinning all that pyproject.toml asks."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,36 @@ def test_prometheus_reads_the_mounted_rules_and_token(services: dict[str, dict[s
     token_file = job["authorization"]["credentials_file"]
     assert token_file.removeprefix("/run/secrets/") in prometheus["secrets"]
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", lock.read_text(), re.MULTILINE)
+    return {re.sub(r"[-_.]+", "-", name.lower()): version for name, version in found}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower()) for r in requirements}
+
+
+def test_the_image_builds_from_a_digest_and_the_runtime_lock() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    (base,) = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", base), base
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    (project,) = re.findall(r"^RUN pip install (.*) \.(?: |$)", dockerfile, re.MULTILINE)
+    assert "--no-deps" in project  # everything else comes from the lock
+    assert "requirements.lock" not in (ROOT / ".dockerignore").read_text()
+
+
+def test_the_locks_pin_every_dependency_with_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime, test = _pins(ROOT / "requirements.lock"), _pins(ROOT / "requirements-test.lock")
+    assert sorted(_requirement_names(project["dependencies"]) - set(runtime)) == []
+    assert sorted(_requirement_names(project["optional-dependencies"]["test"]) - set(test)) == []
+    assert {name: test.get(name) for name in runtime} == runtime  # the tests run what the image runs
+    for lock in ("requirements.lock", "requirements-test.lock"):
+        text = (ROOT / lock).read_text()
+        assert all("--hash=sha256:" in block for block in re.split(r"\n(?=[A-Za-z0-9])", text) if "==" in block), lock
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -q --require-hashes -r requirements-test.lock" in makefile
+    assert "requirements-test.lock" in makefile.split("STAMP", 2)[1]  # a change of the lock installs again
