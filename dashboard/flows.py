@@ -141,6 +141,8 @@ def flow_map_svg(health: list[HopHealth]) -> str:
         )
     parts.append("</defs>")
     parallel = iter(_PARALLEL)
+    arrows: list[str] = []
+    labels: list[str] = []
     for h in health:
         (x1, y1), (x2, y2) = _POS[h.hop.source], _POS[h.hop.target]
         offset = next(parallel) if (h.hop.source, h.hop.target) == ("PSA", "ERP") else 0
@@ -151,13 +153,23 @@ def flow_map_svg(health: list[HopHealth]) -> str:
         cx, cy = (sx + ex) / 2, (sy + ey) / 2 + bend + offset
         colour = _FILL.get(h.status, _FILL["no_data"])
         why = "; ".join(h.reasons) or h.status.replace("_", " ")
-        parts.append(
+        arrows.append(
             f"<g><title>{_esc(h.hop.source)} → {_esc(h.hop.target)}: {_esc(h.hop.label)} ({_esc(why)})</title>"
             f'<path d="M{sx:.0f},{sy:.0f} Q{cx:.0f},{cy:.0f} {ex:.0f},{ey:.0f}" fill="none" stroke="{colour}" '
-            f'stroke-width="4" marker-end="url(#arrow-{h.status})"/>'
-            f'<text x="{(sx + 2 * cx + ex) / 4:.0f}" y="{(sy + 2 * cy + ey) / 4 - 7:.0f}" text-anchor="middle" '
-            f'font-size="12" fill="#8a8a8a">{STATUS_ICON.get(h.status, "")} {_esc(h.hop.label)}</text></g>'
+            f'stroke-width="4" marker-end="url(#arrow-{h.status})"/></g>'
         )
+        # The label sits on the curve's midpoint in a filled box drawn after every arrow, so no other hop's arrow
+        # crosses its text (on three parallel PSA → ERP hops they did).
+        text = f"{STATUS_ICON.get(h.status, '')} {h.hop.label}"
+        lx, ly = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
+        half = 3.6 * len(text) + 6
+        labels.append(
+            f'<g><rect x="{lx - half:.0f}" y="{ly - 10:.0f}" width="{2 * half:.0f}" height="20" rx="6" '
+            f'fill="#37474f" stroke="{colour}" stroke-width="1.5"/>'
+            f'<text x="{lx:.0f}" y="{ly + 4:.0f}" text-anchor="middle" font-size="12" fill="#ffffff">'
+            f"{_esc(text)}</text></g>"
+        )
+    parts.extend(arrows)
     for system, (x, y) in _POS.items():
         worst = worst_status([h.status for h in health if system in (h.hop.source, h.hop.target)])
         parts.append(
@@ -166,6 +178,7 @@ def flow_map_svg(health: list[HopHealth]) -> str:
             f'<text x="{x}" y="{y + 6}" text-anchor="middle" font-size="16" font-weight="bold" fill="#ffffff">'
             f"{system}</text></g>"
         )
+    parts.extend(labels)
     parts.append("</svg>")
     return "".join(parts)
 

@@ -9,10 +9,11 @@ numbers are always in a table or a tile next to the chart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
-__all__ = ["axis", "bars", "line", "waterfall"]
+__all__ = ["axis", "bars", "line", "offset_label", "time_labels", "waterfall", "y_bounds"]
 
 _GRID = "#8a8a8a"
 _LINE = "#1e88e5"
@@ -25,10 +26,53 @@ def _esc(text: str) -> str:
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round values (1, 2, 2.5 or 5 times a power of ten apart) inside [low, high], about `count` steps."""
     if high <= low:
         return [low]
-    step = (high - low) / count
-    return [low + i * step for i in range(count + 1)]
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _time_format(span_seconds: float) -> str:
+    """The coarsest time format that still tells the ticks of a span apart (no axis of five identical labels)."""
+    if span_seconds > 4 * 86400:
+        return "%b %d"
+    if span_seconds > 86400:
+        return "%b %d %H:%M"
+    if span_seconds >= 4 * 60:
+        return "%H:%M"
+    return "%H:%M:%S"
+
+
+def time_labels(t0: float, span_seconds: float, tz: tzinfo | None, count: int = 5) -> list[str]:
+    """Labels for `count` evenly spaced ticks over the span; a label equal to the one before it is left blank."""
+    fmt = _time_format(span_seconds)
+    out: list[str] = []
+    previous = None
+    for i in range(count):
+        label = datetime.fromtimestamp(t0 + span_seconds * i / (count - 1), tz=tz).strftime(fmt)
+        out.append("" if label == previous else label)
+        previous = label
+    return out
+
+
+def y_bounds(numbers: Sequence[float], y_range: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The y axis's range: the data's with a little room, never below zero for data that is never below zero (an
+    axis at -863 events/min or -0.6 days shows a quantity that cannot exist)."""
+    if y_range:
+        return y_range
+    low, high = min(numbers), max(numbers)
+    floor = 0.0 if low >= 0 else None
+    if high - low < 1e-12:
+        low, high = low - (abs(low) * 0.05 or 1.0), high + (abs(high) * 0.05 or 1.0)
+    pad = (high - low) * 0.08
+    low, high = low - pad, high + pad
+    if floor is not None and low < floor:
+        low = floor
+    return low, high
 
 
 def line(
@@ -41,9 +85,10 @@ def line(
     area: bool = False,
     y_range: tuple[float, float] | None = None,
     width: int = 900,
-    height: int = 240,
+    height: int = 260,
 ) -> str:
-    """A time series as a stepped line (or area), an optional dashed reference line, labelled axes."""
+    """A time series as a stepped line (or area), an optional dashed reference line, labelled axes. Shown
+    stretched to its column, so `width` should be about the column's width in pixels to keep it `height` tall."""
     left, right, top, bottom = 70, 16, 14, 38
     plot_w, plot_h = width - left - right, height - top - bottom
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
@@ -56,11 +101,7 @@ def line(
     t0, t1 = pairs[0][0].timestamp(), pairs[-1][0].timestamp()
     span_t = max(t1 - t0, 1.0)
     numbers = [v for _, v in pairs] + ([reference] if reference is not None else [])
-    low, high = y_range if y_range else (min(numbers), max(numbers))
-    if high - low < 1e-12:
-        low, high = low - (abs(low) * 0.05 or 1.0), high + (abs(high) * 0.05 or 1.0)
-    pad = (high - low) * 0.08 if not y_range else 0.0
-    low, high = low - pad, high + pad
+    low, high = y_bounds(numbers, y_range)
 
     def x(t: datetime) -> float:
         return left + (t.timestamp() - t0) / span_t * plot_w
@@ -68,18 +109,18 @@ def line(
     def y(v: float) -> float:
         return top + (1 - (v - low) / (high - low)) * plot_h
 
+    shown = ""
     for tick in _ticks(low, high):
+        if y_label(tick) == shown:  # rounded to the same text as the tick below it: one label is enough
+            continue
+        shown = y_label(tick)
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
             f'stroke="{_GRID}" stroke-opacity="0.25"/>'
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" {_FONT}>'
             f"{_esc(y_label(tick))}</text>"
         )
-    long_span = span_t > 3 * 86400
-    for i in range(5):
-        ts = t0 + span_t * i / 4
-        when = datetime.fromtimestamp(ts, tz=pairs[0][0].tzinfo)
-        label = when.strftime("%b %d" if long_span else "%b %d %H:%M")
+    for i, label in enumerate(time_labels(t0, span_t, pairs[0][0].tzinfo)):
         anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         parts.append(
             f'<text x="{left + plot_w * i / 4:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}" '
@@ -190,15 +231,21 @@ def waterfall(rows: Sequence[dict[str, object]], width: int = 1100, row: int = 2
     starts = [r["start"] for r in rows if isinstance(r["start"], datetime)]
     ends = [r["end"] for r in rows if isinstance(r["end"], datetime)]
     t0, t1 = min(starts).timestamp(), max(ends).timestamp()
-    span_t = max(t1 - t0, 0.001)
+    span_t = max(t1 - t0, 1e-6)
 
     def x(t: object) -> float:
         return left + ((t.timestamp() if isinstance(t, datetime) else t0) - t0) / span_t * plot_w
 
-    for i in range(5):
-        ts = t0 + span_t * i / 4
-        when = datetime.fromtimestamp(ts, tz=min(starts).tzinfo)
-        label = when.strftime("%b %d %H:%M" if span_t > 120 else "%H:%M:%S.%f")[: 19 if span_t > 120 else 12]
+    # a short journey (a trace of sub-millisecond spans) is labelled by offsets from its first step: clock times
+    # to the millisecond repeated one label five times
+    tz = min(starts).tzinfo
+    labels = (
+        time_labels(t0, span_t, tz)
+        if span_t > 120
+        else [datetime.fromtimestamp(t0, tz=tz).strftime("%H:%M:%S")]
+        + [offset_label(span_t * i / 4, span_t) for i in range(1, 5)]
+    )
+    for i, label in enumerate(labels):
         anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         gx = left + plot_w * i / 4
         # time labels above and below: a long journey's axis must be readable without scrolling
@@ -231,3 +278,13 @@ def waterfall(rows: Sequence[dict[str, object]], width: int = 1100, row: int = 2
     parts.append(f'<text x="{width - right + 6}" y="{height - bottom + 16}" {_FONT}>waited</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def offset_label(seconds: float, span_seconds: float) -> str:
+    """'+250 µs', '+1.5 ms', '+12.5 s': an offset in the unit its whole span needs, with enough digits that the
+    ticks of that span differ."""
+    if span_seconds < 0.002:
+        return f"+{seconds * 1e6:,.0f} µs"
+    if span_seconds < 2:
+        return f"+{seconds * 1e3:,.{1 if span_seconds < 0.02 else 0}f} ms"
+    return f"+{seconds:,.{1 if span_seconds < 20 else 0}f} s"

@@ -65,17 +65,20 @@ def live() -> None:
         if per_minute:
             st.image(
                 svg.line(minutes_of, [float(m.get("events") or 0) for m in per_minute], "events / minute",
-                         lambda v: f"{v:,.0f}", area=True, height=200),
+                         lambda v: f"{v:,.0f}" if v == int(v) or abs(v) >= 10 else f"{v:,.1f}", area=True,
+                         width=560, height=260),
                 width="stretch",
             )  # fmt: skip
         else:
             st.info(f"No event received in the last {span_label}.")
     with right:
-        st.markdown("**Delivery lag p95 per minute (seconds)**")
+        # the unit is on the axis: the lag is drawn in seconds, minutes, hours or days as its size needs
+        st.markdown("**Delivery lag p95 per minute**")
         if per_minute:
             lags = [m.get("lag_p95") if isinstance(m.get("lag_p95"), int | float) else None for m in per_minute]
             title, label = svg.axis("seconds", lags)
-            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, height=200), width="stretch")
+            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, width=560, height=260),
+                     width="stretch")  # fmt: skip
     # queues and insert latency as plain numbers: a chart per table would cost more to draw than it tells
     latency = h.get("insert_latency_seconds") or {}
     tables = sorted(set(queue) | set(latency))

@@ -112,7 +112,7 @@ else:
         st.caption("Error budget left")
         st.image(
             svg.line(times, [b if isinstance(b, int | float) else None for b in budgets], "budget left",
-                     lambda v: f"{v * 100:.0f} %", 0.0, "spent", area=True, height=150),
+                     lambda v: f"{v * 100:.0f} %", 0.0, "spent", area=True, height=220),
             width="stretch",
         )  # fmt: skip
 
