@@ -228,6 +228,8 @@ async def ingest_traces(request: Request) -> Response:
         _, refused = await _store(
             service, "span", "otel_traces", spans.rows, spans.identities, service.span_dedup, spans.rejected, token
         )
+        if spans.near_misses:
+            service.metrics.count_near_misses(spans.near_misses)
     except HTTPException as exc:
         return _otlp_error(exc, answer_json)
 

@@ -45,6 +45,7 @@ class ParsedSpans:
     identities: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each row
     rejected: list[tuple[Rejection, bytes]] = field(default_factory=list)
     body_error: str | None = None
+    near_misses: dict[tuple[str, str], int] = field(default_factory=dict)  # (attribute, service) -> spans
 
 
 P = ParamSpec("P")
@@ -127,6 +128,7 @@ def parse_spans(body: bytes, is_json: bool, window: tuple[int, int]) -> ParsedSp
     out.rows = [orjson.dumps(row) for row in spans.rows]
     out.identities = spans.identities
     out.rejected = [(rejection, _dump(payload)) for rejection, payload in spans.rejections]
+    out.near_misses = spans.near_misses
     return out
 
 

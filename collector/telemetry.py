@@ -7,9 +7,11 @@ first increment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-__all__ = ["REJECTION_REASONS", "SIGNALS", "TABLES", "THROTTLE_REASONS", "CollectorMetrics"]
+__all__ = ["NEAR_MISS_SERVICES", "REJECTION_REASONS", "SIGNALS", "TABLES", "THROTTLE_REASONS", "CollectorMetrics"]
 
 SIGNALS = ("event", "span")
 TABLES = ("events", "otel_traces", "quarantine")
@@ -34,6 +36,8 @@ REJECTION_REASONS = (
     "undecodable",
 )
 
+# Distinct `service` label values of the near-miss counter; the names come from senders, so they are bounded.
+NEAR_MISS_SERVICES = 20
 _ROWS_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 _SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -110,6 +114,14 @@ class CollectorMetrics:
         self.warehouse_up = Gauge(
             "syncwatch_collector_warehouse_up", "1 when the last warehouse insert or probe succeeded", registry=registry
         )
+        self.near_miss_spans = Counter(
+            "syncwatch_collector_near_miss_spans",
+            "Spans stored with a record key under a near-miss attribute name (entry_id for business.entry_id): "
+            "no record's journey shows them",
+            ["attribute", "service"],
+            registry=registry,
+        )
+        self._near_miss_services: set[str] = set()
         self.warehouse_up.set(1)
         for signal in SIGNALS:
             for counter in (self.received, self.accepted, self.deduplicated):
@@ -124,3 +136,14 @@ class CollectorMetrics:
             self.batch_rows.labels(table)
             self.insert_seconds.labels(table)
             self.queue_rows.labels(table)
+
+    def count_near_misses(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Add spans per (near-miss attribute, service). Service names come from senders: the first
+        NEAR_MISS_SERVICES keep their own label, the rest count under `other`."""
+        for (attribute, service), n in counts.items():
+            if service not in self._near_miss_services:
+                if len(self._near_miss_services) >= NEAR_MISS_SERVICES:
+                    service = "other"
+                else:
+                    self._near_miss_services.add(service)
+            self.near_miss_spans.labels(attribute, service).inc(n)

@@ -15,8 +15,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.rejections import Rejection
+from syncwatch.vocabulary import SPAN_KEY_ATTRIBUTES
 
-__all__ = ["DATETIME64_NS_MAX", "DATETIME64_NS_MIN", "SpanRows", "TraceDecodeError"]
+__all__ = ["DATETIME64_NS_MAX", "DATETIME64_NS_MIN", "NEAR_MISS_ATTRIBUTES", "SpanRows", "TraceDecodeError"]
 
 
 # The exporter's spellings (pdata traceutil.SpanKindStr / StatusCodeStr).
@@ -34,6 +35,34 @@ DATETIME64_NS_MAX = 2**63 - 1
 _INT64 = (-(2**63), 2**63 - 1)
 
 
+def _near_misses() -> dict[str, str]:
+    """entry_id, entryId, business_entry_id, business.entryId, businessEntryId -> business.entry_id, and so on for
+    every `business.` key attribute: what instrumentation writes when it misses the documented name."""
+    out: dict[str, str] = {}
+    for attribute in SPAN_KEY_ATTRIBUTES:
+        prefix, dot, bare = attribute.partition(".")
+        if not dot or prefix != "business":
+            continue
+        head, *rest = bare.split("_")
+        camel = head + "".join(word.capitalize() for word in rest)
+        for spelling in (
+            bare,
+            camel,
+            f"business_{bare}",
+            f"business.{camel}",
+            "business" + camel[:1].upper() + camel[1:],
+        ):
+            if spelling != attribute:
+                out[spelling] = attribute
+    return out
+
+
+# A span attribute under one of these names carries a record key the journey cannot join on (docs/events.md):
+# the span is stored, but no record ever shows it. Counted per attribute and service for ingest health.
+NEAR_MISS_ATTRIBUTES: dict[str, str] = _near_misses()
+_NEAR_MISS_KEYS = frozenset(NEAR_MISS_ATTRIBUTES)
+
+
 class TraceDecodeError(ValueError):
     """The body is not an OTLP trace request at all (answered 400 as a whole)."""
 
@@ -42,12 +71,14 @@ class SpanRows:
     """Accepted spans as row dicts in otel_traces column names; timestamps as 'seconds.nanoseconds' text, which
     the engine reads exactly (a bare JSON integer would be taken as seconds)."""
 
-    __slots__ = ("identities", "rejections", "rows")
+    __slots__ = ("identities", "near_misses", "rejections", "rows")
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.identities: list[tuple[str, str]] = []  # (trace id, span id)
         self.rejections: list[tuple[Rejection, dict[str, Any]]] = []
+        # (near-miss attribute, service) -> spans stored with it and without the attribute it misses
+        self.near_misses: dict[tuple[str, str], int] = {}
 
     def _add(
         self,
@@ -64,6 +95,10 @@ class SpanRows:
         if problem is not None:
             self.rejections.append((problem, {"traceId": trace_id, "spanId": span_id, "name": fields["SpanName"]}))
             return
+        attributes = fields["SpanAttributes"]
+        # one pass over the keys in C for the usual span, which has none of these names
+        if not _NEAR_MISS_KEYS.isdisjoint(attributes):
+            self._count_near_misses(attributes, fields["ServiceName"])
         fields["Timestamp"] = _timestamp(start)
         fields["TraceId"] = trace_id
         fields["SpanId"] = span_id
@@ -72,6 +107,12 @@ class SpanRows:
             fields["Events.Timestamp"] = [_timestamp(t) for t in fields["Events.Timestamp"]]
         self.rows.append(fields)
         self.identities.append((trace_id, span_id))
+
+    def _count_near_misses(self, attributes: dict[str, str], service: str) -> None:
+        for name in _NEAR_MISS_KEYS.intersection(attributes):
+            if NEAR_MISS_ATTRIBUTES[name] not in attributes:
+                key = (name, service)
+                self.near_misses[key] = self.near_misses.get(key, 0) + 1
 
     # -- protobuf ---------------------------------------------------------------------------------------------
     def add_protobuf(self, body: bytes, window: tuple[int, int]) -> None:

@@ -93,6 +93,29 @@ def live() -> None:
                 f"over {lat.get('inserts', 0):,.0f} inserts",
             )
             col.caption(f"insert p50 {duration(lat.get('p50'))} · p95 {duration(lat.get('p95'))}")
+    near_misses(totals.get("near_miss_spans") or {}, h.get("near_miss_attributes") or {})
+
+
+def near_misses(by_service: dict[str, dict[str, float]], should_be: dict[str, str]) -> None:
+    """Spans stored with a record key under a near-miss name: no journey shows them until the sender renames it."""
+    rows = [
+        {"service": service, "attribute": attribute, "should be": should_be.get(attribute, "business.…"),
+         "spans": int(n)}
+        for service, attributes in by_service.items()
+        for attribute, n in attributes.items()
+    ]  # fmt: skip
+    if not rows:
+        return
+    rows.sort(key=lambda r: -r["spans"])
+    total = sum(r["spans"] for r in rows)
+    finding(
+        "warn",
+        f"**{total:,} spans since the collector started carry a record key under a near-miss name** "
+        f"(such as {esc(rows[0]['attribute'])} for {esc(rows[0]['should be'])}): they are stored, but no "
+        "record's journey shows them until their senders use the documented attribute.",
+    )
+    # a short list: a static table; st.table renders Markdown, so every cell is escaped
+    st.table(pd.DataFrame([{k: esc(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]))
 
 
 live()

@@ -197,6 +197,19 @@ def test_ingest_health_shows_rates_queues_and_the_quarantine(open_page: Open, fa
     assert any(r.url.params.get("reason") == "missing_field" for r in fake.requests)
 
 
+def test_ingest_health_lists_spans_with_near_miss_key_attributes(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("ingest")
+    assert "45 spans since the collector started carry a record key under a near-miss name" in texts(at)
+    listed = at.table[-1].value
+    # st.table cells are Markdown: escaped as every value from the API is
+    assert [shown_as(v) for v in listed["service"]] == ["psa-erp-connector", "erp-invoicing"]
+    assert [shown_as(v) for v in listed["should be"]] == ["business.entry_id", "business.invoice_id"]
+    assert list(listed["spans"]) == [42, 3]
+    assert fake.ingest is not None
+    fake.ingest["since_start"]["near_miss_spans"] = {}
+    assert "near-miss" not in texts(open_page("ingest"))
+
+
 def test_ingest_health_warehouse_down_is_shown(open_page: Open, fake: FakeCollector) -> None:
     assert fake.ingest is not None
     fake.ingest.update(warehouse_up=False, warehouse_error="Connection refused")
