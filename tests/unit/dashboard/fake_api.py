@@ -159,6 +159,14 @@ class FakeCollector:
                     {"key": k, "value": (i % 10) / 10, "good": 10 - (i % 10), "total": 10}
                     for i, k in enumerate(keys[: self.breakdown_rows])
                 ]
+                if name == "flow_silence" and by == "flow":  # metrics/slis/flows.py: 1 when silent, age in details
+                    rows = [
+                        {"key": k, "value": float(i == 1), "good": 0.0, "total": 0.0,
+                         "status": "breach" if i == 1 else "ok",
+                         "details": {"seconds_since_last": 5 * 3600.0 if i == 1 else 159.0 + i,
+                                     "cadence_seconds": 3600.0, "never_seen": False, "silent": i == 1}}
+                        for i, k in enumerate(keys[: self.breakdown_rows])
+                    ]  # fmt: skip
                 return self._remember(request, {"name": name, "by": by, "rows": rows})
             if tail == "records":
                 limit = int(q.get("limit", "100"))

@@ -3,6 +3,7 @@ the URL, and turns API failures into messages."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -87,6 +88,15 @@ def test_sli_detail_follows_and_writes_the_url(open_page: Open, fake: FakeCollec
     assert any(r.url.path.endswith("/breakdown") and r.url.params["by"] == "tenant" for r in fake.requests)
     assert len(at.get("image")) >= 4  # series, budget, burn rates, breakdown: server-drawn SVG
     assert not at.get("vega_lite_chart")
+
+
+def test_flow_silence_by_flow_shows_how_long_each_flow_has_been_quiet(open_page: Open) -> None:
+    at = open_page("sli", sli="flow_silence", window="24h", by="flow")
+    drawn = [base64.b64decode(i.proto.imgs[0].url.split(",", 1)[1]).decode() for i in at.get("image")]
+    breakdown = next(d for d in drawn if "quiet for" in d)
+    # the silent flow in red with how long it has been quiet; the others by their age, not a bare 0
+    assert ">5 h 0 min<" in breakdown and ">2 min 39 s<" in breakdown and 'fill="#e53935"' in breakdown
+    assert not at.error
 
 
 def test_sli_detail_ignores_a_bad_url_value(open_page: Open) -> None:
