@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
-__all__ = ["axis", "bars", "line", "offset_label", "time_labels", "waterfall", "y_bounds"]
+__all__ = ["axis", "axis_unit", "bars", "line", "offset_label", "time_labels", "waterfall", "y_bounds"]
 
 _GRID = "#8a8a8a"
 _LINE = "#1e88e5"
@@ -86,9 +86,12 @@ def line(
     y_range: tuple[float, float] | None = None,
     width: int = 900,
     height: int = 260,
+    tick_unit: float = 1.0,
 ) -> str:
     """A time series as a stepped line (or area), an optional dashed reference line, labelled axes. Shown
-    stretched to its column, so `width` should be about the column's width in pixels to keep it `height` tall."""
+    stretched to its column, so `width` should be about the column's width in pixels to keep it `height` tall.
+    `tick_unit`: the size of one unit the labels show (86400 for an axis of seconds labelled in days, see
+    `axis_unit`), so ticks fall on round numbers of it."""
     left, right, top, bottom = 70, 16, 14, 38
     plot_w, plot_h = width - left - right, height - top - bottom
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
@@ -110,7 +113,7 @@ def line(
         return top + (1 - (v - low) / (high - low)) * plot_h
 
     shown = ""
-    for tick in _ticks(low, high):
+    for tick in (t * tick_unit for t in _ticks(low / tick_unit, high / tick_unit)):
         if y_label(tick) == shown:  # rounded to the same text as the tick below it: one label is enough
             continue
         shown = y_label(tick)
@@ -140,6 +143,8 @@ def line(
     if area:
         parts.append(f'<path d="{stroke} V{y(low):.1f} H{x(pairs[0][0]):.1f} Z" fill="{_LINE}" fill-opacity="0.3"/>')
     parts.append(f'<path d="{stroke}" fill="none" stroke="{_LINE}" stroke-width="2"/>')
+    if len(pairs) == 1:  # one snapshot so far (a fresh install): a path of one point draws nothing
+        parts.append(f'<circle cx="{x(pairs[0][0]):.1f}" cy="{y(pairs[0][1]):.1f}" r="4" fill="{_LINE}"/>')
     if reference is not None and low <= reference <= high:
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y(reference):.1f}" y2="{y(reference):.1f}" '
@@ -195,16 +200,22 @@ def bars(
     return "".join(parts)
 
 
+def axis_unit(unit: str | None, values: Sequence[float | None]) -> float:
+    """The size of the unit `axis` labels an SLI unit's values in: 86400 for seconds shown in days, and so on."""
+    if unit == "seconds":
+        top = max((abs(v) for v in values if v is not None), default=0.0)
+        return next((size for size in (86400.0, 3600.0, 60.0) if top >= 2 * size), 1.0)
+    return 1.0
+
+
 def axis(unit: str | None, values: Sequence[float | None]) -> tuple[str, Callable[[float], str]]:
     """(axis title, tick label) for an SLI unit: ratios in percent, seconds in the largest readable unit."""
     if unit == "ratio":
         return "percent", lambda v: f"{v * 100:.1f} %"
     if unit == "seconds":
-        top = max((abs(v) for v in values if v is not None), default=0.0)
-        for size, name in ((86400.0, "days"), (3600.0, "hours"), (60.0, "minutes")):
-            if top >= 2 * size:
-                return name, lambda v, size=size: f"{v / size:,.1f}"
-        return "seconds", lambda v: f"{v:,.1f}"
+        size = axis_unit(unit, values)
+        name = {86400.0: "days", 3600.0: "hours", 60.0: "minutes"}.get(size, "seconds")
+        return name, lambda v: f"{v / size:,.1f}"
     if unit == "business_days":
         return "business days", lambda v: f"{v:,.2f}"
     if unit == "hours":

@@ -77,8 +77,8 @@ def live() -> None:
         if per_minute:
             lags = [m.get("lag_p95") if isinstance(m.get("lag_p95"), int | float) else None for m in per_minute]
             title, label = svg.axis("seconds", lags)
-            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, width=560, height=260),
-                     width="stretch")  # fmt: skip
+            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, width=560, height=260,
+                              tick_unit=svg.axis_unit("seconds", lags)), width="stretch")  # fmt: skip
     # queues and insert latency as plain numbers: a chart per table would cost more to draw than it tells
     latency = h.get("insert_latency_seconds") or {}
     tables = sorted(set(queue) | set(latency))

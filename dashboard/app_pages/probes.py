@@ -128,7 +128,8 @@ for f in findings:
     if isinstance(f.get("amount"), int | float) and f.get("currency"):
         at_risk[str(f["currency"])] = at_risk.get(str(f["currency"]), 0.0) + float(f["amount"])
 # one line that wraps: a tile per currency cut its amount off mid-number once there were several
-st.markdown(f"**{len(findings):,} findings** · at risk: **{esc(money_at_risk({'at_risk': at_risk}))}**")
+money_line = f" · at risk: **{esc(money_at_risk({'at_risk': at_risk}))}**" if at_risk else ""
+st.markdown(f"**{len(findings):,} findings**{money_line}")
 by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
 if not by_kind.empty:
     by_kind = by_kind.sort_values("findings", ascending=False)

@@ -77,7 +77,7 @@ series_o, breakdown_o, records_o = first_round if wanted == asked else fetch(wan
 
 if sli:
     status = str(sli.get("status") or "no_data")
-    top = st.columns(4)
+    top = st.columns([2, 2, 3, 2])  # an overspent budget reads "spent (320 % over)": it needs the room
     shown_value = value(sli.get("value"), unit, sli.get("details"))
     several = " · " in shown_value  # money in several currencies: too long for a tile, so a line below has it
     top[0].metric("Current value", f"{shown_value.count(' · ') + 1} currencies" if several else esc(shown_value))
@@ -105,7 +105,8 @@ else:
     values = [p.get("value") if isinstance(p.get("value"), int | float) else None for p in points][: len(times)]
     title, label = svg.axis(shown_unit, values)
     target = (sli.get("objective") or {}).get("target")
-    st.image(svg.line(times, values, title, label, target if isinstance(target, int | float) else None),
+    st.image(svg.line(times, values, title, label, target if isinstance(target, int | float) else None,
+                      tick_unit=svg.axis_unit(shown_unit, values)),
              width="stretch")  # fmt: skip
     budgets = [p.get("error_budget_remaining") for p in points][: len(times)]
     if any(isinstance(b, int | float) for b in budgets):
@@ -186,7 +187,8 @@ else:
         if isinstance(r.get("amount"), int | float) and r.get("currency"):
             totals[str(r["currency"])] = totals.get(str(r["currency"]), 0.0) + float(r["amount"])
     # one line that wraps: a tile per currency cut its amount off mid-number ("377,97...") once there were several
-    st.markdown(f"**{len(records):,} records** · at risk: **{esc(money_at_risk({'at_risk': totals}))}**")
+    money_line = f" · at risk: **{esc(money_at_risk({'at_risk': totals}))}**" if totals else ""
+    st.markdown(f"**{len(records):,} records**{money_line}")
     frame = pd.DataFrame(
         {
             "trace": [f"./trace?key={quote(str(r.get('key')), safe='')}" for r in records],

@@ -65,3 +65,17 @@ def test_hop_labels_are_drawn_over_every_arrow() -> None:
     last_arrow = drawn.rindex("marker-end=")
     for hop in HOPS:
         assert drawn.index(f"● {hop.label}") > last_arrow, hop.label
+
+
+def test_a_single_snapshot_is_drawn_as_a_point() -> None:
+    drawn = svg.line([T0], [0.9486], "percent", lambda v: f"{v * 100:.1f} %", 0.97)
+    assert "<circle" in drawn and "objective" in drawn
+
+
+def test_ticks_are_round_in_the_unit_the_axis_shows() -> None:
+    lags = [0.0, 7.4 * 86400]
+    title, label = svg.axis("seconds", lags)
+    drawn = svg.line([T0, T0 + timedelta(minutes=1)], lags, title, label, tick_unit=svg.axis_unit("seconds", lags))
+    ticks = _tick_texts(drawn)
+    assert ticks[:4] == ["0.0", "2.0", "4.0", "6.0"], ticks  # days, not 2.3, 4.6, 6.9
+    assert svg.axis_unit("seconds", [90.0]) == 1.0 and svg.axis_unit("seconds", [3 * 3600.0]) == 3600.0
