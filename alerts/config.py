@@ -54,6 +54,7 @@ SLI_FIELDS = (
     "total",
     "bad",
     "budget_remaining",
+    "coverage",
     "burn_5m",
     "burn_30m",
     "burn_1h",
@@ -177,10 +178,11 @@ class Rule(_Strict):
         for name in need:
             if not getattr(self, name):
                 raise ValueError(f"{name}: a {self.kind} rule needs it")
-        try:
-            re.compile(self.key)
-        except re.error as exc:
-            raise ValueError(f"key: bad pattern {self.key!r}: {exc}") from exc
+        for name in ("key", "sli"):  # patterns, matched whole (an SLI's plain name matches only itself)
+            try:
+                re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name}: bad pattern {getattr(self, name)!r}: {exc}") from exc
         if self.split_by and self.kind != "probe_finding":
             raise ValueError(f"split_by: only probe_finding rules split by a finding's detail, not {self.kind}")
         if self.split_by in ("alertname", "severity", "team", "finding", "system"):

@@ -199,7 +199,9 @@ def observe(rule: Rule, slis: list[SliValue], probes: ProbeState, now: datetime)
         rows = [
             s
             for s in slis
-            if s.sli == rule.sli and s.dimension == rule.dimension and (not rule.key or re.fullmatch(rule.key, s.key))
+            if re.fullmatch(rule.sli, s.sli)
+            and s.dimension == rule.dimension
+            and (not rule.key or re.fullmatch(rule.key, s.key))
         ]
         return [o for o in (_observe_sli(rule, row) for row in rows) if o is not None]
     if rule.kind == "absent_sli":
@@ -229,7 +231,19 @@ def _sli_context(row: SliValue) -> dict[str, Any]:
         if budget is None
         else f"{max(budget, 0) * 100:.0f}% of the error budget left",
         "details": row.details,
+        "coverage_text": _coverage_text(row.details.get("coverage")),
     }
+
+
+def _coverage_text(coverage: Any) -> str:
+    """What an SLI left out, for a summary: "12 unknown_billing_type (EUR 41,200), 3 no_project_named"."""
+    if not isinstance(coverage, dict) or not isinstance(coverage.get("left_out"), dict):
+        return ""
+    parts = []
+    for reason, item in coverage["left_out"].items():
+        money = ", ".join(format_money(amount, currency) for currency, amount in (item.get("money") or {}).items())
+        parts.append(f"{item.get('count', 0)} {reason}" + (f" ({money})" if money else ""))
+    return ", ".join(parts)
 
 
 def _window_counts(row: SliValue, window: str) -> tuple[float, float]:

@@ -7,6 +7,7 @@ What a Prometheus series cannot express is said in a comment on the rule (`min_e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["export_rules", "prometheus_expr", "render_rule_file"]
 _SLI_FIELD_SERIES = {
     "value": "syncwatch_sli_value",
     "budget_remaining": "syncwatch_slo_error_budget_remaining_ratio",
+    "coverage": "syncwatch_sli_coverage_ratio",
 }
 
 
@@ -56,7 +58,9 @@ def prometheus_expr(rule: Rule) -> tuple[str | None, str]:
         elif rule.dimension == "flow" and rule.field_ == "value":
             series = f'syncwatch_flow_sli_value{{sli="{_q(rule.sli)}"}}'
         elif rule.field_ in _SLI_FIELD_SERIES:
-            series = f'{_SLI_FIELD_SERIES[rule.field_]}{{sli="{_q(rule.sli)}"}}'
+            # A rule's sli is a pattern (alerts/evaluate.py): a plain name selects exactly, others match.
+            match = "=" if re.fullmatch(r"[a-z0-9_]+", rule.sli) else "=~"
+            series = f'{_SLI_FIELD_SERIES[rule.field_]}{{sli{match}"{_q(rule.sli)}"}}'
         else:
             return None, f"field {rule.field_!r} has no /metrics series"
         note = "min_events is not expressible over /metrics" if rule.min_events else ""

@@ -43,6 +43,11 @@ class SliValue:
             return self.total - self.good
         if name == "budget_remaining":
             return self.budget_remaining
+        if name == "coverage":  # the share measured of what the SLI considered (metrics/coverage.py)
+            coverage = self.details.get("coverage")
+            return (
+                float(coverage["lowest_ratio"]) if isinstance(coverage, dict) and "lowest_ratio" in coverage else None
+            )
         return self.burn.get(name.removeprefix("burn_"))
 
 

@@ -94,6 +94,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "window_judged": 40.0,
     "window_bad": 22.0,
     "details": _AnyDetails(),
+    "coverage_text": "12 unknown_billing_type (EUR 41,200)",
     "count": 37,
     "amounts": [("USD", 41200.0)],
     "money_text": "USD 41,200",

@@ -93,15 +93,33 @@ _KEY_FIELDS = (
 
 _CANONICAL_CACHE_SIZE = 4096
 
+# `source` URI prefixes -> system, for events that carry no `sourcesystem` extension (SYNCWATCH_SOURCE_SYSTEMS
+# replaces it). The usual shapes: `//psa/acme/eu` (a URI reference with an authority) and `/psa/kantata/eu`.
+DEFAULT_SOURCE_SYSTEMS = {
+    f"{slashes}{system}/": system for system in ("psa", "erp", "crm", "hcm", "middleware") for slashes in ("//", "/")
+}
+
 
 class EventRules:
-    """What makes an event acceptable: the catalogue, the alias map and the time window, fixed per app."""
+    """What makes an event acceptable: the catalogue, the alias map and the time window, fixed per app; and how
+    an event's system is told when it does not say (its `source` prefix)."""
 
-    def __init__(self, aliases: Mapping[str, str], max_future_skew_s: int, max_age_days: int, max_depth: int):
+    def __init__(
+        self,
+        aliases: Mapping[str, str],
+        max_future_skew_s: int,
+        max_age_days: int,
+        max_depth: int,
+        source_systems: Mapping[str, str] | None = None,
+    ):
         unknown = sorted(v for v in aliases.values() if v not in CATALOGUE)
         if unknown:
             raise ValueError(f"type_aliases map to types not in the catalogue: {', '.join(unknown)}")
         self.aliases = dict(aliases)
+        # Longest prefix first, so `//erp/legacy/` can mean another system than `//erp/`.
+        prefixes = DEFAULT_SOURCE_SYSTEMS if source_systems is None else source_systems
+        self.source_prefixes = sorted(prefixes.items(), key=lambda item: len(item[0]), reverse=True)
+        self._systems: dict[str, str] = {}
         self.max_age = timedelta(days=max_age_days)
         self.max_future_us = max_future_skew_s * 1_000_000
         self.max_age_us = max_age_days * 86_400 * 1_000_000
@@ -116,8 +134,18 @@ class EventRules:
         return min(received_us + self.max_future_us, TIME_MAX_US)
 
     def __getstate__(self) -> dict[str, Any]:
-        # Rules travel to a parse worker with every large body: the memo stays behind, each process keeps its own.
-        return {**self.__dict__, "_canonical": {}}
+        # Rules travel to a parse worker with every large body: the memos stay behind, each process keeps its own.
+        return {**self.__dict__, "_canonical": {}, "_systems": {}}
+
+    def system_of(self, source: str) -> str:
+        """The system a `source` names by its prefix ('' when none matches), remembered like canonical types."""
+        try:
+            return self._systems[source]
+        except KeyError:
+            system = next((name for prefix, name in self.source_prefixes if source.startswith(prefix)), "")
+            if len(self._systems) < _CANONICAL_CACHE_SIZE:
+                self._systems[source] = system
+            return system
 
     def canonical(self, received: str) -> str | None:
         """canonical_type with these aliases, remembered: a sender uses a handful of type names over and over."""
@@ -184,6 +212,10 @@ class EventRows:
                 others = {name: value for name, value in extensions.items() if name not in _GOOD_EXTENSION_NAMES}
                 if others:
                     row["extensions"] = others
+        if "source_system" not in row:
+            system = self.rules.system_of(source)
+            if system:
+                row["source_system"] = system
         if type(data) is dict:
             for name in _KEY_FIELDS:
                 value = data.get(name)

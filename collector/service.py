@@ -49,6 +49,7 @@ class Service:
             settings.max_future_skew_seconds,
             settings.accepted_age_days,
             settings.max_json_depth,
+            settings.source_systems,
         )
         self.tokens = TokenCache()
         self.local_admin_secret = secrets.token_urlsafe(32)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from metrics.bounded import result_rank
 from metrics.catalogue import DIMENSIONS
+from metrics.coverage import FLOW_OF, REASONS, flow_coverage, unknown_sources
 from metrics.query import Db
 from metrics.snapshots import read_series
 from metrics.windows import Window
@@ -84,6 +85,35 @@ def build_router(component: MetricsComponent) -> APIRouter:
             "from": _iso(explicit.start) if explicit else None,
             "to": _iso(explicit.end) if explicit else None,
             "slis": items,
+        }
+
+    @router.get("/coverage", summary="What each SLI, flow and source could not see, and how much it is worth")
+    async def coverage(request: Request, window: str | None = WindowQ, start: str | None = FromQ,
+                       end: str | None = ToQ) -> dict[str, Any]:  # fmt: skip
+        _check(request)
+        explicit = _window(window, start, end)
+        fresh = component.fresh_snapshot() if explicit is None else None
+        if fresh is not None:
+            overall = fresh.overall
+        else:
+            results = await asyncio.to_thread(component.evaluate, explicit, None)
+            overall = {name: r[""] for name, r in results.items() if "" in r}
+        registry = component.evaluator.registry
+        slis: list[dict[str, Any]] = [
+            {"name": r.name, "title": r.title, "status": r.status, "flow": registry[r.name].definition.flow
+             or FLOW_OF.get(r.name, ""), "coverage": r.coverage}
+            for r in overall.values() if r.coverage is not None
+        ]  # fmt: skip
+        span = explicit or next((r.window for r in overall.values()), None) or Window.rolling(timedelta(days=30))
+        sources = await asyncio.to_thread(component.with_client, lambda c: unknown_sources(Db(c), span))
+        return {
+            "from": _iso(span.start),
+            "to": _iso(span.end),
+            "partial_above": component.evaluator.config.partial_above,
+            "reasons": REASONS,
+            "slis": slis,
+            "flows": flow_coverage({s["name"]: (s["flow"], s["coverage"]) for s in slis}),
+            "sources": sources,
         }
 
     @router.get("/slis/{name}/series", summary="Stored values of one SLI over time (from snapshots)")

@@ -7,12 +7,13 @@ over the whole SLO window. Gauges (a threshold, no budget) have neither.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from metrics.bounded import bound_details
 from metrics.catalogue import Definition, Reading, Sli
+from metrics.coverage import Coverage, measure_coverage
 from metrics.query import Db
 from metrics.slis import build_registry
 from metrics.slo import Objective, SloConfig
@@ -21,7 +22,9 @@ from metrics.windows import BURN_WINDOWS, Window
 __all__ = ["Evaluator", "SliResult", "Status", "status_of"]
 T = TypeVar("T")
 
-Status = Literal["ok", "warning", "breach", "no_data"]
+# partial: the records measured meet the objective (or there were none), but more than the configured share of the
+# records, or of the money, could not be classified and was left out (metrics/coverage.py).
+Status = Literal["ok", "warning", "breach", "partial", "no_data"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class SliResult:
     burn_rates: dict[str, float | None]
     details: dict[str, Any] = field(default_factory=dict)
     window_counts: dict[str, dict[str, float]] = field(default_factory=dict)  # burn window -> judged, bad
+    coverage: dict[str, Any] | None = None  # Coverage.as_json; overall results only
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +59,7 @@ class SliResult:
             "error_budget_remaining": self.error_budget_remaining,
             "burn_rates": self.burn_rates,
             "details": self.details,
+            "coverage": self.coverage,
         }
 
 
@@ -67,6 +72,13 @@ def status_of(value: float | None, comparison: str, target: float, bad: float | 
     if bad is not None and (value >= bad if comparison == ">=" else value <= bad):
         return "warning"
     return "breach"
+
+
+def with_coverage(status: Status, coverage: Coverage, partial_above: float) -> Status:
+    """`partial` where the number looks fine (or absent) but too much was left out to say so; a breach stays one."""
+    if status in ("ok", "no_data") and coverage.missing and coverage.short(partial_above):
+        return "partial"
+    return status
 
 
 def _burn(reading: Reading, allowed: float | None) -> float | None:
@@ -119,16 +131,31 @@ class Evaluator:
         out: dict[str, dict[str, SliResult]] = {}
         known = overall or {}
         for plan in plans:
-            if plan.single_flow and plan.name in known:
-                out[plan.name] = _under_flow(plan, known[plan.name])
+            if plan.single_flow and plan.name in known:  # coverage is an overall figure: not repeated per flow
+                out[plan.name] = {k: replace(r, coverage=None) for k, r in _under_flow(plan, known[plan.name]).items()}
         plans = [plan for plan in plans if plan.name not in out]
         # The SLIs are independent queries: on a Db with spare clients they run side by side.
         measured = db.map(lambda worker, plan: plan.sli.measure(worker, plan.windows, plan.by), plans)
+        coverage = {} if by else self._coverage(db, plans, measured)
         for plan, readings in zip(plans, measured, strict=True):
             if plan.single_flow:
                 readings = _under_flow(plan, readings)
-            out[plan.name] = {key: self._result(plan, r, window) for key, r in readings.items()}
+            out[plan.name] = {
+                key: self._result(plan, r, window, coverage.get(plan.name) if key == "" else None)
+                for key, r in readings.items()
+            }
         return out
+
+    def _coverage(self, db: Db, plans: list[_Plan], measured: list[dict[str, list[Reading]]]) -> dict[str, Coverage]:
+        """Each SLI's coverage over its SLO window, one set of coverage queries per distinct window."""
+        by_window: dict[Window, dict[str, Reading]] = {}
+        for plan, readings in zip(plans, measured, strict=True):
+            if "" in readings:
+                by_window.setdefault(plan.windows[0], {})[plan.name] = readings[""][0]
+        found: dict[str, Coverage] = {}
+        for main, overall in by_window.items():
+            found.update(measure_coverage(db, main, overall))
+        return found
 
     def _plan(self, name: str, moment: datetime, window: Window | None, by: str | None) -> _Plan:
         sli = self.registry[name]
@@ -141,7 +168,9 @@ class Evaluator:
         windows = [main] + ([main.trailing(length) for length in BURN_WINDOWS.values()] if allowed else [])
         return _Plan(name, sli, windows, None if single_flow else by, single_flow, allowed)
 
-    def _result(self, plan: _Plan, readings: list[Reading], window: Window | None) -> SliResult:
+    def _result(
+        self, plan: _Plan, readings: list[Reading], window: Window | None, coverage: Coverage | None = None
+    ) -> SliResult:
         definition, allowed = plan.sli.definition, plan.allowed
         objective = self.objective(definition)
         first = readings[0]
@@ -153,6 +182,9 @@ class Evaluator:
             label: {"judged": r.total, "bad": r.total - r.good}
             for label, r in zip(BURN_WINDOWS, readings[1:], strict=False)
         }
+        status = status_of(first.value, definition.comparison, objective.target, objective.bad)
+        if coverage is not None:
+            status = with_coverage(status, coverage, self.config.partial_above)
         return SliResult(
             name=plan.name,
             title=definition.title,
@@ -164,11 +196,12 @@ class Evaluator:
             target=objective.target,
             comparison=definition.comparison,
             window_label=objective.window_label if window is None else "explicit",
-            status=status_of(first.value, definition.comparison, objective.target, objective.bad),
+            status=status,
             error_budget_remaining=None if whole is None else 1.0 - whole,
             burn_rates=burn if allowed else {label: None for label in BURN_WINDOWS},
             details=bound_details(first.details, self.max_label_values),
             window_counts=counts if allowed else {},
+            coverage=None if coverage is None else coverage.as_json(self.config.partial_above),
         )
 
 

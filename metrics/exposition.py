@@ -33,6 +33,12 @@ class SliCollector(Collector):
         )  # fmt: skip
         burn = GaugeMetricFamily("syncwatch_slo_burn_rate", "Error ratio over the window / allowed error ratio",
                                  labels=["sli", "window"])  # fmt: skip
+        coverage = GaugeMetricFamily(
+            "syncwatch_sli_coverage_ratio",
+            "Share of the records (and of the money, per currency) the SLI considered that it could measure; 1 when"
+            " it left nothing out",
+            labels=["sli"],
+        )
         status = GaugeMetricFamily("syncwatch_sli_breached", "1 when the SLI is outside its objective",
                                    labels=["sli"])  # fmt: skip
         flow_value = GaugeMetricFamily("syncwatch_flow_sli_value", "SLI value per integration flow",
@@ -54,6 +60,8 @@ class SliCollector(Collector):
                     value.add_metric([name], r.value)
                 objective.add_metric([name], r.target)
                 status.add_metric([name], 1.0 if r.status in ("breach", "warning") else 0.0)
+                if r.coverage is not None:
+                    coverage.add_metric([name], float(r.coverage["lowest_ratio"]))
                 if r.error_budget_remaining is not None:
                     budget.add_metric([name], r.error_budget_remaining)
                 for window, rate in r.burn_rates.items():
@@ -75,5 +83,5 @@ class SliCollector(Collector):
                             if isinstance(s := r.details.get("seconds_since_last"), int | float)}  # fmt: skip
                     for flow, age in keep_top(ages, self.max_label_values, lambda a: -a, max).items():
                         flow_age.add_metric([flow], age)
-        yield from (value, objective, budget, burn, status, flow_value, flow_age, dlq_count, dlq_age, snapshot_age,
-                    failures)  # fmt: skip
+        yield from (value, objective, budget, burn, status, coverage, flow_value, flow_age, dlq_count, dlq_age,
+                    snapshot_age, failures)  # fmt: skip

@@ -17,6 +17,7 @@ __all__ = ["DEFAULT_SLO_FILE", "CALENDAR_MONTH", "Objective", "SloConfig", "SloC
 
 DEFAULT_SLO_FILE = Path(__file__).with_name("slos.yaml")
 CALENDAR_MONTH = "calendar_month"
+DEFAULT_PARTIAL_ABOVE = 0.01
 
 
 class SloConfigError(ValueError):
@@ -41,6 +42,8 @@ class Objective:
 class SloConfig:
     objectives: dict[str, Objective] = field(default_factory=dict)
     cadences: dict[str, timedelta] = field(default_factory=lambda: dict(DEFAULT_CADENCES))
+    # An SLI that had to leave out more than this share of its records (or money) reads `partial`, not `ok`.
+    partial_above: float = DEFAULT_PARTIAL_ABOVE
 
 
 def _window(value: Any, where: str) -> timedelta | None:
@@ -60,9 +63,14 @@ def load_slos(path: Path | None = None, known: set[str] | None = None) -> SloCon
         raise SloConfigError(f"{path}: cannot read SLO file: {exc}") from exc
     if not isinstance(raw, dict):
         raise SloConfigError(f"{path}: expected a mapping with 'slos' and 'flows'")
-    unknown_top = set(raw) - {"window", "slos", "flows"}
+    unknown_top = set(raw) - {"window", "slos", "flows", "partial_above"}
     if unknown_top:
-        raise SloConfigError(f"{path}: unknown top-level field(s) {sorted(unknown_top)}; allowed: window, slos, flows")
+        raise SloConfigError(
+            f"{path}: unknown top-level field(s) {sorted(unknown_top)}; allowed: window, slos, flows, partial_above"
+        )
+    partial_above = raw.get("partial_above", DEFAULT_PARTIAL_ABOVE)
+    if isinstance(partial_above, bool) or not isinstance(partial_above, int | float) or not 0 <= partial_above < 1:
+        raise SloConfigError(f"{path}: partial_above: expected a share from 0 to below 1, got {partial_above!r}")
     default_window = _window(raw.get("window", "30d"), f"{path}")
     objectives = {}
     for name, spec in (raw.get("slos") or {}).items():
@@ -91,4 +99,4 @@ def load_slos(path: Path | None = None, known: set[str] | None = None) -> SloCon
             cadences[str(flow)] = parse_timedelta(str(value))
         except ValueError as exc:
             raise SloConfigError(f"{path}: flows.{flow}: {exc}") from exc
-    return SloConfig(objectives, cadences)
+    return SloConfig(objectives, cadences, float(partial_above))

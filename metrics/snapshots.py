@@ -38,6 +38,8 @@ def _row(taken_at: datetime, result: SliResult, dimension: str, key: str) -> lis
     burn = result.burn_rates
     # The alert engine reads a burn window's own volume from the stored details (min_events_window).
     details = {**result.details, "windows": result.window_counts} if result.window_counts else result.details
+    if result.coverage is not None:  # and what was left out (the coverage rule reads its ratio)
+        details = {**details, "coverage": result.coverage}
     return [
         taken_at, result.name, dimension, key, result.value, result.good, result.total, result.target, result.status,
         result.error_budget_remaining, burn.get("5m"), burn.get("30m"), burn.get("1h"), burn.get("6h"),

@@ -47,7 +47,8 @@ SELECT s.entry_id AS entry_id, s.tenant_id AS tenant, s.consultant_id AS consult
        s.project_number AS project_number, s.work_date AS work_date, s.currency_code AS currency_code,
        {currency_of("s.currency_code")} AS currency, s.hours_latest.2 AS hours,
        {_AMOUNT} AS amount, s.approved_at AS approved_at, s.first_attempt_at AS first_attempt_at,
-       s.first_attempt_ok AS first_attempt_ok, s.blocked_since AS blocked_since,
+       s.first_attempt_ok AS first_attempt_ok, s.first_attempt_known AS first_attempt_known,
+       s.blocked_since AS blocked_since,
        s.last_error_latest.2 AS last_error, s.posted_at AS posted_at,
        s.invoice_ready_at AS invoice_ready_at, s.superseded_at AS superseded_at, s.written_off_at AS written_off_at,
        s.approved_business_s AS approved_business_s, s.invoice_ready_business_s AS invoice_ready_business_s

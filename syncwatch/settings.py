@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON map of incoming type -> canonical type, e.g. {"TimePosted": "time_entry.posted"}',
     )
+    source_systems: dict[str, str] | None = Field(
+        default=None,
+        description="JSON map of CloudEvents `source` prefix -> system (psa, erp, crm, hcm, middleware) for events"
+        ' without a `sourcesystem` extension, e.g. {"https://acme.kantata.com/": "psa"}; the longest matching prefix'
+        " wins (default: //psa/ and /psa/, and the same for erp, crm, hcm and middleware)",
+    )
     quarantine_payload_bytes: int = Field(default=65536, ge=256, description="Raw payload kept per rejection")
 
     # Batching writer
@@ -170,6 +176,16 @@ class Settings(BaseSettings):
     probes_config: Path | None = Field(
         default=None, description="Probes YAML (systems, auth by env:/file: reference, budgets, probes); unset: idle"
     )
+
+    @field_validator("source_systems")
+    @classmethod
+    def _source_systems(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for prefix, system in (value or {}).items():
+            if not prefix:
+                raise ValueError("a source prefix must not be empty (it would name the system of every event)")
+            if not system or not system.replace("-", "").replace("_", "").isalnum() or system != system.lower():
+                raise ValueError(f"{prefix!r}: the system must be a lower-case name such as psa, got {system!r}")
+        return value
 
     @field_validator("clickhouse_url")
     @classmethod

@@ -13,6 +13,8 @@ from metrics.state import ENTRIES, PROJECT_VIEWS, PROJECTS
 from metrics.windows import Window, business_seconds
 
 __all__ = [
+    "BILLABLE_NUMBERS",
+    "CLASSIFIED_NUMBERS",
     "ENTRIES_WITH_PROJECT",
     "Counts",
     "billable_entries",
@@ -46,6 +48,12 @@ _BILLABLE_KEYS = (
 )
 BILLABLE_NUMBERS = (
     f"SELECT if(code = '', 0, cityHash64(code)) FROM ({PROJECT_VIEWS}) WHERE project_key IN ({_BILLABLE_KEYS})"
+)
+# The codes whose billing type is known at all (billable or not), the same way: an entry on any other code is
+# neither billable nor not, and coverage counts it (metrics/coverage.py) instead of dropping it.
+_CLASSIFIED_KEYS = f"SELECT project_key FROM ({PROJECT_VIEWS}) WHERE system = 'psa' AND billing_type != ''"
+CLASSIFIED_NUMBERS = (
+    f"SELECT if(code = '', 0, cityHash64(code)) FROM ({PROJECT_VIEWS}) WHERE project_key IN ({_CLASSIFIED_KEYS})"
 )
 
 

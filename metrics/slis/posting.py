@@ -48,8 +48,9 @@ class FirstPass:
         "ratio",
         ">=",
         0.98,
-        "Entries whose first post attempt falls in the window and succeeded on that attempt / entries with a first"
-        " attempt in the window.",
+        "Entries whose first post attempt (the earliest of their post_requested and outcome events) falls in the"
+        " window and succeeded on that attempt / entries with a first attempt in the window. An entry none of whose"
+        " events is attempt 1 is left out (coverage: no_first_attempt_known).",
         allowed_error=0.02,
         bad=0.95,
         dimensions=tuple(ENTRY_KEYS),
@@ -62,7 +63,8 @@ class FirstPass:
         # Every window lies inside the first (the SLO window): an attempt outside it counts in none. Overall only:
         # a breakdown lists every key with attempts, judged in the window or not, as it always has.
         in_span = f"e.first_attempt_at >= {{f0:DateTime64(6, 'UTC')}} AND e.first_attempt_at < {AS_OF}"
-        where = "e.first_attempt_at IS NOT NULL" if by else in_span
+        # An entry whose attempt 1 was never seen (only retries arrived) is not judged: coverage counts it.
+        where = f"e.first_attempt_known = 1 AND {'e.first_attempt_at IS NOT NULL' if by else in_span}"
         rows = scan(db, source, windows, ENTRY_KEYS.get(by or ""), counts=counts, where=where)
         return readings(rows, len(windows), _counts)
 
@@ -74,7 +76,7 @@ class FirstPass:
                    e.currency AS currency, e.tenant AS tenant, e.project AS project_code, e.last_error AS detail
             FROM ({ENTRIES}) AS e
             WHERE e.first_attempt_at >= {{f0:DateTime64(6, 'UTC')}} AND e.first_attempt_at < {AS_OF}
-              AND e.first_attempt_ok = 0
+              AND e.first_attempt_ok = 0 AND e.first_attempt_known = 1
             ORDER BY e.posted_at IS NULL DESC, e.amount DESC LIMIT {{limit:UInt32}}"""
         return records_query(db, sql, window, limit)
 

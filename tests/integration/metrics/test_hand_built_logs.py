@@ -8,6 +8,7 @@ built by the warehouse's own views, exactly as in production.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -303,7 +304,9 @@ def test_by_flow_an_sli_of_one_flow_is_its_overall_result_not_measured_again(sen
     measured = evaluator.evaluate(measuring, window=WINDOW, by="flow")
     reused = evaluator.evaluate(reusing, window=WINDOW, by="flow", overall=overall)
     assert reused == measured
-    assert reused["time_posting_first_pass"] == {"psa-to-erp-time": overall["time_posting_first_pass"][""]}
+    # Coverage is an overall figure (the snapshot keeps it once, overall), so the per-flow result carries none.
+    first_pass = replace(overall["time_posting_first_pass"][""], coverage=None)
+    assert reused["time_posting_first_pass"] == {"psa-to-erp-time": first_pass}
     single = [name for name in measured if evaluator.registry[name].definition.flow]
     assert len(single) >= 6 and reusing.queries <= measuring.queries - len(single)
 

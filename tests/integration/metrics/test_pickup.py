@@ -28,7 +28,8 @@ def test_entries_waiting_past_twice_the_learned_p99_pickup(
     collector: ThreadedCollector, tokens: Tokens, warehouse: Client
 ) -> None:
     events: list[dict[str, Any]] = []
-    # Normal pickups within the learning window: 5, 10, 10 and 12 minutes -> p99 12 min, limit 24 min.
+    # Normal pickups within the learning window: 5, 10, 10 and 12 minutes (and P1's 10 below) -> p99 12 min, limit
+    # 24 min.
     for n, minutes in enumerate((5, 10, 10, 12)):
         at = AS_OF - timedelta(days=2) + n * timedelta(hours=1)
         events += [approved([f"OK{n}"], at), posting("time_entry.post_requested", f"OK{n}", at + minutes * M, 80.0)]
@@ -50,7 +51,9 @@ def test_entries_waiting_past_twice_the_learned_p99_pickup(
                 "reason": "correction",
             },
         ),  # fmt: skip
-        approved(["P1"], AS_OF - 90 * M),  # posted by another route (no request seen): settled
+        # Posted with no request seen (an integration that sends outcomes only): its posting is its pickup, 10 min
+        # after approval, learned like the others, and it is settled.
+        approved(["P1"], AS_OF - 90 * M),
         posting("time_entry.posted", "P1", AS_OF - 80 * M, 80.0),
         approved(["LATE"], AS_OF + 5 * M),  # after as_of: not yet approved at the window's end
     ]
@@ -60,7 +63,7 @@ def test_entries_waiting_past_twice_the_learned_p99_pickup(
     d = r.details
     assert d["normal_pickup_p99_seconds"] == pytest.approx(12 * 60)
     assert d["limit_seconds"] == pytest.approx(24 * 60)
-    assert d["pickups_learned_from"] == 4
+    assert d["pickups_learned_from"] == 5
     # S2 (the adjustment, approved 50 min ago and never sent) waits too; W1 and W2 as well; W3 is within the limit.
     assert r.value == 3.0 and d["stalled"] == 3 and d["waiting"] == 4
     assert d["oldest_wait_seconds"] == pytest.approx(50 * 60)

@@ -56,6 +56,9 @@ def test_promtool_accepts_the_exposition(collector: ThreadedCollector, tokens: T
     assert 'syncwatch_sli_value{sli="time_posting_first_pass"}' in text
     assert 'syncwatch_slo_objective{sli="time_posting_first_pass"} 0.98' in text
     assert 'syncwatch_dead_letter_backlog_messages{queue="q-time"} 1.0' in text
+    # Every SLI says how much of what it considered it measured (the hand-built log classifies every record).
+    assert 'syncwatch_sli_coverage_ratio{sli="time_posting_first_pass"} 1.0' in text
+    assert text.count("syncwatch_sli_coverage_ratio{") == 14
     # Each stored snapshot's duration is observed: one more run, one more in the count.
     runs = _snapshot_runs(text)
     assert runs >= 1 and 'syncwatch_sli_snapshot_duration_seconds_bucket{le="60.0"}' in text
@@ -112,5 +115,9 @@ def test_prometheus_scrapes_the_values_the_api_reports(
         )
         dead = _promql(base, 'syncwatch_sli_value{sli="dead_letter_backlog"}')
         assert float(dead[0]["value"][1]) == pytest.approx(expected["dead_letter_backlog"]["value"], rel=1e-3)
+        coverage = _promql(base, 'syncwatch_sli_coverage_ratio{sli="invoice_readiness_lag"}')
+        assert float(coverage[0]["value"][1]) == pytest.approx(
+            expected["invoice_readiness_lag"]["coverage"]["lowest_ratio"]
+        )
         up = _promql(base, 'up{job="syncwatch"}')
         assert up and up[0]["value"][1] == "1"

@@ -300,3 +300,30 @@ def test_a_period_closed_early_pages_with_the_periods() -> None:
         "The ERP has closed 2 accounting periods that time still posts to (acme-uk/2026-12, acme-us/2026-12):"
         " postings of time worked in them fail PERIOD_CLOSED until reopened"
     )
+
+
+def _covered(name: str, lowest: float, at: datetime, left: dict[str, object] | None = None) -> SliValue:
+    coverage = {"lowest_ratio": lowest, "left_out": left or {}}
+    return SliValue(name, "", "", at, 2.0, 90, 100, 3.0, "partial", None, details={"coverage": coverage})
+
+
+def test_coverage_rule_opens_a_ticket_per_sli_that_stays_short_and_pages_no_one() -> None:
+    from alerts.config import load_config
+
+    config = load_config()
+    rule = config.rule("SliCoverageDropped")
+    assert rule.severity == "warning"  # a ticket, not a page
+    single = type(config)(rules=(rule,), route=config.route, receivers=config.receivers, inhibit_rules=(),
+                          time_intervals={})  # fmt: skip
+    left = {"unknown_billing_type": {"count": 120, "money": {"EUR": 41200.0}}}
+    alerts: dict[str, Alert] = {}
+    for minutes in (0, 15, 31):
+        at = T0 + timedelta(minutes=minutes)
+        rows = [_covered("invoice_readiness_lag", 0.9, at, left), _covered("time_posting_first_pass", 0.995, at)]
+        evaluate(single, rows, ProbeState(), at, alerts)
+    (alert,) = alerts.values()  # the SLI that measured 99.5% is complete enough
+    assert alert.state == "firing" and alert.labels["sli"] == "invoice_readiness_lag"
+    assert alert.annotations["summary"] == (
+        "invoice_readiness_lag could measure only 90.0% of what it considered; left out: 120 unknown_billing_type"
+        " (EUR 41,200)"
+    )
