@@ -213,7 +213,9 @@ def waterfall_rows(journey: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "signal": str(item.get("signal")),
                 "at": at,
                 "start": start,
-                "end": max(end, start + timedelta(milliseconds=1)),
+                # at least a microsecond, not a millisecond: a floor of 1 ms stretched sub-millisecond spans
+                # to look several times longer than they were, and the axis with them
+                "end": max(end, start + timedelta(microseconds=1)),
                 "waited": duration((at - start).total_seconds()),
                 "duration_ms": ms,
                 "status": status,

@@ -68,11 +68,16 @@ cols = st.columns(5)
 cols[0].metric("Events", esc(summary.get("events", 0)))
 cols[1].metric("Spans", esc(summary.get("spans", 0)))
 cols[2].metric("Errors", esc(summary.get("errors", 0)), help="Failures seen on the way, including ones later retried")
-cols[3].metric("Systems", esc(", ".join(systems(journey))) or "—", help="Systems of its events, services of its spans")
+went_through = systems(journey)
+# the count in the tile, the names in the line below: a list of services does not fit a tile and was cut off
+cols[3].metric("Systems", len(went_through) or "—", help="Systems of its events, services of its spans")
 cols[4].metric(
     "Idle for", duration(result.stalled_for_seconds), help="Time since the last event or span about this record"
 )
-st.caption(f"First seen {esc(summary.get('first_seen'))} · last seen {esc(summary.get('last_seen'))} (UTC)")
+st.caption(
+    f"Systems: {esc(', '.join(went_through)) or '—'} · first seen {esc(summary.get('first_seen'))} · "
+    f"last seen {esc(summary.get('last_seen'))} (UTC)"
+)
 if max(int(summary.get("events") or 0), int(summary.get("spans") or 0)) >= JOURNEY_LIMIT:
     # the collector answers the oldest items first: anything newer than these is not in this answer
     st.warning(

@@ -308,3 +308,17 @@ def test_a_record_known_only_from_spans_names_its_systems_and_its_idle_time() ->
     # a clock a little ahead of ours is not negative idleness
     ahead = {**story, "items": [{**story["items"][0], "at": (NOW + timedelta(seconds=3)).isoformat()}]}
     assert verdict(ahead, NOW).stalled_for_seconds == 0.0
+
+
+def test_sub_millisecond_spans_keep_their_length_on_the_waterfall() -> None:
+    t = NOW - timedelta(seconds=20)
+    story = {
+        "items": [
+            {"at": t.isoformat(), "signal": "span", "name": "post", "service": "erp", "duration_ms": 0.4},
+            {"at": (t + timedelta(microseconds=500)).isoformat(), "signal": "span", "name": "retry", "service": "erp",
+             "duration_ms": 0.4},
+        ]
+    }  # fmt: skip
+    first, second = waterfall_rows(story)
+    assert first["end"] - first["start"] == timedelta(microseconds=400)
+    assert second["end"] == t + timedelta(microseconds=900)  # not stretched to a millisecond
