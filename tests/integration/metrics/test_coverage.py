@@ -158,3 +158,17 @@ def test_coverage_api_lists_slis_flows_and_sources_of_unknown_systems(
     assert body["sources"] == [unknown_source]
     # Read scope: the ingest token may not look.
     assert httpx.get(f"{collector.url}/api/v1/coverage", headers=auth(tokens["ingest"])).status_code == 403
+
+
+def test_a_systems_own_project_event_without_extensions_belongs_to_its_flow(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client
+) -> None:
+    data = {"project_code": "P-1", "customer_id": "CU", "status": "active", "billing_type": "fixed_fee",
+            "currency": "USD"}  # fmt: skip
+    erp = _strip_systems(ce("project.created", MONDAY, data), "//erp/netsuite/acme-us")
+    psa = _strip_systems(ce("project.created", MONDAY, data), "/psa/kantata/acme-us")
+    send(collector, tokens, [erp, psa])
+    flows = dict(warehouse.query("SELECT source, flow FROM events FINAL").result_rows)
+    assert flows == {"//erp/netsuite/acme-us": "psa-to-erp-projects", "/psa/kantata/acme-us": "crm-to-psa-projects"}
+    systems = sorted(r[0] for r in warehouse.query("SELECT system FROM project_state FINAL").result_rows)
+    assert systems == ["erp", "psa"]
