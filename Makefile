@@ -62,5 +62,9 @@ bench-detection: install
 bench-truth: install
 	$(PY) bench/truth.py --consultants 5000
 
+.PHONY: bench-healthy
+bench-healthy: install
+	$(PY) bench/healthy.py --consultants 5000
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

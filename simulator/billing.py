@@ -3,15 +3,16 @@ post failures, credit notes after retro adjustments, and write-offs at billing r
 
 from __future__ import annotations
 
-from simulator.calendar import DAY, HOUR, MINUTE, add_business_days, month_period, to_date, weekday
+from simulator.calendar import DAY, HOUR, MINUTE, add_business_days, day_start, month_period, to_date, to_epoch, weekday
 from simulator.model import Entry, Invoice
 from simulator.posting import PostingFlow
 
-__all__ = ["BillingFlow", "INVOICE_POST_FAILURE_SHARE", "WRITE_OFF_AT_BILLING_SHARE"]
+__all__ = ["BillingFlow", "INVOICE_POST_FAILURE_SHARE", "WEEKLY_RUN_WEEKDAY", "WRITE_OFF_AT_BILLING_SHARE"]
 
 INVOICE_POST_FAILURE_SHARE = 0.01
 WRITE_OFF_AT_BILLING_SHARE = 0.005
 _BILLING_HOUR = 18.0
+WEEKLY_RUN_WEEKDAY = 1  # Tuesday: weekly invoices bill the week before
 
 
 class BillingFlow(PostingFlow):
@@ -32,15 +33,22 @@ class BillingFlow(PostingFlow):
             p = self.project_by_psa_code(code)
             if p is None:
                 continue
-            due = (p.billing_cycle == "daily" or (p.billing_cycle == "weekly" and weekday(day) == 2)
+            due = (p.billing_cycle == "daily" or (p.billing_cycle == "weekly" and weekday(day) == WEEKLY_RUN_WEEKDAY)
                    or (p.billing_cycle == "monthly" and first_run_of_month))  # fmt: skip
             if not due:
                 continue
+            # A weekly or monthly invoice bills the time approved up to the cycle's cut-off (the week's or month's
+            # end, UTC); what was approved since waits for the next one.
+            cutoff = {"weekly": day_start(day) - weekday(day) * DAY,
+                      "monthly": to_epoch(to_date(day).replace(day=1))}.get(p.billing_cycle, t)  # fmt: skip
             ids = self.unbilled.pop(code)
             lines: list[Entry] = []
             for i in ids:
                 e = firm.entries[i]
                 if e.status != "POSTED" or e.invoice_id:
+                    continue
+                if e.approved_at is not None and e.approved_at >= cutoff:
+                    self.unbilled.setdefault(code, []).append(i)
                     continue
                 if rng.random() < WRITE_OFF_AT_BILLING_SHARE:
                     self.billing_write_off(e)
@@ -109,9 +117,12 @@ class BillingFlow(PostingFlow):
                                   inv.correlation_id, eid, (tr, sp), error=True)  # fmt: skip
             exc = self.open_exception("invoice_posting", "P1", "invoice", inv.id, inv.tenant, done,
                                       inv.correlation_id, fid)  # fmt: skip
-            retry = self.fix_time("erp_unavailable" if self.fault("erp_outage", t) else "throttling", "P1", done)
+            outage = self.fault("erp_outage", t)
+            retry = self.fix_time("erp_unavailable" if outage else "throttling", "P1", done)
+            # A field ERP refused is handed back within hours and fixed on the exception; an outage waits for ERP.
             self.dead_letter("erp-invoice-posting", fid, "INVALID_FLD_VALUE", inv.id, inv.tenant, inv.correlation_id,
-                             (tr, sp), 1, retry, (self.retry_invoice, (invoice_id, exc.id, fid)))  # fmt: skip
+                             (tr, sp), 1, retry if outage else self.triage_time(done),
+                             (self.retry_invoice, (invoice_id, exc.id, fid)), fixed_at=retry)  # fmt: skip
             return
         self.at(done, self.post_invoice, invoice_id, eid, tr, sp)
 

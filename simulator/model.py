@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from simulator.calendar import DAY, day_start
 
 __all__ = [
+    "BILLING_CYCLE_MIX",
     "ENTITIES",
     "PRESETS",
     "ROLES",
@@ -53,6 +54,8 @@ ENTITIES: tuple[LegalEntity, ...] = (
     LegalEntity("acme-au", "AUD", 0.10, False, 1.52),
 )
 ROLES: dict[str, float] = {"analyst": 120.0, "consultant": 165.0, "senior": 215.0, "manager": 265.0, "director": 340.0}
+# Most T&M customers are invoiced weekly or monthly; a few are billed as time is approved.
+BILLING_CYCLE_MIX = {"daily": 0.10, "weekly": 0.45, "monthly": 0.45}
 _ROLE_MIX = {"analyst": 0.25, "consultant": 0.35, "senior": 0.22, "manager": 0.13, "director": 0.05}
 
 
@@ -388,7 +391,7 @@ def new_project(
     billing_type = billing_type or _choice(rng, {"time_and_materials": 0.75, "fixed_fee": 0.25})
     cycle = "monthly"
     if billing_type == "time_and_materials":
-        cycle = _choice(rng, {"daily": 0.5, "weekly": 0.35, "monthly": 0.15})
+        cycle = _choice(rng, BILLING_CYCLE_MIX)
     code = f"PRJ-{entity.tenant[-2:].upper()}-{number:06d}"
     p = Project(
         code=code, name=f"{customer.name} engagement {number}", customer_id=customer.id, tenant=entity.tenant,

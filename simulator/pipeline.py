@@ -24,7 +24,8 @@ class PipelineFlow(Core):
                     "erp_project_id": p.erp_id}  # fmt: skip
         else:
             data = {"project_code": p.psa_code, "customer_id": p.customer_id, "status": p.status,
-                    "billing_type": p.billing_type, "currency": p.currency, "psa_project_id": p.psa_id}  # fmt: skip
+                    "billing_type": p.billing_type, "currency": p.currency, "psa_project_id": p.psa_id,
+                    "billing_cycle": p.billing_cycle}  # fmt: skip
         data["crm_opportunity_id"] = p.opportunity_id
         return data
 
@@ -125,7 +126,8 @@ class PipelineFlow(Core):
         corr = f"project-{code}"
         eid, tr, sp = self.emit("psa", "project.closed", "crm-to-psa-projects", p.tenant, p.psa_code,
                                 self.project_data(p, "psa"), t, corr)  # fmt: skip
-        self.at(t + self.rng.uniform(5, 90) * MINUTE, self.close_erp_project, code, eid, tr, sp)
+        # The PSA-to-ERP project sync is event-driven: ERP takes the close within minutes.
+        self.at(t + self.rng.uniform(1, 10) * MINUTE, self.close_erp_project, code, eid, tr, sp)
 
     def close_erp_project(self, code: str, cause: str, trace: int, span: int) -> None:
         p = self.firm.projects[code]

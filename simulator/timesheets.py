@@ -8,11 +8,13 @@ from simulator.distributions import approval_delay_days, submission_time
 from simulator.model import ENTITIES, Consultant, Entry, Timesheet
 from simulator.workforce import WorkforceFlow
 
-__all__ = ["ADJUSTMENT_SHARE", "RECALL_SHARE", "REJECTION_SHARE", "TimesheetFlow"]
+__all__ = ["ADJUSTMENT_SHARE", "PICKUP_MEAN", "RECALL_SHARE", "REJECTION_SHARE", "TimesheetFlow"]
 
 REJECTION_SHARE = 0.035
 RECALL_SHARE = 0.01
 ADJUSTMENT_SHARE = 0.02
+# An event-driven connector takes an approved timesheet in a couple of minutes (mean; exponential).
+PICKUP_MEAN = 2 * MINUTE
 TWO_LINE_DAY_SHARE = 0.6  # 5 days x (1 + 0.6) = 8 lines a week on average
 _SPLIT = {e.tenant: e.month_end_split for e in ENTITIES}
 _ADJUST_REASONS = ("client_correction", "wrong_work_date", "hours_understated", "hours_overstated")
@@ -149,7 +151,7 @@ class TimesheetFlow(WorkforceFlow):
         eid, tr, sp = self.emit("psa", "timesheet.approved", "psa-timesheets", ts.tenant, ts.id,
                                 self.timesheet_data(ts), t, ts.correlation_id, cause)  # fmt: skip
         # The connector picks approved lines up within minutes (event-driven).
-        when = t + self.rng.expovariate(1 / (4 * MINUTE))
+        when = t + self.rng.expovariate(1 / PICKUP_MEAN)
         for i in ts.entry_ids:
             e = self.firm.entries[i]
             e.status = "APPROVED"

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
-from simulator.calendar import DAY, HOUR, business_days_between, iso_time
+from simulator.calendar import DAY, HOUR, business_days_between, day_start, iso_time, to_date, to_epoch, weekday
 from simulator.model import Firm
 
 __all__ = ["CADENCE_SECONDS", "discrepancies", "percentile", "slis", "truth"]
@@ -69,7 +70,9 @@ def slis(
     in_sla = sum(1 for e in due if e.posted_at is not None and e.posted_at - e.approved_at <= SLA_POSTING)  # type: ignore[operator]
     out["time_posting_eventual"] = {"good": in_sla, "total": len(due), "ratio": _ratio(in_sla, len(due))}
 
-    # Invoice-readiness lag: billable approved entries, open ones at their current age.
+    # Invoice-readiness lag: billable approved entries, from their billing cycle's cut-off; open ones at their
+    # current age.
+    cycle_of = {code: p.billing_cycle for p in firm.projects.values() for code in (p.erp_code, p.code, p.psa_code)}
     lags = []
     for e in entries:
         if not _billable_known(e) or e.approved_at is None or e.superseded_by or e.written_off_at is not None:
@@ -77,7 +80,7 @@ def slis(
         if e.approved_at < window_start or e.approved_at >= as_of:
             continue
         end = e.invoice_ready_at if e.invoice_ready_at is not None and e.invoice_ready_at <= as_of else as_of
-        lags.append(business_days_between(e.approved_at, end))
+        lags.append(business_days_between(_billing_cutoff(e.approved_at, cycle_of.get(e.project_code, "")), end))
     out["invoice_readiness_lag_business_days"] = {
         "p50": percentile(lags, 50),
         "p95": percentile(lags, 95),
@@ -234,6 +237,17 @@ def slis(
             for flow, cadence in CADENCE_SECONDS.items()
         }
     return out
+
+
+def _billing_cutoff(approved_at: float, cycle: str) -> float:
+    """When an entry approved at approved_at is due to be invoiced: the end (UTC) of the week (Monday to Sunday) or
+    calendar month it was approved in for a weekly or monthly cycle; its approval for a daily or unknown one."""
+    d = to_date(approved_at)
+    if cycle == "weekly":
+        return day_start(approved_at) + (7 - weekday(approved_at)) * DAY
+    if cycle == "monthly":
+        return to_epoch(date(d.year + d.month // 12, d.month % 12 + 1, 1))
+    return approved_at
 
 
 def _billable_known(e: Any) -> bool:

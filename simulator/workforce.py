@@ -97,7 +97,7 @@ class WorkforceFlow(PipelineFlow):
         if attempt == 1 and self.rng.random() < SYNC_FAILURE_SHARE:
             self.dead_letter("psa-worker-sync", cause, "PSA rejected worker update: validation error", change_id,
                              c.tenant, f"worker-{change_id}", (trace, span), 3,
-                             t + self.rng.uniform(2, 30) * HOUR,
+                             self.triage_time(t),
                              (self.sync_worker, (change_id, cause, trace, span, attempt + 1)))  # fmt: skip
             return
         # PSA takes HCM's current view of the worker.

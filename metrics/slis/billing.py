@@ -11,7 +11,7 @@ from metrics.query import Db
 from metrics.slis._scan import Counts, billable_entries, rank_level, readings, records_query, scan
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
 from metrics.state import currency_of
-from metrics.windows import Window, business_seconds
+from metrics.windows import Window, business_seconds, business_seconds_sql
 
 __all__ = ["InvoiceReadiness", "UnbilledWip"]
 
@@ -31,6 +31,28 @@ _APPROVED_OPEN = "approved_at IS NOT NULL AND superseded_at IS NULL AND written_
 _IN_SPAN = f" AND approved_at >= {{f0:DateTime64(6, 'UTC')}} AND approved_at < {AS_OF}"
 
 
+# Each code's billing cycle, from the latest project.* event that gives one (the PSA's; the ERP's views carry none),
+# by the number 0011_project_number.sql gives each entry's code. Read from the events at read time: a few events
+# per project, in a narrow range of the table's (canonical_type, time) order.
+_CYCLE_NUMBERS = """
+SELECT number FROM (
+    SELECT if(project_code = '', 0, cityHash64(project_code)) AS number,
+           tupleElement(max((time, JSONExtractString(data, 'billing_cycle'))), 2) AS cycle
+    FROM events
+    WHERE canonical_type IN ('project.created', 'project.updated', 'project.closed')
+      AND JSONExtractString(data, 'billing_cycle') != ''
+    GROUP BY number)
+WHERE cycle = '{cycle}'"""
+# When a line approved at approved_at is due on an invoice (docs/slis.md, invoice_readiness_lag): the end (UTC) of the
+# week, Monday to Sunday, or of the calendar month it was approved in; for a daily cycle, or none given, its approval.
+_CUTOFF = f"""multiIf(
+    e.project_number IN ({_CYCLE_NUMBERS.format(cycle="weekly")}),
+        {business_seconds_sql("toDateTime64(toMonday(e.approved_at) + 7, 6, 'UTC')", "week_end")},
+    e.project_number IN ({_CYCLE_NUMBERS.format(cycle="monthly")}),
+        {business_seconds_sql("toDateTime64(addMonths(toStartOfMonth(e.approved_at), 1), 6, 'UTC')", "month_end")},
+    e.approved_business_s)"""
+
+
 class InvoiceReadiness:
     definition = Definition(
         "invoice_readiness_lag",
@@ -38,9 +60,10 @@ class InvoiceReadiness:
         "business_days",
         "<=",
         3.0,
-        "Per billable entry approved in the window: business days from approval to the invoice.ready that contains"
-        " it; entries not yet on a ready invoice count at their current age. Value: p95 (p50 in details). Judged"
-        " good: ready within 3 business days.",
+        "Per billable entry approved in the window: business days from its billing cycle's cut-off (the end of the"
+        " week or month it was approved in for a weekly or monthly cycle, its approval otherwise) to the"
+        " invoice.ready that contains it, 0 if ready before; entries not yet on a ready invoice count at their"
+        " current age. Value: p95 (p50 in details). Judged good: ready within 3 business days.",
         allowed_error=0.05,
         dimensions=tuple(ENTRY_KEYS),
         flow="psa-to-erp-time",
@@ -53,7 +76,7 @@ class InvoiceReadiness:
         # (windows.business_seconds: its formula took 2-3 ms of the query's analysis).
         ready = f"e.invoice_ready_at IS NOT NULL AND e.invoice_ready_at <= {AS_OF}"
         end = f"if({ready}, e.invoice_ready_business_s, {{as_of_business_s:Float64}})"
-        lag = f"(({end} - e.approved_business_s) / 86400.0)"
+        lag = f"greatest(0.0, ({end} - {_CUTOFF}) / 86400.0)"
         source = f"""SELECT e.*, {lag} AS lag, ({ready}) AS ready
                      FROM ({billable_entries(_APPROVED_OPEN + ("" if by else _IN_SPAN), by == "customer")}) AS e"""
         # In one pass (_scan.Counts): the percentiles see the SLO window's entries at once.
