@@ -137,7 +137,7 @@ def history() -> None:
     cols[0].metric("Transitions shown", len(past))
     cols[1].metric("Went firing", fired)
     cols[2].metric("Resolved", sum(1 for h in past if h.get("to_state") == "resolved"))
-    st.dataframe(
+    picked = st.dataframe(
         pd.DataFrame(
             [
                 {
@@ -155,7 +155,17 @@ def history() -> None:
         ),
         hide_index=True,
         column_config={"summary": st.column_config.TextColumn("summary", width="large")},
+        on_select="rerun",
+        selection_mode="single-row",
+        key="history_row",
     )
+    # a grid cell does not wrap: the picked row's summary in full (the latest by default)
+    rows = picked.selection.rows if picked is not None else []
+    chosen = past[rows[0]] if rows else past[0]
+    summary = chosen.get("summary") or (chosen.get("annotations") or {}).get("summary") or chosen.get("rule")
+    when = esc(chosen.get("time") or chosen.get("active_since"))
+    st.caption(f"{'Picked row' if rows else 'Latest'} ({when}); pick a row to read its summary in full:")
+    st.markdown(esc(summary))
 
 
 def silences() -> None:

@@ -162,6 +162,14 @@ def test_alerts_active_and_history(open_page: Open, fake: FakeCollector) -> None
     at = open_page("alerts", tab="history")
     assert metrics(at)["Transitions shown"] == str(len(fake.history))
     assert metrics(at)["Went firing"] == str(sum(1 for h in fake.history if h["to_state"] == "firing"))
+    # a grid cell cuts a long summary off: the latest is also written out in full
+    assert fake.history[0]["summary"] in texts(at)
+
+
+def test_active_alert_summaries_are_listed_in_full(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("alerts")
+    for alert in fake.alerts:
+        assert alert["annotations"]["summary"] in texts(at)
 
 
 def test_creating_a_silence_needs_confirmation(open_page: Open, fake: FakeCollector) -> None:
