@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "STATUS_COLOUR",
@@ -305,8 +305,8 @@ class Change:
     """A tile's change chip: the text, and Streamlit's delta colour and arrow."""
 
     text: str
-    colour: str  # "green" when the change is good for the SLI, "red" when bad, "gray" when none
-    arrow: str  # "up", "down" or "off"
+    colour: Literal["green", "red", "gray"]  # good for the SLI, bad, or no change
+    arrow: Literal["up", "down", "off"]
 
 
 def change(first: Any, current: Any, unit: str | None, comparison: str | None, seconds: Any) -> Change | None:

@@ -98,16 +98,19 @@ def live() -> None:
 
 def near_misses(by_service: dict[str, dict[str, float]], should_be: dict[str, str]) -> None:
     """Spans stored with a record key under a near-miss name: no journey shows them until the sender renames it."""
-    rows = [
-        {"service": service, "attribute": attribute, "should be": should_be.get(attribute, "business.…"),
-         "spans": int(n)}
-        for service, attributes in by_service.items()
-        for attribute, n in attributes.items()
-    ]  # fmt: skip
-    if not rows:
+    counted = sorted(
+        (
+            (int(n), service, attribute)
+            for service, attributes in by_service.items()
+            for attribute, n in attributes.items()
+        ),
+        key=lambda c: -c[0],
+    )
+    if not counted:
         return
-    rows.sort(key=lambda r: -r["spans"])
-    total = sum(r["spans"] for r in rows)
+    rows = [{"service": service, "attribute": attribute, "should be": should_be.get(attribute, "business.…"),
+             "spans": n} for n, service, attribute in counted]  # fmt: skip
+    total = sum(n for n, _, _ in counted)
     finding(
         "warn",
         f"**{total:,} spans since the collector started carry a record key under a near-miss name** "

@@ -147,16 +147,22 @@ with right:
         worst = worst_first[:25]
         worst_values = [r.get("value") if isinstance(r.get("value"), int | float) else None for r in worst]
         b_title, b_label = svg.axis(unit, worst_values)
-        colours = None
+        bar_colours: list[str] | None = None
         quiet = [(r.get("details") or {}).get("seconds_since_last") for r in worst]
         if sli_name == "flow_silence" and by == "flow" and any(isinstance(q, int | float) for q in quiet):
             # per flow the value is 1 or 0 (silent or not): how long each has been quiet says more, red if silent
             worst_values = [float(q) if isinstance(q, int | float) else None for q in quiet]
             b_title, b_label = "quiet for (red: silent, past 3× its cadence)", duration
-            colours = ["#e53935" if (r.get("details") or {}).get("silent") else "#43a047" for r in worst]
+            bar_colours = ["#e53935" if (r.get("details") or {}).get("silent") else "#43a047" for r in worst]
         st.image(
             svg.bars(
-                [str(r.get("key")) for r in worst], worst_values, b_title, b_label, colours=colours, width=560, row=22
+                [str(r.get("key")) for r in worst],
+                worst_values,
+                b_title,
+                b_label,
+                colours=bar_colours,
+                width=560,
+                row=22,
             ),
             width="stretch",
         )
