@@ -17,7 +17,7 @@ from typing import Any
 
 from alerts.config import AlertsConfig
 from alerts.dispatch import Dispatcher
-from alerts.evaluate import FIRING, PENDING, RESOLVED, Alert, Transition, evaluate
+from alerts.evaluate import FIRING, PENDING, RESOLVED, Alert, Transition, Verdict, evaluate
 from alerts.matchers import Matcher
 from alerts.signals import SignalSource
 from alerts.store import Ack, AlertStore, NotificationRecord, Silence
@@ -53,6 +53,8 @@ class AlertEngine:
         self.dispatcher = dispatcher
         self.clock = clock
         self.alerts: dict[str, Alert] = {}
+        # The last successful evaluation's verdicts, one per observed alert instance (served on /metrics).
+        self.verdicts: list[Verdict] = []
         self.silences: list[Silence] = []
         self.acks: dict[tuple[str, datetime], Ack] = {}
         self.stats = EvaluationStats()
@@ -84,7 +86,9 @@ class AlertEngine:
             probes = self.source.probe_state(now)
             with self._lock:
                 before = dict(self.alerts)
-                transitions = evaluate(self.config, slis, probes, now, self.alerts)
+                verdicts: list[Verdict] = []
+                transitions = evaluate(self.config, slis, probes, now, self.alerts, verdicts)
+                self.verdicts = verdicts
                 self._prune(now)
                 changed = [a for fp, a in self.alerts.items() if _changed(before.get(fp), a)]
                 changed += [t.alert for t in transitions if t.to_state == "inactive"]

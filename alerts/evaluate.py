@@ -25,7 +25,7 @@ from alerts.config import AlertsConfig, Rule
 from alerts.signals import Finding, ProbeState, SliValue
 from alerts.templates import format_duration_human, format_money, render
 
-__all__ = ["Alert", "Observation", "Transition", "evaluate", "fingerprint", "observe"]
+__all__ = ["Alert", "Observation", "Transition", "Verdict", "evaluate", "fingerprint", "observe"]
 
 INACTIVE, PENDING, FIRING, RESOLVED = "inactive", "pending", "firing", "resolved"
 
@@ -39,6 +39,16 @@ class Observation:
     fire: bool
     hold: bool
     context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one alert instance breaches at an evaluation, before `for`: the bar the state machine applied (the
+    clearing bar while it fires, no breach outside its active time intervals unless already firing). Served on
+    /metrics so a Prometheus evaluating the exported rules fires what this evaluator fires (alerts/promexport.py)."""
+
+    labels: dict[str, str]
+    breach: bool
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,10 @@ def evaluate(
     probes: ProbeState,
     now: datetime,
     alerts: dict[str, Alert],
+    verdicts: list[Verdict] | None = None,
 ) -> list[Transition]:
-    """Advance every alert one evaluation; mutates `alerts` (fingerprint -> alert) and returns the changes."""
+    """Advance every alert one evaluation; mutates `alerts` (fingerprint -> alert) and returns the changes.
+    `verdicts`, when given, receives each observed alert instance's verdict."""
     transitions: list[Transition] = []
     seen: set[str] = set()
     for rule in config.rules:
@@ -109,6 +121,8 @@ def evaluate(
             old = alerts.get(fp)
             firing = old is not None and old.state == FIRING
             breach = obs.hold if firing else obs.fire
+            if verdicts is not None:
+                verdicts.append(Verdict(labels, breach))
             annotations = _annotations(rule, obs, labels)
             _step(rule, fp, labels, annotations, obs.value, breach, old, now, alerts, transitions)
     rules = {r.name: r for r in config.rules}

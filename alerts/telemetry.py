@@ -1,5 +1,9 @@
 """The alerts stage's own Prometheus metrics, read fresh at each scrape: a failing notifier or a failing
-evaluation shows here (and in GET /api/v1/alerts/receivers), never only in a log."""
+evaluation shows here (and in GET /api/v1/alerts/receivers), never only in a log.
+
+`syncwatch_alert_rule_breaching` carries the evaluator's verdict per alert instance (1 breaching, 0 observed and
+clear), labelled exactly as the alert; the rules `syncwatch rules export` writes fire on it, so a Prometheus and
+this evaluator fire the same alerts (docs/alerting.md#one-alert-truth)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts.engine import AlertEngine
@@ -19,8 +23,9 @@ class AlertsCollector(Collector):
     def __init__(self, engine: AlertEngine):
         self.engine = engine
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         engine = self.engine
+        yield _verdict_family(engine)
         alerts = GaugeMetricFamily("syncwatch_alerts", "Alerts by state and severity", labels=["state", "severity"])
         counts = Counter((a.state, a.severity) for a in list(engine.alerts.values()))
         for state in ("pending", "firing", "resolved"):
@@ -67,6 +72,18 @@ class AlertsCollector(Collector):
         now = engine.clock()
         silences.add_metric([], sum(1 for s in list(engine.silences) if s.active(now)))
         yield silences
+
+
+def _verdict_family(engine: AlertEngine) -> Metric:
+    # Label sets differ per rule (a flow, a probe, a finding's split), so samples are added one by one.
+    family = Metric(
+        "syncwatch_alert_rule_breaching",
+        "Whether an alert instance breaches its rule at the last evaluation, before `for` (1 breaching, 0 clear)",
+        "gauge",
+    )
+    for verdict in list(engine.verdicts):
+        family.add_sample("syncwatch_alert_rule_breaching", verdict.labels, 1.0 if verdict.breach else 0.0)
+    return family
 
 
 def register(registry: CollectorRegistry, engine: AlertEngine) -> AlertsCollector:
