@@ -23,7 +23,8 @@ from simulator.emit import FileSink, HttpSink, NullSink
 from simulator.faults import SCENARIOS
 from simulator.runner import LiveRunner, backfill, now_minute
 from simulator.simulation import Simulation
-from simulator.truth import truth
+from simulator.styles import STYLES, IntegrationStyle, parse_styles
+from simulator.truth import Observed, truth
 from syncwatch.cli_shared import JsonOpt, print_json, print_table, table
 
 __all__ = ["app"]
@@ -35,6 +36,17 @@ DEFAULT_BASE = "http://127.0.0.1:4318"
 Consultants = Annotated[int, typer.Option(help="Firm size (presets 500, 5000, 50000)")]
 Seed = Annotated[int, typer.Option(help="Same seed, same stream")]
 Faults = Annotated[list[str] | None, typer.Option("--fault", help="NAME[@START_DAY[+DAYS]], repeatable")]
+Styles = Annotated[
+    list[str] | None,
+    typer.Option("--style", help=f"How the integrations shape events, NAME[=VALUE], repeatable: {', '.join(STYLES)}"),
+]
+
+
+def _styles(specs: list[str] | None) -> IntegrationStyle:
+    try:
+        return parse_styles(specs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--style") from None
 
 
 def _token(token: str | None) -> str:
@@ -51,9 +63,17 @@ def _end(end: str | None) -> float:
     return parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp()
 
 
+def _observed(sim: Simulation) -> Observed:
+    """What the run's integration style let SyncWatch see, for the truth to be computed over."""
+    style = sim.style
+    announced = style.late_master_data_days or style.missing_project_share
+    return Observed(sim.first_outcome_at if style.outcome_only else None, sim.psa_announced if announced else None)
+
+
 def _write_truth(sim: Simulation, path: Path, window_days: float) -> None:
     as_of = sim.now
-    result = truth(sim.firm, as_of, max(sim.start, as_of - window_days * DAY), sim.last_event_at)
+    window_start = max(sim.start, as_of - window_days * DAY)
+    result = truth(sim.firm, as_of, window_start, sim.last_event_at, _observed(sim))
     path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     console.print(f"ground truth written to [bold]{path}[/] ({len(result['discrepancies'])} discrepancies)")
 
@@ -73,8 +93,10 @@ def backfill_cmd(
     concurrency: Annotated[int, typer.Option(help="Concurrent sending connections")] = 4,
     truth_out: Annotated[Path | None, typer.Option("--truth", help="Also write ground truth JSON here")] = None,
     truth_window_days: Annotated[float, typer.Option(help="SLI window for --truth")] = 30,
+    style: Styles = None,
 ) -> None:
     """Generate history and send it in large batches (or write/measure it)."""
+    styles = _styles(style)
     if output is not None:
         sink: Any = FileSink(output, encode_spans_too=False)
     elif dry_run:
@@ -96,7 +118,8 @@ def backfill_cmd(
         def on_day(day: int, total: int) -> None:
             progress.update(task, completed=day, total=total, events=_emitted(sink))
 
-        sim = backfill(consultants, days, seed, sink, end=_end(end), faults=fault, spans=spans, on_day=on_day)
+        sim = backfill(consultants, days, seed, sink, end=_end(end), faults=fault, spans=spans, on_day=on_day,
+                       style=styles)  # fmt: skip
         holder["sim"] = sim
         progress.update(task, events=sim.events_emitted)
         generated = time.perf_counter() - started
@@ -235,9 +258,11 @@ def truth_cmd(
     end: Annotated[str | None, typer.Option(help="End of history, ISO 8601 (default: now)")] = None,
     fault: Faults = None,
     window_days: Annotated[float, typer.Option(help="SLI window ending at the end of the run")] = 30,
+    style: Styles = None,
 ) -> None:
     """Re-run a backfill silently (same seed, same stream) and write its ground truth."""
-    sim = backfill(consultants, days, seed, NullSink(encode_spans_too=False), end=_end(end), faults=fault, spans=False)
+    sim = backfill(consultants, days, seed, NullSink(encode_spans_too=False), end=_end(end), faults=fault, spans=False,
+                   style=_styles(style))  # fmt: skip
     _write_truth(sim, out, window_days)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from simulator.calendar import DAY, day_start, iso_time
 from simulator.faults import FaultSchedule
 from simulator.model import Firm, build_firm
+from simulator.styles import IntegrationStyle
 
 __all__ = ["FLOWS", "Core", "Sink", "SpanRecord"]
 
@@ -90,8 +91,14 @@ class Core:
         self.lock = threading.RLock()  # held while actions run; the APIs read state under it
         self.events_emitted = 0
         self.last_event_at: dict[str, float] = {}  # flow -> sim time of its last event
+        self._announce_at: dict[str, float] = {}  # project code -> when the PSA announces it (late master data)
         # Sim time -> the time written on events. Backfill: identity. Live: mapped onto the wall clock.
         self.stamp: Callable[[float], float] = lambda t: t
+        # How the integrations shape their events (simulator/styles.py), and what the truth needs to know of it:
+        # when the PSA first announced each project code, and (outcomes only) each entry's first outcome.
+        self.style = IntegrationStyle()
+        self.psa_announced: dict[str, float] = {}
+        self.first_outcome_at: dict[str, float] = {}
 
     # -- scheduling -------------------------------------------------------------------------------------------
     def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
@@ -146,6 +153,25 @@ class Core:
         queue: str = "",
     ) -> tuple[str, int, int]:
         """Emit one event (and its span); returns (event id, trace id, span id) so later hops can link to it."""
+        style = self.style
+        if ctype.startswith("time_entry.post"):
+            if style.outcome_only:
+                if ctype == "time_entry.post_requested":  # the middleware reports outcomes only
+                    return self._event_id(), self._ids.getrandbits(128) | 1, self._ids.getrandbits(64) | 1
+                self.first_outcome_at.setdefault(data["entry_id"], t)
+        elif system == "psa" and ctype.startswith("project."):
+            code = data["project_code"]
+            if style.project_never_announced(code):
+                return self._event_id(), self._ids.getrandbits(128) | 1, self._ids.getrandbits(64) | 1
+            late = style.late_master_data_days * DAY
+            if late and code not in self.psa_announced and t > self.start:
+                # A new project reaches the PSA's event stream days after it was created: every event of it until
+                # then is sent at that moment, in order (the heap keeps insertion order at equal times).
+                at = self._announce_at.setdefault(code, t + late)
+                if t < at:
+                    self.at(at, self.emit, system, ctype, flow, tenant, subject, data, at, correlation, causation)
+                    return self._event_id(), self._ids.getrandbits(128) | 1, self._ids.getrandbits(64) | 1
+            self.psa_announced.setdefault(code, t)
         ids = self._ids
         if parent is None:
             trace_id, parent_span = ids.getrandbits(128) | 1, 0
@@ -172,6 +198,8 @@ class Core:
         }
         if causation:
             event["causationid"] = causation
+        if style.missing_extensions and system != "middleware":  # the systems' own events carry no systems
+            del event["sourcesystem"], event["targetsystem"]
         if system == "middleware":  # the middleware knows which integration it runs; the systems do not say
             event["flow"] = flow
         self.sink.event(event)

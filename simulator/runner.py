@@ -17,6 +17,7 @@ from simulator.calendar import DAY
 from simulator.engine import Sink
 from simulator.faults import FaultSchedule, parse_fault_spec
 from simulator.simulation import Simulation
+from simulator.styles import IntegrationStyle
 
 __all__ = ["LiveRunner", "backfill", "now_minute"]
 
@@ -34,6 +35,7 @@ def backfill(
     faults: list[str] | None = None,
     spans: bool = True,
     on_day: Callable[[int, int], None] | None = None,
+    style: IntegrationStyle | None = None,
 ) -> Simulation:
     """Simulate `days` of history ending at `end` (default: now) and emit it all into sink."""
     end = end if end is not None else now_minute()
@@ -49,6 +51,7 @@ def backfill(
     gc.set_threshold(200_000, 50, 100)
     try:
         sim = Simulation(consultants, seed, start, sink, schedule, spans)
+        sim.style = style or IntegrationStyle()
         sim.begin()
         total = int((end - sim.start) // DAY) + 1
         t = sim.start

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from simulator.calendar import DAY, HOUR, business_days_between, day_start, iso_time, to_date, to_epoch, weekday
 from simulator.model import Firm
 
-__all__ = ["CADENCE_SECONDS", "discrepancies", "percentile", "slis", "truth"]
+__all__ = ["CADENCE_SECONDS", "Observed", "discrepancies", "percentile", "slis", "truth"]
 
 SLA_POSTING = 24 * HOUR
 # Expected cadence of each flow's events, for the flow-silence SLI (silent past 3x cadence is bad).
@@ -35,6 +36,17 @@ CADENCE_SECONDS: dict[str, float] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What the firm's integrations let SyncWatch see (simulator/styles.py), where that is less than the firm holds:
+    `first_attempt_at`, each entry's first attempt as its events show it when the middleware sends outcomes only
+    (the first outcome, not the request); `announced`, when the PSA first sent each project code's events, when it
+    sends some late or never. None: everything is seen as it happened."""
+
+    first_attempt_at: Mapping[str, float] | None = None
+    announced: Mapping[str, float] | None = None
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None for no values."""
     if not values:
@@ -49,14 +61,35 @@ def _ratio(good: int, total: int) -> float | None:
 
 
 def slis(
-    firm: Firm, as_of: float, window_start: float, last_event_at: Mapping[str, float] | None = None
+    firm: Firm,
+    as_of: float,
+    window_start: float,
+    last_event_at: Mapping[str, float] | None = None,
+    observed: Observed | None = None,
 ) -> dict[str, Any]:
-    """True SLI values for the window [window_start, as_of), as of as_of."""
+    """True SLI values for the window [window_start, as_of), as of as_of, over what the integrations let be seen
+    (`observed`); `coverage` counts what could not be classified, as the SLIs' coverage must."""
     entries = firm.entries.values()
     out: dict[str, Any] = {"window_start": iso_time(window_start), "as_of": iso_time(as_of)}
+    seen = observed or Observed()
+    outcomes = seen.first_attempt_at
+
+    def first_at(e: Any) -> float | None:
+        return e.first_attempt_at if outcomes is None else outcomes.get(e.id)
+
+    def named(e: Any) -> bool:
+        """An entry whose own events have named its project: its first post attempt, or the adjustment that
+        created it; a timesheet approval lists entry ids only (docs/slis.md, "Billable")."""
+        return first_at(e) is not None or bool(e.supersedes)
+
+    def announced(code: str) -> bool:
+        return seen.announced is None or seen.announced.get(code, math.inf) <= as_of
+
+    def billable_known(e: Any) -> bool:
+        return bool(e.billable) and named(e) and announced(e.project_code)
 
     # Time-posting success, first pass.
-    first = [e for e in entries if e.first_attempt_at is not None and window_start <= e.first_attempt_at < as_of]
+    first = [e for e in entries if (t := first_at(e)) is not None and window_start <= t < as_of]
     ok = sum(1 for e in first if e.first_attempt_ok)
     out["time_posting_first_pass"] = {"good": ok, "total": len(first), "ratio": _ratio(ok, len(first))}
     by_tenant: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -74,10 +107,17 @@ def slis(
     # current age.
     cycle_of = {code: p.billing_cycle for p in firm.projects.values() for code in (p.erp_code, p.code, p.psa_code)}
     lags = []
+    readiness_left = Counter[str]()
     for e in entries:
-        if not _billable_known(e) or e.approved_at is None or e.superseded_by or e.written_off_at is not None:
+        if e.approved_at is None or e.superseded_by or e.written_off_at is not None:
             continue
         if e.approved_at < window_start or e.approved_at >= as_of:
+            continue
+        if not named(e):
+            readiness_left["no_project_named"] += 1
+        elif not announced(e.project_code):
+            readiness_left["unknown_billing_type"] += 1
+        if not billable_known(e):
             continue
         end = e.invoice_ready_at if e.invoice_ready_at is not None and e.invoice_ready_at <= as_of else as_of
         lags.append(business_days_between(_billing_cutoff(e.approved_at, cycle_of.get(e.project_code, "")), end))
@@ -108,14 +148,19 @@ def slis(
         "consultants_with_unapplied": len(oldest),
     }
 
-    # Master-data consistency.
-    active = [p for p in firm.projects.values() if "active" in (p.status, p.erp_status, p.crm_status)]
+    # Master-data consistency, over the projects whose PSA view SyncWatch has received.
+    active = [
+        p
+        for p in firm.projects.values()
+        if "active" in (p.status, p.erp_status, p.crm_status) and announced(p.psa_code)
+    ]
     mismatched = [p for p in active if _project_differences(p)]
     billable_mismatched = [p for p in mismatched if p.billing_type == "time_and_materials"]
     orphan_deals = [
         d
         for d in firm.deals.values()
-        if not _project_exists(firm, d.project_code, as_of) and as_of - d.closed_at > 24 * HOUR
+        if not (_project_exists(firm, d.project_code, as_of) and announced(d.project_code))
+        and as_of - d.closed_at > 24 * HOUR
     ]
     out["master_data_consistency"] = {
         "mismatched": len(mismatched),
@@ -140,14 +185,23 @@ def slis(
     wip: dict[str, dict[str, float]] = defaultdict(lambda: dict(buckets))
     at_risk: dict[str, float] = defaultdict(float)
     blocked_over_5d: dict[str, float] = defaultdict(float)
+    wip_left = Counter[str]()
+    wip_left_money: dict[str, float] = defaultdict(float)
     for e in entries:
-        if not _billable_known(e) or e.approved_at is None or e.approved_at > as_of:
+        if e.approved_at is None or e.approved_at > as_of:
             continue
         if (
             e.superseded_by
             or e.written_off_at is not None
             or (e.invoice_ready_at is not None and e.invoice_ready_at <= as_of)
         ):
+            continue
+        if not named(e):
+            wip_left["no_project_named"] += 1
+        elif not announced(e.project_code):  # billable or not, nobody can tell from the events
+            wip_left["unknown_billing_type"] += 1
+            wip_left_money[e.currency or "?"] += e.hours * (e.rate or 0.0)
+        if not billable_known(e):
             continue
         value = e.hours * (e.rate or 0.0)
         age_days = (as_of - e.approved_at) / DAY
@@ -204,7 +258,7 @@ def slis(
         if a.status == "ENDED" or a.end < as_of or a.start > horizon:
             continue
         p = firm.projects.get(a.project_code)
-        if p is None or p.billing_type != "time_and_materials":
+        if p is None or p.billing_type != "time_and_materials" or not announced(p.psa_code):
             continue
         overlap_days = min(a.end + DAY, horizon) - max(a.start, as_of)
         if overlap_days <= 0 or _has_effective_card(firm, p.customer_id, p.tenant, as_of):
@@ -214,6 +268,13 @@ def slis(
     out["rate_card_exposure"] = {
         "planned_hours_14d_without_card": round(exposure, 1),
         "cards_expiring_30d": sorted(expiring),
+    }
+
+    # What the SLIs must count as left out (metrics/coverage.py): records the events do not classify.
+    out["coverage"] = {
+        "invoice_readiness_lag": dict(readiness_left),
+        "unbilled_wip_at_risk": dict(wip_left),
+        "unbilled_wip_unclassified_money": {c: round(v, 2) for c, v in sorted(wip_left_money.items())},
     }
 
     # Dead-letter backlog per queue.
@@ -248,13 +309,6 @@ def _billing_cutoff(approved_at: float, cycle: str) -> float:
     if cycle == "monthly":
         return to_epoch(date(d.year + d.month // 12, d.month % 12 + 1, 1))
     return approved_at
-
-
-def _billable_known(e: Any) -> bool:
-    """A billable entry whose project its own events have named: a timesheet approval lists entry ids only, so an
-    approved line is on a project (billable or not) from its first post request, or from the adjustment that
-    created it; until the connector picks it up it waits in `time_posting_pickup` (docs/slis.md, "Billable")."""
-    return bool(e.billable) and (e.first_attempt_at is not None or bool(e.supersedes))
 
 
 def _has_effective_card(firm: Firm, customer_id: str, tenant: str, t: float) -> bool:
@@ -355,11 +409,15 @@ def discrepancies(firm: Firm, as_of: float) -> list[dict[str, Any]]:
 
 
 def truth(
-    firm: Firm, as_of: float, window_start: float, last_event_at: Mapping[str, float] | None = None
+    firm: Firm,
+    as_of: float,
+    window_start: float,
+    last_event_at: Mapping[str, float] | None = None,
+    observed: Observed | None = None,
 ) -> dict[str, Any]:
     found = discrepancies(firm, as_of)
     return {
-        "slis": slis(firm, as_of, window_start, last_event_at),
+        "slis": slis(firm, as_of, window_start, last_event_at, observed),
         "discrepancy_counts": dict(Counter(f["kind"] for f in found)),
         "discrepancies": found,
     }

@@ -16,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from simulator.faults import SCENARIOS
+from simulator.styles import STYLES
 from tests.conftest import ThreadedCollector, Tokens, auth
 from tests.integration.metrics.truth_matrix import CELLS, Cell, backfill, disagreements, slis
 
@@ -29,6 +30,12 @@ def test_every_fault_scenario_has_a_cell_alone_and_one_mixes_three() -> None:
     assert len({c.seed for c in CELLS}) >= 2 and len({c.end for c in CELLS}) >= 4
 
 
+def test_every_integration_style_has_a_cell_alone_and_one_has_all() -> None:
+    alone = {c.styles[0].split("=")[0] for c in CELLS if len(c.styles) == 1}
+    assert alone == set(STYLES)
+    assert any(len(c.styles) == len(STYLES) for c in CELLS)
+
+
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.name)
 def test_every_sli_matches_the_ground_truth(
     cell: Cell, collector: ThreadedCollector, tokens: Tokens, warehouse: Client, tmp_path: Path
@@ -38,7 +45,20 @@ def test_every_sli_matches_the_ground_truth(
     # Every cell judges real work on both sides, so an SLI reading nothing cannot agree with a truth of nothing.
     assert truth["time_posting_first_pass"]["total"] > 20 * cell.consultants
     assert truth["invoice_readiness_lag_business_days"]["count"] > 10 * cell.consultants
+    _style_took_effect(cell, warehouse, truth)
     got = slis(collector.url, auth(tokens["read"]), truth)
     found = disagreements(got, truth)
     assert [d for d in found if not d.startswith(cell.known)] == []
     assert sorted({k for k in cell.known for d in found if d.startswith(k)}) == sorted(cell.known)
+
+
+def _style_took_effect(cell: Cell, warehouse: Client, truth: dict[str, object]) -> None:
+    """Each style changed what was sent, so its cell tests what it claims to."""
+    styles = {s.split("=")[0] for s in cell.styles}
+    count = lambda sql: warehouse.query(sql).result_rows[0][0]  # noqa: E731
+    requests = count("SELECT count() FROM events WHERE canonical_type = 'time_entry.post_requested'")
+    assert (requests == 0) == ("outcome_only" in styles)
+    told = count("SELECT count() FROM events WHERE target_system != '' AND source NOT LIKE '/middleware/%'")
+    assert (told == 0) == ("missing_extensions" in styles)
+    unclassified = truth["coverage"]["unbilled_wip_at_risk"].get("unknown_billing_type", 0)  # type: ignore[index]
+    assert (unclassified > 0) == bool(styles & {"late_master_data", "missing_project_events"})

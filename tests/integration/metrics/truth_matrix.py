@@ -29,6 +29,9 @@ class Cell:
     end: str  # the history's end; the SLI window is the 30 days before it
     faults: tuple[str, ...] = ()
     days: int = 30
+    # How the integrations shape their events (simulator/styles.py): the truth is over what they let be seen, and
+    # coverage must count exactly what they leave unclassifiable.
+    styles: tuple[str, ...] = ()
     # Figures known to disagree, by the start of their `disagreements` line: the cell requires exactly these to
     # differ, so it fails on any other disagreement and again once these are fixed (then drop them here).
     known: tuple[str, ...] = ()
@@ -64,6 +67,12 @@ CELLS: tuple[Cell, ...] = (
     Cell("master_data_drift", _SMALL, 42, "2026-10-31T18:00:00Z", ("master_data_drift@8",)),
     Cell("mix-of-three", _SMALL, 7, "2026-11-01T00:00:00Z",
          ("erp_outage@26+1", "closed_period", "duplicate_submissions@20")),
+    Cell("outcome_only", _SMALL, 42, "2026-11-20T00:00:00Z", styles=("outcome_only",)),
+    Cell("missing_extensions", _SMALL, 11, "2026-11-01T00:00:00Z", styles=("missing_extensions",)),
+    Cell("late_master_data", _SMALL, 7, "2026-12-01T00:00:00Z", styles=("late_master_data=20",)),
+    Cell("missing_project_events", _SMALL, 42, "2026-10-15T00:00:00Z", styles=("missing_project_events=0.1",)),
+    Cell("every-style", _SMALL, 11, "2026-10-03T12:00:00Z", ("erp_outage@10+2",),
+         styles=("outcome_only", "missing_extensions", "late_master_data", "missing_project_events")),
 )  # fmt: skip
 
 
@@ -75,6 +84,8 @@ def backfill(cell: Cell, base_url: str, token: str, workdir: Path, timeout: floa
             "--truth", str(truth), "--truth-window-days", "30"]  # fmt: skip
     for fault in cell.faults:
         args += ["--fault", fault]
+    for style in cell.styles:
+        args += ["--style", style]
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=workdir)
     if done.returncode != 0:
         raise RuntimeError(f"backfill of {cell.name} failed: {done.stderr[-2000:]}")
@@ -129,6 +140,15 @@ def disagreements(got: dict[str, dict[str, Any]], truth: dict[str, Any]) -> list
             (md["mismatched"], md["active"]))  # fmt: skip
     d.equal("deals without project 24h", details["deals_without_project_24h"], md["deals_without_project_24h"])
 
+    # What could not be classified: exactly the records the truth knows the events leave unclassifiable.
+    covered = truth["coverage"]
+    for name in ("invoice_readiness_lag", "unbilled_wip_at_risk"):
+        left = got[name]["coverage"]["left_out"]
+        for reason in ("no_project_named", "unknown_billing_type"):
+            d.equal(f"{name} left out {reason}", left.get(reason, {}).get("count", 0), covered[name].get(reason, 0))
+    unclassified = got["unbilled_wip_at_risk"]["coverage"]["left_out"].get("unknown_billing_type", {}).get("money", {})
+    for currency, amount in covered["unbilled_wip_unclassified_money"].items():
+        d.near(f"WIP unclassified {currency}", unclassified.get(currency, 0.0), amount, 1.0, 1e-4)
     dup, ours_dup = truth["duplicate_submission_rate"], got["duplicate_submission_rate"]
     d.equal("duplicates posted", ours_dup["total"], dup["posted"])
     d.equal("duplicates duplicated", ours_dup["details"]["duplicated"], dup["duplicated"])
