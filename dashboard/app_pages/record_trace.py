@@ -78,7 +78,8 @@ st.caption(
     f"Systems: {esc(', '.join(went_through)) or '—'} · first seen {esc(summary.get('first_seen'))} · "
     f"last seen {esc(summary.get('last_seen'))} (UTC)"
 )
-if max(int(summary.get("events") or 0), int(summary.get("spans") or 0)) >= JOURNEY_LIMIT:
+signals = [i.get("signal") for i in journey.get("items") or [] if isinstance(i, dict)]
+if max(signals.count("event"), signals.count("span")) >= JOURNEY_LIMIT:
     # the collector answers the oldest items first: anything newer than these is not in this answer
     st.warning(
         f"This record has {JOURNEY_LIMIT:,} or more events or spans; only the oldest {JOURNEY_LIMIT:,} of each are "
