@@ -10,6 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
+# Pango and a font: WeasyPrint lays out the weekly report's PDF with them (docs/report.md).
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        libharfbuzz-subset0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 # The product's pinned, hashed dependencies first: this layer is reused until the lock changes.
 COPY requirements.lock ./
 RUN pip install --require-hashes -r requirements.lock
@@ -21,6 +24,7 @@ COPY probes/ probes/
 COPY alerts/ alerts/
 COPY dashboard/ dashboard/
 COPY simulator/ simulator/
+COPY reports/ reports/
 # Nothing more from the index: the dependencies are in, and the image's own setuptools builds the package.
 RUN pip install --no-deps --no-build-isolation . && rm -rf /src
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from alerts.cli import alerts_app, rules_app
 from dashboard.cli import app as dashboard_app
 from probes.cli import app as probes_app
+from reports.cli import report_app
 from syncwatch.cli_shared import (
     CollectorClient,
     JsonOpt,
@@ -34,6 +35,7 @@ app.add_typer(dashboard_app, name="dashboard")  # the operations console (dashbo
 app.add_typer(rules_app, name="rules")  # alert rules as code (alerts/cli.py)
 app.add_typer(alerts_app, name="alerts")  # active alerts, history, acks, silences
 app.add_typer(probes_app, name="probes")  # scheduled reconciliation probes (probes/cli.py)
+app.add_typer(report_app, name="report")  # the weekly report for executives (reports/cli.py)
 console = Console()
 errors = Console(stderr=True)
 

@@ -1,0 +1,91 @@
+"""`syncwatch report weekly`: the weekly sync-health report of a running collector, as PDF, HTML or JSON.
+
+The collector computes the report (GET /api/v1/reports/weekly/{week}); this command renders the JSON it answers
+with the same templates the collector uses, so the PDF is the same whether it comes from here or the API. It talks
+to the collector in this directory (its local admin file), or to --url with --token (SYNCWATCH_TOKEN, read scope).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import typer
+from rich.console import Console
+
+from reports.render import render_html, render_pdf
+from reports.weeks import last_complete_week, parse_week, week_label
+from syncwatch.cli_shared import CollectorClient, call_or_fail, fail, local_collector
+from syncwatch.settings import Settings
+
+__all__ = ["report_app"]
+
+report_app = typer.Typer(no_args_is_help=True, help="Reports for executives: the weekly sync-health report.")
+errors = Console(stderr=True)
+
+
+class Format(StrEnum):
+    pdf = "pdf"
+    html = "html"
+    json = "json"
+
+
+def _week(text: str | None) -> str:
+    if text is None:
+        return week_label(*last_complete_week())
+    try:
+        return week_label(*parse_week(text))
+    except ValueError as exc:
+        fail(f"--week: {exc}")
+
+
+def _fetch(path: str, url: str | None, token: str | None) -> Any:
+    if url is None or token is None:
+        settings = Settings()
+        found = local_collector(settings)
+        if found is None:
+            fail(f"no running collector here (none alive in {settings.local_admin_file}); pass --url and --token")
+        url, token = url or found.url, token or found.admin_token
+    # Twelve weeks of every SLI are evaluated: longer than a listing takes.
+    with CollectorClient(url, token, timeout=300) as client:
+        return call_or_fail(client, "GET", path)
+
+
+WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W10 (default: last complete, UTC)")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="file (default: syncwatch-weekly-WEEK.FORMAT; -: stdout)")]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (default: the local one)")]
+TokenOpt = Annotated[str | None, typer.Option("--token", envvar="SYNCWATCH_TOKEN", help="API token (read scope)")]
+
+
+@report_app.command("weekly")
+def weekly(
+    week: WeekOpt = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="one legal entity's figures")] = None,
+    format: Annotated[Format, typer.Option("--format", help="pdf, html or json")] = Format.pdf,
+    out: OutOpt = None,
+    firm: Annotated[str, typer.Option("--firm", help="the firm's name printed on every page")] = "",
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Write the weekly report of one ISO week, computed by the running collector."""
+    label = _week(week)
+    query = {k: v for k, v in {"tenant": tenant, "firm": firm}.items() if v}
+    report = _fetch(f"/api/v1/reports/weekly/{label}" + (f"?{urlencode(query)}" if query else ""), url, token)
+    if format is Format.json:
+        import json
+
+        body = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
+    elif format is Format.html:
+        body = render_html(report).encode()
+    else:
+        body = render_pdf(report)
+    if out is not None and str(out) == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return
+    target = out or Path(f"syncwatch-weekly-{label}{'-' + tenant if tenant else ''}.{format.value}")
+    target.write_bytes(body)
+    errors.print(f"wrote {target} (week {label}, {report['from']} to {report['to']})", highlight=False)
