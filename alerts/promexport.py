@@ -114,6 +114,7 @@ _VERDICT_GUARDS: list[dict[str, Any]] = [
     {
         "alert": "SyncWatchAlertEvaluationsFailing",
         "expr": 'increase(syncwatch_alert_evaluations_total{outcome="ok"}[5m]) == 0',
+        "for": "1m",  # a collector just started shows two samples of 0 until its first evaluation ends
         "labels": {"severity": "critical", "team": "syncwatch", "category": "pipeline"},
         "annotations": {
             "summary": "SyncWatch on {{ $labels.instance }} has not evaluated its alert rules for 5 minutes: "

@@ -3,6 +3,7 @@ that fires on it. Fixed datetimes, an own CollectorRegistry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -42,7 +43,7 @@ def _sli(value: float, at: datetime, total: float = 1000) -> SliValue:
     return SliValue("time_posting_first_pass", "", "", at, value, value * total, total, 0.98, "ok", 0.5)
 
 
-def _verdicts(extra: str, readings: list[tuple[datetime, float, float]]) -> list[list[Verdict]]:
+def _verdicts(extra: str, readings: Sequence[tuple[datetime, float, float]]) -> list[list[Verdict]]:
     config = parse_config(RULE.format(extra=extra))
     alerts: dict[str, Alert] = {}
     out = []
