@@ -3,7 +3,7 @@ HTML: A4, the firm, the week and the generation time on every page, text kept as
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -26,11 +26,18 @@ def _day(value: str) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y}"
 
 
-def _moment(value: str | None) -> str:
+def _last_day(value: str) -> str:
+    """The last day of a window that ends at midnight: Monday 00:00 ends the week on Sunday."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) - timedelta(microseconds=1)
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def _moment(value: str | None, year: bool = False) -> str:
     if not value:
         return ""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return f"{moment:%a} {moment.day} {moment:%b} {moment:%H:%M} UTC"
+    day = f"{moment:%a} {moment.day} {moment:%b}" + (f" {moment:%Y}" if year else "")
+    return f"{day} {moment:%H:%M} UTC"
 
 
 def _duration(minutes: float | None) -> str:
@@ -50,7 +57,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(day=_day, moment=_moment, duration=_duration, status_word=STATUS_WORDS.get)
+    env.filters.update(day=_day, last_day=_last_day, moment=_moment, duration=_duration, status_word=STATUS_WORDS.get)
     env.globals["sparkline"] = sparkline
     return env
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from metrics.coverage import REASONS
 from metrics.windows import Window
 from reports.weeks import week_label, week_window, weeks_before
 
@@ -83,10 +84,10 @@ FIGURES = (
     Figure("wip_at_risk", "Unbilled work at risk", "unbilled_wip_at_risk", "money", "lower", _at_risk),
     Figure("approved_not_posted", "Approved time not posted within 24 h", "time_posting_eventual", "entries",
            "lower", _not_posted),
-    Figure("invoice_lag_p95", "Approved time to invoice (p95)", "invoice_readiness_lag", "business_days", "lower",
-           _sli("invoice_readiness_lag")),
-    Figure("invoice_lag_p50", "Approved time to invoice (median)", "invoice_readiness_lag", "business_days", "lower",
-           _p50),
+    Figure("invoice_lag_p95", "Ready to invoice: 95% of time within", "invoice_readiness_lag",
+           "business_days", "lower", _sli("invoice_readiness_lag")),
+    Figure("invoice_lag_p50", "Ready to invoice: half of time within", "invoice_readiness_lag",
+           "business_days", "lower", _p50),
     Figure("first_pass", "Posted on the first attempt", "time_posting_first_pass", "ratio", "higher",
            _sli("time_posting_first_pass")),
     Figure("eventual", "Posted within 24 h of approval", "time_posting_eventual", "ratio", "higher",
@@ -128,6 +129,14 @@ def show(unit: str, value: Any) -> str:
     return f"{value:,.4g}"
 
 
+def objective_text(unit: str, objective: Mapping[str, Any] | None) -> str:
+    """'at least 97.0%', 'at most 3.0 business days'."""
+    if not objective:
+        return ""
+    word = "at least" if objective.get("comparison") == ">=" else "at most"
+    return f"{word} {show(unit, objective.get('target'))}"
+
+
 def _change(unit: str, now: Any, before: Any) -> Any:
     if now is None or before is None:
         return None
@@ -167,6 +176,18 @@ def sentence(figure: Figure, value: Any, change: Any, sli: Mapping[str, Any] | N
         shown = {c: a for c, a in (value or {}).items() if abs(a) >= 0.5 or c in moved}
         if not shown:
             return "No approved billable time is at risk of not being invoiced, as last week."
+        risk = "of approved time is at risk: 30+ days from an invoice, or blocked by an ERP rejection nobody will retry"
+        if len(shown) == 1:
+            (currency, amount), delta = (
+                next(iter(shown.items())),
+                None if change is None else change.get(next(iter(shown))),
+            )
+            tail = (
+                "no figure for last week to compare with" if delta is None
+                else "the same as last week" if abs(delta) < 0.5
+                else f"{money(currency, abs(delta))} {'more' if delta > 0 else 'less'} than last week"
+            )  # fmt: skip
+            return f"{money(currency, amount)} {risk}; {tail}."
         parts = []
         for currency, amount in shown.items():
             delta = None if change is None else change.get(currency)
@@ -177,10 +198,7 @@ def sentence(figure: Figure, value: Any, change: Any, sli: Mapping[str, Any] | N
             else:
                 tail = f"{money(currency, abs(delta))} {'more' if delta > 0 else 'less'} than last week"
             parts.append(f"{money(currency, amount)} ({tail})")
-        return (
-            f"{'; '.join(parts)} of approved time is at risk: 30+ days from an invoice, or blocked by an ERP"
-            " rejection nobody will retry."
-        )
+        return f"{' and '.join(parts)} {risk}."
     if value is None:
         return {
             "approved_not_posted": "No time approved this week was old enough to judge its posting.",
@@ -311,7 +329,12 @@ def _stuck(
         "rejections": _group(rejected),
         "rejections_complete": complete[1],
         "dead_letters": [
-            {"queue": q, "count": d.get("count", d.get("queues", 0)), "oldest_hours": d.get("oldest_hours")}
+            {
+                "queue": q,
+                "count": d.get("count", 0),
+                "oldest_hours": d.get("oldest_hours"),
+                "oldest_text": "" if d.get("oldest_hours") is None else _span(3600 * float(d["oldest_hours"])),
+            }
             for q, d in sorted(dead.items(), key=lambda item: -float(item[1].get("oldest_hours") or 0.0))
         ],
         "silent_flows": silent,
@@ -320,10 +343,22 @@ def _stuck(
 
 def _silent(flows: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"flow": name, "hours_quiet": round(float(f.get("seconds_since_last") or f.get("listened_seconds") or 0) / 3600,
-                                            1)}
+        {"flow": name, "hours_quiet": round(_quiet(f) / 3600, 1), "quiet_text": _span(_quiet(f))}
         for name, f in sorted(flows.items()) if isinstance(f, dict) and f.get("silent")
     ]  # fmt: skip
+
+
+def _quiet(flow: Mapping[str, Any]) -> float:
+    return float(flow.get("seconds_since_last") or flow.get("listened_seconds") or 0.0)
+
+
+def _span(seconds: float) -> str:
+    """A duration as a reader says it: minutes, hours up to two days, then days."""
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 # -- incidents ------------------------------------------------------------------------------------------------------
@@ -385,7 +420,8 @@ def _trust(slis: Mapping[str, dict[str, Any]], silent: list[dict[str, Any]]) -> 
                 "sli": s["name"], "title": s["title"], "status": s["status"],
                 "ratio": coverage.get("ratio"), "complete": coverage.get("complete", s["status"] != "partial"),
                 "left_out": [
-                    {"reason": reason, "count": item["count"], "money": item.get("money", {}),
+                    {"reason": reason, "why": REASONS.get(reason, reason.replace("_", " ")), "count": item["count"],
+                     "money": item.get("money", {}),
                      "money_text": show("money", item.get("money", {})) if item.get("money") else ""}
                     for reason, item in sorted(left.items())
                 ],
@@ -443,6 +479,7 @@ def build_weekly(
             {
                 **{k: s[k] for k in ("name", "title", "unit", "value", "status", "objective")},
                 "text": show(s["unit"], s["value"]),
+                "objective_text": objective_text(s["unit"], s["objective"]),
             }
             for s in slis.values()
         ],
