@@ -1,4 +1,4 @@
-"""The stages that run inside the collector process next to ingest: metrics, probes, alerts, reports.
+"""The stages that run inside the collector process next to ingest: metrics, probes, alerts.
 
 chDB allows one engine per process, so in embedded mode the process that owns the warehouse also runs the
 scheduled work (SLI snapshots, probes, alert evaluation) and serves its read API. Each stage exposes one
@@ -34,7 +34,5 @@ def components(settings: Settings) -> list[Component]:
     from alerts.component import AlertsComponent
     from metrics.component import MetricsComponent
     from probes.component import ProbesComponent
-    from reports.component import ReportsComponent
 
-    metrics = MetricsComponent(settings)
-    return [metrics, ProbesComponent(settings), AlertsComponent(settings), ReportsComponent(settings, metrics)]
+    return [MetricsComponent(settings), ProbesComponent(settings), AlertsComponent(settings)]

@@ -36,13 +36,14 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
     objective = sli.get("objective") or {}
     # 24 h of 30 s snapshots is 2,880 points; a sparkline shows the shape with 96
     # the shape, not the noise: one point per quarter hour
-    shown = [p for p in thin(points, 96, keep="last") if isinstance(p.get("value"), int | float)]
-    series = [float(p["value"]) for p in shown]
-    # the chip is the change of the number on the tile since the first snapshot of the period it names
-    began = parse_time(shown[0].get("time")) if shown else None
+    series = [float(p["value"]) for p in thin(points, 96, keep="last") if isinstance(p.get("value"), int | float)]
+    # the chip is the change of the number on the tile since the first snapshot of the period it names (the
+    # first one itself, not the last of the first sparkline bucket)
+    first = next((p for p in points if isinstance(p.get("value"), int | float)), None)
+    began = parse_time(first.get("time")) if first else None
     chip = (
-        change(series[0], sli.get("value"), unit, objective.get("comparison"), (now() - began).total_seconds())
-        if began
+        change(first.get("value"), sli.get("value"), unit, objective.get("comparison"), (now() - began).total_seconds())
+        if first and began
         else None
     )
     budget = sli.get("error_budget_remaining")

@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from dashboard.format import WORD_JOINER, budget, money, pretty_json, value
@@ -47,6 +48,22 @@ def test_overview_shows_every_sli_tile_with_the_api_numbers(open_page: Open, fak
     assert "approved time" in texts(at)  # the flow map's legend
     requested = {r.url.path for r in fake.requests}
     assert {f"/api/v1/slis/{s['name']}/series" for s in fake.slis} <= requested  # sparklines
+
+
+def test_overview_change_chips_are_the_change_since_the_first_snapshot(open_page: Open, fake: FakeCollector) -> None:
+    at = open_page("overview")
+    tiles = {shown_as(m.label): m.proto for m in at.metric}
+    # the fake's series starts at 97 % of the value now: a rise, good for a ">=" SLI, bad for a "<=" one
+    first_pass = next(s for s in fake.slis if s["name"] == "time_posting_first_pass")
+    rise = f"+{first_pass['value'] * 0.03 * 100:.2f} pp in 24 h"
+    tile = tiles[first_pass["title"]]
+    assert (tile.delta, tile.color, tile.direction) == (rise, Metric.GREEN, Metric.UP)
+    lag = next(s for s in fake.slis if s["name"] == "invoice_readiness_lag" and s["value"])
+    tile = tiles[lag["title"]]
+    assert tile.delta.startswith("+") and (tile.color, tile.direction) == (Metric.RED, Metric.UP)
+    # about 1 then and 1 now, a count: a change that shows as 0 is no change, grey with no arrow (it was a red "0")
+    tile = tiles[next(s["title"] for s in fake.slis if s["name"] == "master_data_consistency")]
+    assert (tile.delta, tile.color, tile.direction) == ("no change in 24 h", Metric.GRAY, Metric.NONE)
 
 
 def test_overview_without_the_metrics_stage_is_an_empty_state(open_page: Open, fake: FakeCollector) -> None:
