@@ -331,21 +331,32 @@ def change(first: Any, current: Any, unit: str | None, comparison: str | None, s
 
 
 def overall_finding(slis: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    """The Overview's one-line verdict (level, Markdown) when nothing is breached: "Every SLI meets its objective"
-    only when every SLI has data and meets it; otherwise how many have no data yet. None when there is no SLI, or
-    when breaches or warnings (listed by name elsewhere) leave nothing more to say."""
+    """The Overview's one-line verdict (level, Markdown) beside the list of breaches: "Every SLI meets its
+    objective" only when every SLI has data and meets it; otherwise how many have no data yet, and how many are
+    partial (too many records left out to say). None when there is no SLI, or when breaches or warnings (listed by
+    name elsewhere) leave nothing more to say."""
     statuses = [str(s.get("status") or "no_data") for s in slis]
-    missing = statuses.count("no_data")
-    if "breach" in statuses or "warning" in statuses:
-        return ("warn", f"{missing} of {len(statuses)} SLIs have no data yet.") if missing else None
     if not statuses:
         return None
-    if not missing:
+    missing, partial = statuses.count("no_data"), statuses.count("partial")
+    parts = []
+    if missing:
+        parts.append(f"{missing} of {len(statuses)} SLIs {'has' if missing == 1 else 'have'} no data yet")
+    if partial:
+        parts.append(
+            f"{partial} of {len(statuses)} {'is' if partial == 1 else 'are'} partial (too many records left "
+            "out to judge)"
+        )
+    if "breach" in statuses or "warning" in statuses:
+        return ("warn", "; ".join(parts) + ".") if parts else None
+    met = statuses.count("ok")
+    if met == len(statuses):
         return "good", "Every SLI meets its objective."
-    if missing == len(statuses):
-        return "warn", f"None of the {missing} SLIs has data yet."
-    met = len(statuses) - missing
-    return "warn", (f"{missing} of {len(statuses)} SLIs have no data yet; the {met} with data meet their objectives.")
+    if not met:
+        return "warn", (f"None of the {len(statuses)} SLIs has data yet." if missing == len(statuses)
+                        else "; ".join(parts) + "; none can be said to meet its objective.")  # fmt: skip
+    others = "the other meets its objective" if met == 1 else f"the {met} others meet their objectives"
+    return "warn", "; ".join(parts) + f"; {others}."
 
 
 _MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title", "reason", "msg")

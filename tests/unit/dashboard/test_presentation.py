@@ -215,12 +215,17 @@ def test_a_flow_is_silent_only_when_the_breakdown_says_silent() -> None:
 
 
 def test_every_sli_meets_its_objective_only_when_every_sli_has_data() -> None:
-    ok, none = {"status": "ok"}, {"status": "no_data"}
+    ok, none, partial = {"status": "ok"}, {"status": "no_data"}, {"status": "partial"}
     assert overall_finding([ok, ok]) == ("good", "Every SLI meets its objective.")
     assert overall_finding([ok, none, none]) == (
-        "warn", "2 of 3 SLIs have no data yet; the 1 with data meet their objectives.")  # fmt: skip
+        "warn", "2 of 3 SLIs have no data yet; the other meets its objective.")  # fmt: skip
+    assert overall_finding([ok, ok, none, partial]) == (
+        "warn", "1 of 4 SLIs has no data yet; 1 of 4 is partial (too many records left out to judge); the 2 others "
+        "meet their objectives.")  # fmt: skip
     assert overall_finding([none, {"status": None}]) == ("warn", "None of the 2 SLIs has data yet.")
-    assert overall_finding([{"status": "breach"}, none]) == ("warn", "1 of 2 SLIs have no data yet.")
+    unsure = overall_finding([none, partial])
+    assert unsure is not None and unsure[1].endswith("none can be said to meet its objective.")
+    assert overall_finding([{"status": "breach"}, none]) == ("warn", "1 of 2 SLIs has no data yet.")
     assert overall_finding([{"status": "warning"}, ok]) is None
     assert overall_finding([]) is None
 
