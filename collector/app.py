@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from collector import admin, ingest, read, read_ingest
 from collector.components import components
 from collector.service import Service
+from reports.api import build_router as reports_router
 from syncwatch import __version__
 from syncwatch.settings import Settings
 from syncwatch.warehouse import pending_migrations
@@ -71,6 +72,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.include_router(admin.router)
     for component in service.components:
         app.include_router(component.router)
+    app.include_router(reports_router())  # the weekly report, read from the metrics stage (reports/api.py)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -160,7 +160,7 @@ def _delta_text(unit: str, delta: float) -> str:
     if unit == "entries":
         return f"{size:,.0f} {'more' if more else 'fewer'} than last week"
     if unit == "objectives":
-        return f"{size:,.0f} {'more' if more else 'fewer'} than last week"
+        return f"{size:,.0f} {'more' if more else 'fewer'} met than last week"
     return f"{size:g} {'more' if more else 'less'} than last week"
 
 
@@ -213,7 +213,7 @@ def sentence(figure: Figure, value: Any, change: Any, sli: Mapping[str, Any] | N
         n = f"{value:,.0f} {'entry' if value == 1 else 'entries'}"
         return f"{n} of time approved this week did not reach the ERP within 24 hours, {versus}."
     if figure.key == "invoice_lag_p95":
-        goal = f" (objective: {objective:g})" if objective is not None else ""
+        goal = f" (objective: {objective:g} business days)" if objective is not None else ""
         return (
             f"95% of billable approved time was ready to invoice within {value:.1f} business days of its billing"
             f" cut-off{goal}, {versus}."

@@ -71,6 +71,14 @@ def test_one_plain_sentence_per_figure() -> None:
     )
     assert sentence(first, 0.95, None, None).endswith("no figure for last week to compare with.")
     assert sentence(first, None, None, None) == "No time was sent to the ERP this week."
+    met = next(f for f in FIGURES if f.key == "slos_met")
+    assert sentence(met, {"met": 4, "missed": 8, "not_judged": 2, "of": 14}, -3, None) == (
+        "4 of 14 objectives met, 8 missed; 2 could not be judged (partial or no data); 3 fewer met than last week."
+    )
+    lag = next(f for f in FIGURES if f.key == "invoice_lag_p95")
+    assert "(objective: 3 business days), 0.5 business days more than last week." in sentence(
+        lag, 4.5, 0.5, sli("invoice_readiness_lag", 4.5, target=3)
+    )
 
 
 class Fixed:
