@@ -255,15 +255,20 @@ def slis(
     horizon = as_of + 14 * DAY
     exposure = 0.0
     for a in firm.assignments.values():
-        if a.status == "ENDED" or a.end < as_of or a.start > horizon:
+        # As the assignment's event states it: whole UTC days from its start date through its end date, and its
+        # planned hours (rounded to 0.1 h) spread over its length in weeks, at least one (docs/slis.md).
+        first_day, last_day = day_start(a.start), day_start(a.end)
+        if a.status == "ENDED" or last_day < day_start(as_of) or first_day > horizon:
             continue
         p = firm.projects.get(a.project_code)
         if p is None or p.billing_type != "time_and_materials" or not announced(p.psa_code):
             continue
-        overlap_days = min(a.end + DAY, horizon) - max(a.start, as_of)
+        overlap_days = min(last_day + DAY, horizon) - max(first_day, as_of)
         if overlap_days <= 0 or _has_effective_card(firm, p.customer_id, p.tenant, as_of):
             continue
-        exposure += a.weekly_hours * overlap_days / (7 * DAY)
+        planned = round(a.weekly_hours * max(1.0, (a.end - a.start) / (7 * DAY)), 1)
+        weekly = planned / max(1.0, (last_day - first_day) / (7 * DAY))
+        exposure += weekly * overlap_days / (7 * DAY)
     expiring = [c.id for c in firm.rate_cards.values() if as_of <= c.end + DAY <= as_of + 30 * DAY]
     out["rate_card_exposure"] = {
         "planned_hours_14d_without_card": round(exposure, 1),

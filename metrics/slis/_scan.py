@@ -9,7 +9,7 @@ from typing import Any
 
 from metrics.catalogue import Reading
 from metrics.query import Db, per_window, timestamp
-from metrics.state import ENTRIES, PROJECT_VIEWS, PROJECTS
+from metrics.state import ENTRIES, PROJECT_VIEWS
 from metrics.windows import Window, business_seconds
 
 __all__ = [
@@ -26,12 +26,26 @@ __all__ = [
 ]
 
 
+# Every code any system's view of a project holds, with the customer and billing type the PSA gives that project
+# (matched by project key): after a CRM rename the PSA holds the new code and the ERP the old one, under which the
+# lines entered before the rename were booked, and those lines belong to the same customer. The same rule as
+# BILLABLE_NUMBERS below, so a breakdown by customer adds up to the overall figure.
+CODE_PROJECTS = f"""
+SELECT v.code AS project, any(psa.customer) AS customer, any(psa.billing_type) AS billing_type
+FROM ({PROJECT_VIEWS}) AS v
+INNER JOIN (SELECT project_key, customer, billing_type FROM ({PROJECT_VIEWS}) WHERE system = 'psa') AS psa
+    ON psa.project_key = v.project_key
+WHERE v.code != ''
+GROUP BY v.code
+"""
+
+
 # Entries with their project's customer and billing type as the PSA holds them (billable = time and materials).
 def entries_with_project(where: str = "1") -> str:
     """`where` (on the entry's own columns) filters before the join, so the join sees only the entries in play."""
     return f"""
 SELECT e.*, p.customer AS customer, p.billing_type AS billing_type
-FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) AS e LEFT JOIN ({PROJECTS}) AS p ON p.project = e.project
+FROM (SELECT * FROM ({ENTRIES}) WHERE {where}) AS e LEFT JOIN ({CODE_PROJECTS}) AS p ON p.project = e.project
 """
 
 

@@ -54,10 +54,7 @@ CELLS: tuple[Cell, ...] = (
     Cell("erp_outage-500", 500, 11, "2026-11-01T00:00:00Z", ("erp_outage@24+2",)),
     Cell("erp_outage", _SMALL, 42, "2026-10-03T12:00:00Z", ("erp_outage@10+2",)),
     Cell("closed_period", _SMALL, 11, "2026-12-01T00:00:00Z", ("closed_period",)),
-    # Open: rate_card_exposure is a few planned hours below the truth once the card has lapsed (1,331.5 against
-    # 1,336.6 here; 1,067.7 against 1,069.9 with the history ending 2026-08-31).
-    Cell("expired_rate_card", _SMALL, 7, "2026-12-01T00:00:00Z", ("expired_rate_card@6",),
-         known=("rate-card exposure hours",)),
+    Cell("expired_rate_card", _SMALL, 7, "2026-12-01T00:00:00Z", ("expired_rate_card@6",)),
     Cell("crm_rename", _SMALL, 42, "2026-11-01T00:00:00Z", ("crm_rename@5",)),
     Cell("hcm_sync_stall", _SMALL, 11, "2026-10-15T00:00:00Z", ("hcm_sync_stall@20",)),
     Cell("duplicate_submissions", _SMALL, 42, "2026-10-03T12:00:00Z", ("duplicate_submissions@3",)),
