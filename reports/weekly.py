@@ -210,8 +210,8 @@ def sentence(figure: Figure, value: Any, change: Any, sli: Mapping[str, Any] | N
         }.get(figure.key, f"{figure.label}: no data this week.")
     versus = _versus(figure.unit, change)
     if figure.key == "approved_not_posted":
-        n = f"{value:,.0f} {'entry' if value == 1 else 'entries'}"
-        return f"{n} of time approved this week did not reach the ERP within 24 hours, {versus}."
+        n = f"{value:,.0f} time {'entry' if value == 1 else 'entries'}"
+        return f"{n} approved this week did not reach the ERP within 24 hours, {versus}."
     if figure.key == "invoice_lag_p95":
         goal = f" (objective: {objective:g} business days)" if objective is not None else ""
         return (
