@@ -275,6 +275,34 @@ def slis(
         "cards_expiring_30d": sorted(expiring),
     }
 
+    # Connector pickup: approval -> first post attempt over the 7 days before as_of teaches the connector's normal
+    # pickup; approved entries still waiting past 2x its p99 (at least 5 minutes) are stalled.
+    pickups = [
+        t - e.approved_at
+        for e in entries
+        if e.approved_at is not None
+        and (t := first_at(e)) is not None
+        and e.approved_at <= t
+        and as_of - 7 * DAY < t <= as_of
+    ]
+    p99 = percentile(pickups, 99)
+    limit = max(300.0, 2.0 * p99) if p99 is not None else 300.0
+
+    def settled(e: Any) -> bool:
+        superseded_at = firm.entries[e.superseded_by].approved_at if e.superseded_by in firm.entries else None
+        ends = (first_at(e), e.posted_at, superseded_at, e.written_off_at)
+        return any(t is not None and t <= as_of for t in ends)
+
+    waits = [as_of - e.approved_at for e in entries if e.approved_at is not None and e.approved_at <= as_of
+             and not settled(e)]  # fmt: skip
+    out["time_posting_pickup"] = {
+        "stalled": sum(1 for w in waits if w > limit),
+        "waiting": len(waits),
+        "normal_pickup_p50_seconds": percentile(pickups, 50),
+        "normal_pickup_p99_seconds": p99,
+        "pickups_learned_from": len(pickups),
+    }
+
     # What the SLIs must count as left out (metrics/coverage.py): records the events do not classify.
     out["coverage"] = {
         "invoice_readiness_lag": dict(readiness_left),

@@ -16,7 +16,7 @@ from typing import Any
 
 from metrics.catalogue import Definition, Reading
 from metrics.query import Db
-from metrics.slis._scan import records_query
+from metrics.slis._scan import rank_level, records_query
 from metrics.slis.posting import AS_OF, ENTRY_KEYS, seconds_between
 from metrics.state import ENTRY_TIMES
 from metrics.windows import Window
@@ -37,6 +37,7 @@ _WAITING = f"""
     AND (e.written_off_at IS NULL OR e.written_off_at > {AS_OF})
 """
 _PICKUP = seconds_between("e.approved_at", "e.first_attempt_at")
+_P99 = rank_level(0.99)  # nearest rank, as the percentiles of docs/slis.md
 _WAIT = seconds_between("e.approved_at", AS_OF)
 _STALLED = f"{_WAIT} > {{pickup_limit:Float64}}"
 # The connector's pickups completed in the learning window before as_of, and the limit they set.
@@ -44,7 +45,7 @@ _PICKED_UP = f"""(e.approved_at IS NOT NULL AND e.first_attempt_at >= e.approved
              AND e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY
              AND e.first_attempt_at <= {AS_OF})"""
 _LIMIT = f"""
-SELECT quantilesExactIf(0.5, 0.99)({_PICKUP}, ok) AS q, q[1] AS p50, q[2] AS p99, countIf(ok) AS n
+SELECT quantilesExactLowIf(0.5, {_P99})({_PICKUP}, ok) AS q, q[1] AS p50, q[2] AS p99, countIf(ok) AS n
 FROM (SELECT e.approved_at, e.first_attempt_at, {_PICKED_UP} AS ok
       FROM ({ENTRY_TIMES}) AS e WHERE e.first_attempt_at > {AS_OF} - INTERVAL {PICKUP_LEARNING_DAYS} DAY) AS e
 """
@@ -85,12 +86,12 @@ SELECT key, p50, p99, learned_from, waiting, arrayCount(w -> w.1 > limit_s, wait
            AS consultants,
        arrayMax(w -> w.1, waits) AS oldest
 FROM (
-    SELECT key, waiting, waits, quantilesExactIfMerge(0.5, 0.99)(pickups) OVER () AS q, q[1] AS p50, q[2] AS p99,
+    SELECT key, waiting, waits, quantilesExactLowIfMerge(0.5, {_P99})(pickups) OVER () AS q, q[1] AS p50, q[2] AS p99,
            sum(n) OVER () AS learned_from,
            if(learned_from > 0, greatest({PICKUP_FLOOR_SECONDS}, {PICKUP_FACTOR} * p99), {PICKUP_FLOOR_SECONDS})
                AS limit_s
     FROM (
-        SELECT {key} AS key, quantilesExactIfState(0.5, 0.99)({_PICKUP}, e.ok) AS pickups, countIf(e.ok) AS n,
+        SELECT {key} AS key, quantilesExactLowIfState(0.5, {_P99})({_PICKUP}, e.ok) AS pickups, countIf(e.ok) AS n,
                countIf(e.waiting) AS waiting, groupArrayIf(({_WAIT}, e.consultant), e.waiting) AS waits
         FROM (SELECT e.*, {_PICKED_UP} AS ok, ({_WAITING}) AS waiting FROM ({ENTRY_TIMES}) AS e
               WHERE {_RECENT_OR_UNSENT}) AS e

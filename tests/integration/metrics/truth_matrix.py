@@ -146,6 +146,15 @@ def disagreements(got: dict[str, dict[str, Any]], truth: dict[str, Any]) -> list
     unclassified = got["unbilled_wip_at_risk"]["coverage"]["left_out"].get("unknown_billing_type", {}).get("money", {})
     for currency, amount in covered["unbilled_wip_unclassified_money"].items():
         d.near(f"WIP unclassified {currency}", unclassified.get(currency, 0.0), amount, 1.0, 1e-4)
+    pick, ours_pick = truth["time_posting_pickup"], got["time_posting_pickup"]
+    d.equal("pickup (stalled, waiting)", (ours_pick["value"], ours_pick["details"]["waiting"]),
+            (pick["stalled"], pick["waiting"]))  # fmt: skip
+    d.equal("pickups learned from", ours_pick["details"]["pickups_learned_from"], pick["pickups_learned_from"])
+    for q in ("p50", "p99"):
+        d.near(f"normal pickup {q}", ours_pick["details"][f"normal_pickup_{q}_seconds"],
+               pick[f"normal_pickup_{q}_seconds"], 0.01)  # fmt: skip
+    d.equal("rate cards expiring in 30 days", sorted(got["rate_card_exposure"]["details"]["cards_expiring_30d"]),
+            truth["rate_card_exposure"]["cards_expiring_30d"])  # fmt: skip
     dup, ours_dup = truth["duplicate_submission_rate"], got["duplicate_submission_rate"]
     d.equal("duplicates posted", ours_dup["total"], dup["posted"])
     d.equal("duplicates duplicated", ours_dup["details"]["duplicated"], dup["duplicated"])
