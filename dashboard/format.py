@@ -15,6 +15,8 @@ __all__ = [
     "STATUS_ICON",
     "STATUS_ORDER",
     "STATUS_MATERIAL",
+    "completeness",
+    "left_out_rows",
     "WORD_JOINER",
     "Change",
     "age",
@@ -40,20 +42,37 @@ __all__ = [
     "worst_status",
 ]
 
-# Worst first. no_data is not "healthy": it ranks above ok so a silent SLI is never hidden behind green.
-STATUS_ORDER: tuple[str, ...] = ("breach", "warning", "no_data", "ok")
+# Worst first. no_data is not "healthy": it ranks above ok so a silent SLI is never hidden behind green; nor is
+# partial (a number that looks fine only because too much was left out, metrics/coverage.py).
+STATUS_ORDER: tuple[str, ...] = ("breach", "warning", "no_data", "partial", "ok")
 # Glyphs every font has (emoji are missing from many Linux browsers' fonts and show as boxes).
-STATUS_ICON: Mapping[str, str] = {"ok": "●", "warning": "▲", "breach": "■", "no_data": "○"}
+STATUS_ICON: Mapping[str, str] = {"ok": "●", "warning": "▲", "breach": "■", "partial": "◐", "no_data": "○"}
 # Material icons for Markdown contexts (Streamlit ships the font).
 STATUS_MATERIAL: Mapping[str, str] = {
     "ok": ":material/check_circle:",
     "warning": ":material/warning:",
     "breach": ":material/error:",
+    "partial": ":material/incomplete_circle:",
     "no_data": ":material/help:",
 }
 # Streamlit's named colours adapt to light and dark themes.
-STATUS_COLOUR: Mapping[str, str] = {"ok": "green", "warning": "orange", "breach": "red", "no_data": "gray"}
-_STATUS_WORDS: Mapping[str, str] = {"ok": "OK", "warning": "Warning", "breach": "Breach", "no_data": "No data"}
+STATUS_COLOUR: Mapping[str, str] = {
+    "ok": "green", "warning": "orange", "breach": "red", "partial": "violet", "no_data": "gray"
+}  # fmt: skip
+_STATUS_WORDS: Mapping[str, str] = {
+    "ok": "OK", "warning": "Warning", "breach": "Breach", "partial": "Partial", "no_data": "No data"
+}  # fmt: skip
+# What an SLI left out, in words (metrics/coverage.py REASONS says it for the API).
+_LEFT_OUT_WORDS: Mapping[str, str] = {
+    "no_first_attempt_known": "seen only from a retry",
+    "no_approval_known": "posted with no approval received",
+    "no_project_named": "not yet picked up (project unknown)",
+    "unknown_billing_type": "on projects of unknown billing type",
+    "unknown_system": "from an unknown system",
+    "no_change_known": "synced without their HCM change",
+    "no_opening_known": "resolved with no opening received",
+    "unknown_flow": "of no known flow",
+}
 
 _UNIT_AXIS: Mapping[str, str] = {
     "ratio": "percent",
@@ -123,10 +142,39 @@ def worst_status(statuses: list[str | None]) -> str:
         return "no_data"
     if seen == {"no_data"}:
         return "no_data"
-    for status in ("breach", "warning", "ok"):
+    for status in ("breach", "warning", "partial", "ok"):
         if status in seen:
             return status
     return "no_data"
+
+
+def left_out_rows(coverage: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """What an SLI left out, one row per reason: why (in words), how many, how much money per currency."""
+    rows = []
+    for reason, item in ((coverage or {}).get("left_out") or {}).items():
+        amounts = (item or {}).get("money") or {}
+        rows.append({
+            "left out": _LEFT_OUT_WORDS.get(str(reason), str(reason)),
+            "records": count((item or {}).get("count")),
+            "money": " · ".join(money(a, c) for c, a in sorted(amounts.items(), key=lambda kv: -abs(kv[1])))
+            or "—",
+        })  # fmt: skip
+    return rows
+
+
+def completeness(coverage: Mapping[str, Any] | None) -> str:
+    """The answer to "is this number complete?" in one line; '' when the SLI says nothing about it."""
+    if not coverage:
+        return ""
+    considered, included = coverage.get("considered") or 0, coverage.get("included") or 0
+    rows = left_out_rows(coverage)
+    if not rows:
+        return f"Complete: all {count(considered)} records measured." if considered else "Complete: nothing to measure."
+    verdict = "Nearly complete" if coverage.get("complete") else "Incomplete"
+    missing = "; ".join(
+        f"{r['records']} {r['left out']}" + (f" ({r['money']})" if r["money"] != "—" else "") for r in rows
+    )
+    return f"{verdict}: measured {count(included)} of {count(considered)} records; left out {missing}."
 
 
 def _finite(x: Any) -> float | None:

@@ -116,6 +116,15 @@ def build_router(component: MetricsComponent) -> APIRouter:
             "sources": sources,
         }
 
+    @router.get("/coverage/sources", summary="Sources whose events named no system, over a recent window")
+    async def coverage_sources(request: Request, window: str = Query("24h", description="e.g. 1h, 24h, 7d"),
+                               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:  # fmt: skip
+        _check(request)
+        span = _window(window, None, None)
+        assert span is not None  # a window was given
+        sources = await asyncio.to_thread(component.with_client, lambda c: unknown_sources(Db(c), span, limit))
+        return {"from": _iso(span.start), "to": _iso(span.end), "sources": sources}
+
     @router.get("/slis/{name}/series", summary="Stored values of one SLI over time (from snapshots)")
     async def series(request: Request, name: str, start: str | None = FromQ, end: str | None = ToQ,
                      points: int = Query(500, ge=2, le=5000)) -> dict[str, Any]:  # fmt: skip

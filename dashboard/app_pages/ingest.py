@@ -23,7 +23,8 @@ minutes = SPANS[span_label]
 
 @st.fragment(run_every=timedelta(seconds=refresh_seconds()))
 def live() -> None:
-    health_o, ready_o = fetch([Request.of("/api/v1/ingest/health", minutes=minutes), Request.of("/readyz")])
+    health_o, ready_o, sources_o = fetch([Request.of("/api/v1/ingest/health", minutes=minutes), Request.of("/readyz"),
+                                          Request.of("/api/v1/coverage/sources", window=f"{minutes}m")])  # fmt: skip
     ready = data(ready_o) or {}
     if isinstance(ready_o, Ok) and ready.get("status") != "ready":
         st.warning("Collector not ready: " + "; ".join(esc(p) for p in ready.get("problems") or ["starting"]))
@@ -94,6 +95,24 @@ def live() -> None:
             )
             col.caption(f"insert p50 {duration(lat.get('p50'))} · p95 {duration(lat.get('p95'))}")
     near_misses(totals.get("near_miss_spans") or {}, h.get("near_miss_attributes") or {})
+    unknown_systems((data(sources_o) or {}).get("sources") or [])
+
+
+def unknown_systems(sources: list[dict[str, Any]]) -> None:
+    """Sources whose events name no system (no extension, no SYNCWATCH_SOURCE_SYSTEMS prefix): the SLIs count
+    what those events describe as left out (coverage) until the source is mapped."""
+    if not sources:
+        return
+    total = sum(int(s.get("events") or 0) for s in sources)
+    finding(
+        "warn",
+        f"**{total:,} events in the last {esc(span_label)} name no system** (no `sourcesystem` extension, and no "
+        "source prefix in SYNCWATCH_SOURCE_SYSTEMS matches): the SLIs leave what they describe out, and say so in "
+        "their coverage.",
+    )
+    rows = [{"source": esc(s.get("source")), "events": int(s.get("events") or 0),
+             "types": esc(", ".join(str(t) for t in s.get("types") or []))} for s in sources]  # fmt: skip
+    st.table(pd.DataFrame(rows))
 
 
 def near_misses(by_service: dict[str, dict[str, float]], should_be: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from dashboard.flows import flow_map_svg, hop_health, silent_flows
 from dashboard.format import (
     STATUS_COLOUR,
     change,
+    completeness,
     count,
     esc,
     money_at_risk,
@@ -66,6 +67,9 @@ def _tile(sli: dict[str, Any], points: list[dict[str, Any]]) -> None:
             f"{status_label(status)} · objective {esc(objective_text(objective, unit))} · "
             f"budget left **{esc(budget_text(budget))}**"
         )
+        complete = completeness(sli.get("coverage"))
+        if complete:  # is this number complete? what it could not see, next to it
+            st.caption(esc(complete))
         st.page_link("app_pages/sli_detail.py", label="Details and records", icon=":material/arrow_forward:",
                      query_params={"sli": name})  # fmt: skip
 

@@ -13,9 +13,11 @@ from dashboard import svg
 from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Failed, Ok, Request
 from dashboard.format import budget as budget_text
 from dashboard.format import (
+    completeness,
     count,
     duration,
     esc,
+    left_out_rows,
     money_at_risk,
     objective_text,
     parse_time,
@@ -92,6 +94,18 @@ if sli:
     st.markdown(f"Status: **{status_label(status)}** · objective {esc(objective_text(sli.get('objective'), unit))}")
     if several:
         st.markdown(f"Current value: **{esc(shown_value)}**")
+    coverage = sli.get("coverage")
+    if coverage:
+        st.markdown(f"**Is this number complete?** {esc(completeness(coverage))}")
+        missing = left_out_rows(coverage)
+        if missing:
+            st.dataframe(pd.DataFrame(missing), hide_index=True, width="stretch")
+        projects = coverage.get("unknown_projects") or []
+        if projects:
+            st.caption(
+                "Projects no PSA project event describes (missing from its master data as received): "
+                + "; ".join(f"{esc(p.get('project'))} ({count(p.get('entries'))} entries)" for p in projects)
+            )
 
 st.subheader(f"Over the last {window}")
 points = thin((data(series_o) or {}).get("points", []), 720)

@@ -4,7 +4,7 @@ counted with its money instead of dropped, through the real ingest path and the 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -172,3 +172,19 @@ def test_a_systems_own_project_event_without_extensions_belongs_to_its_flow(
     assert flows == {"//erp/netsuite/acme-us": "psa-to-erp-projects", "/psa/kantata/acme-us": "crm-to-psa-projects"}
     systems = sorted(r[0] for r in warehouse.query("SELECT system FROM project_state FINAL").result_rows)
     assert systems == ["erp", "psa"]
+
+
+def test_coverage_sources_answers_over_a_short_window_for_the_ingest_page(
+    collector: ThreadedCollector, tokens: Tokens
+) -> None:
+    recent = _strip_systems(ce("project.created", datetime.now(UTC) - timedelta(minutes=5), {
+        "project_code": "P-Y", "customer_id": "CU", "status": "active", "billing_type": "fixed_fee",
+        "currency": "USD"}), "https://erp.example.com/live")  # fmt: skip
+    send(collector, tokens, [recent])
+    url = f"{collector.url}/api/v1/coverage/sources"
+    r = httpx.get(url, params={"window": "1h"}, headers=auth(tokens["read"]), timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["sources"] == [
+        {"source": "https://erp.example.com/live", "events": 1, "types": ["project.created"]}
+    ]
+    assert httpx.get(url, params={"window": "soon"}, headers=auth(tokens["read"])).status_code == 422

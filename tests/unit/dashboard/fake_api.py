@@ -89,6 +89,7 @@ class FakeCollector:
     journeys: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: dict[str, Any] = field(default_factory=lambda: {"counts_by_reason": {}, "items": []})
     ingest: dict[str, Any] | None = None
+    unknown_sources: list[dict[str, Any]] = field(default_factory=list)  # GET /api/v1/coverage/sources
     missing: tuple[str, ...] = ()  # path prefixes answered as an unknown route (stage not deployed)
     status_override: int | None = None  # answer every request with this status (401, 500, ...)
     # secret -> (name, scopes), for GET /api/v1/whoami (the console's token sign-in)
@@ -199,6 +200,8 @@ class FakeCollector:
             return _json(journey)
         if path == "/api/v1/quarantine":
             return _json(self.quarantine)
+        if path == "/api/v1/coverage/sources":
+            return _json({"from": _iso(now - timedelta(hours=1)), "to": _iso(now), "sources": self.unknown_sources})
         if path == "/api/v1/ingest/health" and self.ingest is not None:
             return _json(self.ingest)
         return httpx.Response(404, json={"detail": "Not Found"})
@@ -348,6 +351,15 @@ def sample(consultants: int = 500, days: int = 90, seed: int = 7) -> FakeCollect
         )
         for i, (n, t, u, tg, c) in enumerate(SLIS)
     ]
+    for sli in slis:  # every SLI says what it could not see; one left records out
+        sli["coverage"] = {"considered": 1000.0, "included": 1000.0, "left_out": {}, "complete": True}
+    readiness = next(s for s in slis if s["name"] == "invoice_readiness_lag")
+    readiness["coverage"] = {
+        "considered": 1132.0, "included": 1000.0, "complete": False,
+        "left_out": {"unknown_billing_type": {"count": 120, "money": {"EUR": 41200.0}},
+                     "no_project_named": {"count": 12, "money": {}}},
+        "unknown_projects": [{"project": "PRJ-9<b>", "entries": 120, "money": {"EUR": 41200.0}}],
+    }  # fmt: skip
     now = datetime.now(UTC)
     records = [
         {

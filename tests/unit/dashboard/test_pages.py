@@ -303,3 +303,33 @@ def test_acknowledging_an_alert_needs_confirmation(open_page: Open, fake: FakeCo
     next(b for b in at.button if b.label == "Acknowledge").click().run()
     assert fake.writes[-1][:2] == ("POST", "/api/v1/alerts/fp-1/ack")
     assert any("Acknowledged" in s.value for s in at.success)
+
+
+def test_every_sli_tile_says_whether_its_number_is_complete(open_page: Open) -> None:
+    shown = texts(open_page("overview"))
+    assert shown.count("Complete: all 1,000 records measured.") == 13
+    assert (
+        "Incomplete: measured 1,000 of 1,132 records; left out 120 on projects of unknown billing type (41,200 EUR);"
+        " 12 not yet picked up (project unknown)." in shown
+    )
+
+
+def test_sli_detail_lists_what_the_number_left_out_and_the_projects_missing(open_page: Open) -> None:
+    at = open_page("sli", sli="invoice_readiness_lag", window="30d", by="tenant")
+    shown = texts(at)
+    assert "**Is this number complete?** Incomplete: measured 1,000 of 1,132 records" in shown
+    left = at.dataframe[0].value
+    assert list(left["left out"]) == ["on projects of unknown billing type", "not yet picked up (project unknown)"]
+    assert list(left["money"]) == ["41,200 EUR", "—"]
+    # a project code from the events is text, escaped for Markdown, never markup
+    assert "PRJ-9<b> (120 entries)" in shown and "PRJ\\-9\\<b\\>" in "".join(c.value for c in at.caption)
+
+
+def test_ingest_health_lists_sources_whose_events_name_no_system(open_page: Open, fake: FakeCollector) -> None:
+    assert "name no system" not in texts(open_page("ingest"))
+    fake.unknown_sources = [{"source": "https://erp.example.com/*x*", "events": 42, "types": ["project.created"]}]
+    at = open_page("ingest")
+    assert "42 events in the last 1 h name no system" in texts(at)
+    listed = at.table[-1].value
+    assert [shown_as(v) for v in listed["source"]] == ["https://erp.example.com/*x*"]
+    assert "\\*x\\*" in listed["source"][0]  # escaped Markdown: shown as written, never emphasis

@@ -327,3 +327,17 @@ def test_sub_millisecond_spans_keep_their_length_on_the_waterfall() -> None:
     first, second = waterfall_rows(story)
     assert first["end"] - first["start"] == timedelta(microseconds=400)
     assert second["end"] == t + timedelta(microseconds=900)  # not stretched to a millisecond
+
+
+def test_completeness_says_what_a_number_could_not_see() -> None:
+    from dashboard.format import completeness
+
+    assert completeness(None) == ""  # an SLI that says nothing about it shows nothing
+    assert completeness({"considered": 0, "included": 0, "left_out": {}, "complete": True}) == (
+        "Complete: nothing to measure."
+    )
+    nearly = {"considered": 1000, "included": 995, "complete": True,
+              "left_out": {"no_first_attempt_known": {"count": 5, "money": {"USD": 512.5, "EUR": 1200.0}}}}  # fmt: skip
+    assert completeness(nearly) == (
+        "Nearly complete: measured 995 of 1,000 records; left out 5 seen only from a retry (1,200 EUR · 512 USD)."
+    )
