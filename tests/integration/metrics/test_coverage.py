@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from clickhouse_connect.driver.client import Client
 
 from metrics.evaluate import Evaluator
@@ -188,3 +190,47 @@ def test_coverage_sources_answers_over_a_short_window_for_the_ingest_page(
         {"source": "https://erp.example.com/live", "events": 1, "types": ["project.created"]}
     ]
     assert httpx.get(url, params={"window": "soon"}, headers=auth(tokens["read"])).status_code == 422
+
+
+_entry_shapes = st.lists(
+    st.tuples(
+        st.sampled_from(["P-USD", "P-MISSING", ""]),  # the project: billable, unknown to the PSA, never named
+        st.sampled_from(["first", "retry_only", "none"]),  # which posting events arrived
+        st.booleans(),  # approved
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shapes=_entry_shapes)
+def test_no_sli_reads_ok_or_no_data_while_it_left_out_records_above_the_threshold(
+    collector: ThreadedCollector, tokens: Tokens, warehouse: Client, shapes: list[tuple[str, str, bool]]
+) -> None:
+    # A fresh warehouse per example: empty every table the events fill (schema and tokens stay).
+    tables = [r[0] for r in warehouse.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT IN ('MaterializedView')"
+        " AND name NOT IN ('schema_migrations', 'tokens')").result_rows]  # fmt: skip
+    for table in tables:
+        warehouse.command(f"TRUNCATE TABLE `{table}`")
+    events = [psa_project("P-USD")]
+    for n, (code, posting_seen, was_approved) in enumerate(shapes):
+        entry = f"G{n}"
+        if was_approved:
+            events.append(approved([entry], MONDAY))
+        if code and posting_seen != "none":
+            attempt = 1 if posting_seen == "first" else 2
+            events.append(posting("time_entry.posted", entry, MONDAY + H + n * S, 100.0 + n, attempt=attempt,
+                                  project=code))  # fmt: skip
+    send(collector, tokens, events)
+    partial_above = load_slos().partial_above
+    for name, r in evaluated(warehouse).items():
+        cov = r.coverage
+        left = sum(item["count"] for item in cov["left_out"].values())
+        if not cov["complete"]:
+            assert r.status not in ("ok", "no_data"), (name, r.status, cov)
+        if r.status == "no_data":
+            assert left == 0, (name, cov)
+        assert cov["considered"] == cov["included"] + left
+        assert cov["complete"] == (left == 0 or left / cov["considered"] <= partial_above) or cov["money_ratio"]
