@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from clickhouse_connect.driver.client import Client
 
 from metrics.evaluate import Evaluator
 from metrics.query import Db
