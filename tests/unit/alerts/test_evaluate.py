@@ -128,6 +128,14 @@ def test_absent_data_rules_fire_for_a_silent_probe_and_silent_metrics() -> None:
     firing = {a.labels.get("probe") or a.labels["sli"]: a for a in alerts.values() if a.state == "firing"}
     assert set(firing) == {"time_posting", "time_posting_first_pass"}
     assert "has not run for 63 min" in firing["time_posting"].annotations["summary"]
+    # Before anything ran at all (a fresh start): said so, never "for an unknown time".
+    fresh: dict[str, Alert] = {}
+    evaluate(cfg2, [], ProbeState(), T0, fresh)
+    summaries = sorted(a.annotations["summary"] for a in fresh.values())
+    assert summaries == [
+        "No SLI snapshot yet: the metrics job is not running, so SLO alerts are blind",
+        "No probe has run yet (limit 30 min)",
+    ]
 
 
 def test_burn_rate_needs_both_windows() -> None:
