@@ -31,7 +31,7 @@ def test_an_empty_warehouse_lists_every_sli_without_data(collector: ThreadedColl
     got = {s["name"]: s for s in body["slis"]}
     assert set(got) == NAMES
     assert got["time_posting_first_pass"]["status"] == "no_data"
-    assert got["time_posting_first_pass"]["objective"] == {"target": 0.98, "comparison": ">=", "window": "30d"}
+    assert got["time_posting_first_pass"]["objective"] == {"target": 0.97, "comparison": ">=", "window": "30d"}
     assert got["dead_letter_backlog"]["value"] == 0 and got["dead_letter_backlog"]["status"] == "ok"
     assert got["time_posting_pickup"]["value"] == 0 and got["time_posting_pickup"]["status"] == "ok"
 

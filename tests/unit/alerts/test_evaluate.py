@@ -187,19 +187,19 @@ def test_failing_now_guards_on_the_five_minute_volume_and_states_it() -> None:
     only = type(config)(rules=(rule,), route=config.route, receivers={}, inhibit_rules=(), time_intervals={})
 
     def row(judged: float, bad: float) -> SliValue:
-        burn = bad / judged / 0.02 if judged else None
+        burn = bad / judged / 0.03 if judged else None  # the packaged 97% objective allows 3%
         details = {"windows": {"5m": {"judged": judged, "bad": bad}, "1h": {"judged": 400.0, "bad": bad}}}
-        return SliValue("time_posting_first_pass", "", "", T0, 0.97, 9700, 10000, 0.98, "warning", 0.4,
+        return SliValue("time_posting_first_pass", "", "", T0, 0.96, 9600, 10000, 0.97, "warning", 0.4,
                         {"5m": burn}, details)  # fmt: skip
 
-    for judged, bad, fires in [(6, 6, False), (9, 9, False), (40, 27, False), (40, 29, True), (0, 0, False)]:
+    for judged, bad, fires in [(6, 6, False), (9, 9, False), (40, 27, False), (40, 28, True), (0, 0, False)]:
         alerts: dict[str, Alert] = {}
         evaluate(only, [row(judged, bad)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
         assert bool(alerts) is fires, (judged, bad)
     alerts = {}
-    evaluate(only, [row(40, 29)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
+    evaluate(only, [row(40, 28)], ProbeState(), T0, alerts)  # type: ignore[arg-type]
     summary = next(iter(alerts.values())).annotations["summary"]
-    assert summary.startswith("29 of 40 first attempts to post time to ERP in the last 5m failed (burning"), summary
+    assert summary.startswith("28 of 40 first attempts to post time to ERP in the last 5m failed (burning"), summary
 
 
 def test_min_events_window_must_be_a_burn_window() -> None:
