@@ -25,6 +25,7 @@ COPY alerts/ alerts/
 COPY dashboard/ dashboard/
 COPY simulator/ simulator/
 COPY reports/ reports/
+COPY cases/ cases/
 # Nothing more from the index: the dependencies are in, and the image's own setuptools builds the package.
 RUN pip install --no-deps --no-build-isolation . && rm -rf /src
 

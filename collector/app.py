@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
+from cases import CasesComponent
 from collector import admin, ingest, read, read_ingest
 from collector.components import components
 from collector.service import Service
@@ -73,6 +74,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     for component in service.components:
         app.include_router(component.router)
     app.include_router(reports_router())  # the weekly report, read from the metrics stage (reports/api.py)
+    app.include_router(CasesComponent(settings).router)  # the exception queue; its job starts with the app (cases/)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -1,6 +1,7 @@
 """Bearer-token authentication with scopes, a per-token rate limit, and a per-IP limit on failed attempts.
 
-No or unknown token -> 401; known token without the scope -> 403; over the rate -> 429 with Retry-After.
+No or unknown token -> 401; known token without the scope -> 403 (scopes and what implies what:
+syncwatch/tokens.py; `operate` acts on exception cases, `read` only views them); over the rate -> 429 with Retry-After.
 A client IP that earned too many 401s gets 429 with Retry-After instead, until its bucket refills; a valid token
 from the same IP (a colleague behind the same NAT) is never refused for it. Secrets are compared by hash and never
 logged.

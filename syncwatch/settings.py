@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="Largest share of the time spent merging state tables: a table that took d seconds to merge is"
         " merged again after d / budget seconds at the earliest",
     )
+    exceptions_maintenance_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often exception cases are opened, updated and auto-resolved from the business state (0:"
+        " never)",
+    )
     max_label_values: int = Field(
         default=20,
         ge=1,

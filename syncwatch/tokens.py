@@ -1,7 +1,8 @@
 """API tokens: a name, scopes, and only the SHA-256 of the secret, kept in the warehouse's `tokens` table.
 
-The secret is shown once, at creation. Scopes: ingest (send events and spans), read (the read API), admin
-(tokens and everything else; admin implies the other two).
+The secret is shown once, at creation. Scopes: ingest (send events and spans), read (the read API), operate (act on
+exception cases: acknowledge, assign, resolve; implies read, since an operator works the queue they see), admin
+(tokens and everything else; admin implies the others).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 __all__ = ["SCOPES", "TokenRecord", "create_token", "hash_secret", "list_tokens", "new_secret", "revoke_token"]
 
-SCOPES = ("ingest", "read", "admin")
+SCOPES = ("ingest", "read", "operate", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -29,7 +30,9 @@ class TokenRecord:
     revoked_at: float | None
 
     def allows(self, scope: str) -> bool:
-        return self.revoked_at is None and (scope in self.scopes or "admin" in self.scopes)
+        if self.revoked_at is not None:
+            return False
+        return scope in self.scopes or "admin" in self.scopes or (scope == "read" and "operate" in self.scopes)
 
     def public(self) -> dict[str, object]:
         return {

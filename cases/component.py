@@ -1,0 +1,71 @@
+"""The exception queue inside the collector process: the case maintenance job and the /api/v1/exceptions routes.
+
+The router carries its own lifespan, which FastAPI runs inside the app's: the collector's service has started
+(warehouse migrated, scheduler running) when the job is scheduled, and the component is on `app.state.exceptions`.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI
+
+from cases.api import build_router
+from cases.keeper import CaseKeeper
+from syncwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from collector.service import Service
+
+__all__ = ["CasesComponent"]
+T = TypeVar("T")
+
+
+class CasesComponent:
+    name = "exceptions"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = build_router(self, self._lifespan)
+        self.keeper: CaseKeeper | None = None
+        self._service: Service | None = None
+        self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
+
+    @asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        app.state.exceptions = self
+        self.start(app.state.service)
+        try:
+            yield
+        finally:
+            self.stop()
+
+    def start(self, service: Service) -> None:
+        self._service = service
+        self.keeper = CaseKeeper(service.connect)
+        if self.settings.exceptions_maintenance_seconds:
+            service.scheduler.add_job(
+                self.keeper.maintain_logged,
+                "interval",
+                seconds=self.settings.exceptions_maintenance_seconds,
+                id="exception-cases",
+            )
+
+    def stop(self) -> None:
+        return None
+
+    def with_client(self, fn: Callable[[Client], T]) -> T:
+        """Run fn with a pooled client of its own, for the read routes (queries on one client serialise)."""
+        assert self._service is not None, "exceptions component not started"
+        try:
+            client = self._clients.get_nowait()
+        except queue.Empty:
+            client = self._service.connect()
+        try:
+            return fn(client)
+        finally:
+            self._clients.put(client)
