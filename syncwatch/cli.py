@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from alerts.cli import alerts_app, rules_app
+from cases.cli import exceptions_app
 from dashboard.cli import app as dashboard_app
 from probes.cli import app as probes_app
 from reports.cli import report_app
@@ -29,13 +30,14 @@ from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_mig
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, help="SyncWatch: integration health for professional-services firms.")
-token_app = typer.Typer(no_args_is_help=True, help="API tokens (scopes: ingest, read, admin).")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens (scopes: ingest, read, operate, admin).")
 app.add_typer(token_app, name="token")
 app.add_typer(dashboard_app, name="dashboard")  # the operations console (dashboard/cli.py)
 app.add_typer(rules_app, name="rules")  # alert rules as code (alerts/cli.py)
 app.add_typer(alerts_app, name="alerts")  # active alerts, history, acks, silences
 app.add_typer(probes_app, name="probes")  # scheduled reconciliation probes (probes/cli.py)
 app.add_typer(report_app, name="report")  # the weekly report for executives (reports/cli.py)
+app.add_typer(exceptions_app, name="exceptions")  # the exception queue: list, show, assign, resolve
 console = Console()
 errors = Console(stderr=True)
 
@@ -110,7 +112,7 @@ def _direct(settings: Settings) -> Any:
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option("--name", help="unique name, e.g. psa-connector")],
-    scope: Annotated[list[str], typer.Option("--scope", help="ingest, read or admin; repeat for several")],
+    scope: Annotated[list[str], typer.Option("--scope", help="ingest, read, operate or admin; repeat for several")],
 ) -> None:
     """Create a token and print its secret once; only a hash is stored."""
     from syncwatch.tokens import create_token

@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
+from typer.testing import CliRunner
 
 from cases.keeper import CaseKeeper
 from cases.model import case_id
+from syncwatch.cli import app as cli
 from syncwatch.settings import Settings
 from syncwatch.tokens import create_token
 from tests.conftest import ThreadedCollector, Tokens, auth, make_settings
@@ -253,6 +255,26 @@ def test_listing_ranks_by_money_times_age_filters_and_pages(queue_collector: Thr
                   headers=auth(tokens["read"]), timeout=30)  # fmt: skip
     assert r.status_code == 422 and "state" in r.json()["error"]
     assert httpx.get(f"{queue_collector.url}/api/v1/exceptions", timeout=30).status_code == 401
+
+
+def test_cli_lists_shows_assigns_and_resolves(queue_collector: ThreadedCollector, tokens: Tokens, operate: str) -> None:
+    send(queue_collector, tokens, [rejection("E3", FRIDAY, 300.0, "PERIOD_CLOSED")])
+    keeper(queue_collector).maintain()
+    runner = CliRunner()
+    common = ["--url", queue_collector.url, "--token", operate]
+    listed = runner.invoke(cli, ["exceptions", "list", *common], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    wanted = case_id("erp_rejection:PERIOD_CLOSED", "E3")
+    assert wanted in listed.stdout and "finance-ops" in listed.stdout and "300.00 USD" in listed.stdout
+    assigned = runner.invoke(cli, ["exceptions", "assign", wanted, "--to", "dana", *common])
+    assert assigned.exit_code == 0 and "assignee dana" in assigned.stdout
+    resolved = runner.invoke(cli, ["exceptions", "resolve", wanted, "--code", "period_reopened", *common])
+    assert resolved.exit_code == 0 and "resolved (period_reopened)" in resolved.stdout
+    shown = runner.invoke(cli, ["exceptions", "show", wanted, *common], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0 and "test-operate" in shown.stdout and "resolve" in shown.stdout
+    read_only = ["--url", queue_collector.url, "--token", tokens["read"]]
+    refused = runner.invoke(cli, ["exceptions", "assign", wanted, "--team", "x", *read_only])
+    assert refused.exit_code == 2 and "HTTP 403" in refused.output
 
 
 def test_the_scheduled_job_maintains_cases(

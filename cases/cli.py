@@ -1,0 +1,143 @@
+"""`syncwatch exceptions list|show|assign|resolve`: the exception queue of a running collector, through its API.
+
+It talks to the collector in this directory (its local admin file), or to --url with --token (SYNCWATCH_TOKEN:
+scope read to list and show, operate to act). The actor in the audit log is the token's name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import typer
+
+from syncwatch.cli_shared import (
+    CollectorClient,
+    JsonOpt,
+    call_or_fail,
+    fail,
+    local_collector,
+    print_json,
+    print_table,
+    table,
+)
+from syncwatch.settings import Settings
+
+__all__ = ["exceptions_app"]
+
+exceptions_app = typer.Typer(no_args_is_help=True, help="The exception queue: cases with owners, SLA and money.")
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (default: the local one)")]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", envvar="SYNCWATCH_TOKEN", help="API token (read to list, operate to act)")
+]
+
+
+def _client(url: str | None, token: str | None) -> CollectorClient:
+    if url is None or token is None:
+        settings = Settings()
+        found = local_collector(settings)
+        if found is None:
+            fail(f"no running collector here (none alive in {settings.local_admin_file}); pass --url and --token")
+        url, token = url or found.url, token or found.admin_token
+    return CollectorClient(url, token)
+
+
+def _money(money: dict[str, float]) -> str:
+    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(money.items())) or "-"
+
+
+@exceptions_app.command("list")
+def list_cases(
+    state: Annotated[list[str] | None, typer.Option("--state", help="open, acknowledged, ...; repeat")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="owner team")] = None,
+    cause: Annotated[str | None, typer.Option("--cause", help="e.g. erp_rejection:PERIOD_CLOSED")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Cases ranked by money at stake x age (filters combine)."""
+    query: list[tuple[str, Any]] = [("state", s) for s in state or []]
+    query += [(k, v) for k, v in (("owner", owner), ("cause", cause), ("tenant", tenant)) if v is not None]
+    query += [("limit", limit), ("offset", offset)]
+    with _client(url, token) as client:
+        page = call_or_fail(client, "GET", f"/api/v1/exceptions?{urlencode(query)}")
+    if as_json:
+        print_json(page)
+        return
+    rows = table("id", "state", "owner", "cause", "key", "money", "opened", "due", "assignee",
+                 fixed=("id", "state", "opened", "due"))  # fmt: skip
+    for c in page["cases"]:
+        due = c["due_at"][:16] + ("!" if c["overdue"] else "")
+        rows.add_row(c["case_id"], c["state"], c["owner_team"], c["cause"], c["business_key"], _money(c["money"]),
+                     c["opened_at"][:16], due, c["assignee"] or "-")  # fmt: skip
+    print_table(rows)
+    more = f"; next: --offset {page['next_offset']}" if page["next_offset"] is not None else ""
+    typer.echo(f"{len(page['cases'])} of {page['total']} case(s){more}", err=True)
+
+
+@exceptions_app.command("show")
+def show(
+    case_id: Annotated[str, typer.Argument(help="the case id, e.g. EX-...")],
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """One case and its full history."""
+    with _client(url, token) as client:
+        case = call_or_fail(client, "GET", f"/api/v1/exceptions/{quote(case_id, safe='')}")
+    if as_json:
+        print_json(case)
+        return
+    fields = table("field", "value", fixed=("field",))
+    for name in ("case_id", "state", "cause", "business_key", "severity", "owner_team", "assignee", "tenant",
+                 "project", "consultant", "flow", "detail", "occurrences", "opened_at", "last_seen", "due_at",
+                 "waiting_reason", "resolution", "resolution_note", "journey"):  # fmt: skip
+        fields.add_row(name, str(case[name]) if case[name] not in (None, "") else "-")
+    fields.add_row("money", _money(case["money"]))
+    print_table(fields)
+    log = table("at", "who", "action", "what", fixed=("at", "action"))
+    for h in case["history"]:
+        what = "; ".join(f"{k}: {h['before'].get(k, '')} -> {v}" for k, v in h["after"].items())
+        detail = ", ".join(f"{k}={v}" for k, v in h["detail"].items())
+        log.add_row(h["at"][:19], h["actor"], h["action"], "; ".join(x for x in (detail, what) if x))
+    print_table(log)
+
+
+def _act(case_id: str, body: dict[str, str], url: str | None, token: str | None) -> dict[str, Any]:
+    with _client(url, token) as client:
+        answer: dict[str, Any] = call_or_fail(
+            client, "POST", f"/api/v1/exceptions/{quote(case_id, safe='')}/actions", body
+        )
+    return answer
+
+
+@exceptions_app.command("assign")
+def assign(
+    case_id: Annotated[str, typer.Argument()],
+    team: Annotated[str, typer.Option("--team", help="the owner team")] = "",
+    assignee: Annotated[str, typer.Option("--to", help="the person")] = "",
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Give a case to a team, a person, or both."""
+    if not team and not assignee:
+        fail("name a --team, a person (--to) or both")
+    case = _act(case_id, {"action": "assign", "team": team, "assignee": assignee}, url, token)
+    typer.echo(f"{case['case_id']}: owner {case['owner_team']}, assignee {case['assignee'] or '-'}")
+
+
+@exceptions_app.command("resolve")
+def resolve(
+    case_id: Annotated[str, typer.Argument()],
+    code: Annotated[str, typer.Option("--code", help="resolution code, e.g. fixed_in_erp")],
+    note: Annotated[str, typer.Option("--note", help="what was done")] = "",
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Close a case by hand; new evidence of the same problem reopens it."""
+    case = _act(case_id, {"action": "resolve", "code": code, "note": note}, url, token)
+    typer.echo(f"{case['case_id']}: {case['state']} ({case['resolution']})")
