@@ -126,8 +126,8 @@ class PipelineFlow(Core):
         corr = f"project-{code}"
         eid, tr, sp = self.emit("psa", "project.closed", "crm-to-psa-projects", p.tenant, p.psa_code,
                                 self.project_data(p, "psa"), t, corr)  # fmt: skip
-        # The PSA-to-ERP project sync is event-driven: ERP takes the close within minutes.
-        self.at(t + self.rng.uniform(1, 10) * MINUTE, self.close_erp_project, code, eid, tr, sp)
+        # The PSA-to-ERP project sync is event-driven: ERP takes the close within a minute or so.
+        self.at(t + self.rng.uniform(10, 90), self.close_erp_project, code, eid, tr, sp)
 
     def close_erp_project(self, code: str, cause: str, trace: int, span: int) -> None:
         p = self.firm.projects[code]
