@@ -169,7 +169,8 @@ def completeness(coverage: Mapping[str, Any] | None) -> str:
     considered, included = coverage.get("considered") or 0, coverage.get("included") or 0
     rows = left_out_rows(coverage)
     if not rows:
-        return f"Complete: all {count(considered)} records measured." if considered else "Complete: nothing to measure."
+        # a gauge (a count of what waits, an age) judges no records of its own: nothing to leave out
+        return f"Complete: all {count(considered)} records measured." if considered else "Complete: nothing left out."
     verdict = "Nearly complete" if coverage.get("complete") else "Incomplete"
     missing = "; ".join(
         f"{r['records']} {r['left out']}" + (f" ({r['money']})" if r["money"] != "—" else "") for r in rows

@@ -79,7 +79,9 @@ series_o, breakdown_o, records_o = first_round if wanted == asked else fetch(wan
 
 if sli:
     status = str(sli.get("status") or "no_data")
-    top = st.columns([2, 2, 3, 2])  # an overspent budget reads "spent (320 % over)": it needs the room
+    # two tiles a row: values such as "0.92 bus. days", "≤ 3.00 bus. days", "spent (320 % over)" and
+    # "20,048 / 21,133" each need half the page at the metric's size (four a row cut them off)
+    top = [*st.columns(2), *st.columns(2)]
     shown_value = value(sli.get("value"), unit, sli.get("details"))
     several = " · " in shown_value  # money in several currencies: too long for a tile, so a line below has it
     top[0].metric("Current value", f"{shown_value.count(' · ') + 1} currencies" if several else esc(shown_value))

@@ -334,7 +334,7 @@ def test_completeness_says_what_a_number_could_not_see() -> None:
 
     assert completeness(None) == ""  # an SLI that says nothing about it shows nothing
     assert completeness({"considered": 0, "included": 0, "left_out": {}, "complete": True}) == (
-        "Complete: nothing to measure."
+        "Complete: nothing left out."
     )
     nearly = {"considered": 1000, "included": 995, "complete": True,
               "left_out": {"no_first_attempt_known": {"count": 5, "money": {"USD": 512.5, "EUR": 1200.0}}}}  # fmt: skip
