@@ -142,7 +142,9 @@ def test_slow_drift(baseline) -> None:
 
     def rate(events) -> float:
         firsts = [e for e in _in_window(events, "post_requested", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1]
-        failed = [e for e in _in_window(events, "time_entry.post_failed", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1]
+        failed = [
+            e for e in _in_window(events, "time_entry.post_failed", W1, START + DAYS * DAY) if e["data"]["attempt"] == 1
+        ]
         return len(failed) / max(1, len(firsts))
 
     assert rate(sink.events) > rate(base.events) + 0.02
