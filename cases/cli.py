@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import typer
+from rich.markup import escape
 
 from syncwatch.cli_shared import (
     CollectorClient,
@@ -43,6 +44,11 @@ def _client(url: str | None, token: str | None) -> CollectorClient:
     return CollectorClient(url, token)
 
 
+def _row(*cells: object) -> list[str]:
+    """Table cells as text: notes, reasons and details come from people and events, never rich markup."""
+    return [escape(str(cell)) for cell in cells]
+
+
 def _money(money: dict[str, float]) -> str:
     return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(money.items())) or "-"
 
@@ -72,8 +78,8 @@ def list_cases(
                  fixed=("id", "state", "opened", "due"))  # fmt: skip
     for c in page["cases"]:
         due = c["due_at"][:16] + ("!" if c["overdue"] else "")
-        rows.add_row(c["case_id"], c["state"], c["owner_team"], c["cause"], c["business_key"], _money(c["money"]),
-                     c["opened_at"][:16], due, c["assignee"] or "-")  # fmt: skip
+        rows.add_row(*_row(c["case_id"], c["state"], c["owner_team"], c["cause"], c["business_key"],
+                           _money(c["money"]), c["opened_at"][:16], due, c["assignee"] or "-"))  # fmt: skip
     print_table(rows)
     more = f"; next: --offset {page['next_offset']}" if page["next_offset"] is not None else ""
     typer.echo(f"{len(page['cases'])} of {page['total']} case(s){more}", err=True)
@@ -96,14 +102,14 @@ def show(
     for name in ("case_id", "state", "cause", "business_key", "severity", "owner_team", "assignee", "tenant",
                  "project", "consultant", "flow", "detail", "occurrences", "opened_at", "last_seen", "due_at",
                  "waiting_reason", "resolution", "resolution_note", "journey"):  # fmt: skip
-        fields.add_row(name, str(case[name]) if case[name] not in (None, "") else "-")
-    fields.add_row("money", _money(case["money"]))
+        fields.add_row(*_row(name, case[name] if case[name] not in (None, "") else "-"))
+    fields.add_row(*_row("money", _money(case["money"])))
     print_table(fields)
     log = table("at", "who", "action", "what", fixed=("at", "action"))
     for h in case["history"]:
         what = "; ".join(f"{k}: {h['before'].get(k, '')} -> {v}" for k, v in h["after"].items())
         detail = ", ".join(f"{k}={v}" for k, v in h["detail"].items())
-        log.add_row(h["at"][:19], h["actor"], h["action"], "; ".join(x for x in (detail, what) if x))
+        log.add_row(*_row(h["at"][:19], h["actor"], h["action"], "; ".join(x for x in (detail, what) if x)))
     print_table(log)
 
 

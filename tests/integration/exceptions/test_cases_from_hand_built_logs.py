@@ -270,8 +270,12 @@ def test_cli_lists_shows_assigns_and_resolves(queue_collector: ThreadedCollector
     assert assigned.exit_code == 0 and "assignee dana" in assigned.stdout
     resolved = runner.invoke(cli, ["exceptions", "resolve", wanted, "--code", "period_reopened", *common])
     assert resolved.exit_code == 0 and "resolved (period_reopened)" in resolved.stdout
+    note = {"action": "comment", "note": "[bold]see [link=http://x.example]here[/link][/bold]"}
+    url = f"{queue_collector.url}/api/v1/exceptions/{wanted}/actions"
+    assert httpx.post(url, json=note, headers=auth(operate), timeout=30).status_code == 200
     shown = runner.invoke(cli, ["exceptions", "show", wanted, *common], env={"COLUMNS": "250"})
     assert shown.exit_code == 0 and "test-operate" in shown.stdout and "resolve" in shown.stdout
+    assert "[bold]see [link=http://x.example]here[/link][/bold]" in shown.stdout  # text stays text
     read_only = ["--url", queue_collector.url, "--token", tokens["read"]]
     refused = runner.invoke(cli, ["exceptions", "assign", wanted, "--team", "x", *read_only])
     assert refused.exit_code == 2 and "HTTP 403" in refused.output
