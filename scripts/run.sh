@@ -86,7 +86,9 @@ cat <<TXT
   Tokens: ${tokens}. Stop with Ctrl-C.
 
 TXT
-$SW simulate live --consultants 500 --speed 60 --warmup-days 7 --base-url "http://127.0.0.1:${port}" \
+# 30 days of warm-up: every SLO window holds a whole month, as a running firm's does (7 days put the whole
+# window in a month-start week, whose posting failures read red on a healthy firm).
+$SW simulate live --consultants 500 --speed 60 --warmup-days 30 --base-url "http://127.0.0.1:${port}" \
   --token "$SYNCWATCH_INGEST_TOKEN" --api-port "$api_port" &
 sim=$!
 wait $sim
