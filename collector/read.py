@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -20,32 +20,44 @@ router = APIRouter(prefix="/api/v1", tags=["read"])
 
 _KINDS = tuple(BUSINESS_KEY_KINDS)
 
-# Rows of record_keys for the key, then the events and spans themselves through their own sorting keys, plus
-# every span of the traces those events belong to (the hop that carried them).
+# A record's timeline in three bounded reads. The index (record_keys, sorted by key) names every event and span about
+# the key, and every span of the traces its events belong to (the hop that carried them), with their times. The
+# events and spans themselves are then read by their own sorting keys between the times the index gave, so the
+# engine prunes partitions and granules to the few that hold them; a key the index does not know costs one read.
+# Spans are de-duplicated by LIMIT 1 BY their sorting key rather than FINAL: FINAL turns off partition and min-max
+# pruning on Timestamp, which is not itself in that key (docs/benchmarks.md#record-lookup).
+_INDEX_SQL = """
+SELECT signal, event_type, toDateTime64(time, 6, 'UTC'), event_source, event_id, service_name, span_name,
+       toUnixTimestamp(time), toUnixTimestamp64Nano(time), trace_id, span_id, false
+FROM record_keys
+WHERE key IN {keys:Array(String)} AND ({kind:String} = '' OR kind = {kind:String})
+UNION ALL
+SELECT signal, event_type, toDateTime64(time, 6, 'UTC'), event_source, event_id, service_name, span_name,
+       toUnixTimestamp(time), toUnixTimestamp64Nano(time), trace_id, span_id, true
+FROM record_keys
+WHERE signal = 'span' AND kind = 'trace' AND key IN (
+    SELECT trace_id FROM record_keys
+    WHERE key IN {keys:Array(String)} AND signal = 'event' AND ({kind:String} = '' OR kind = {kind:String})
+      AND trace_id != '')
+"""
 _EVENTS_SQL = """
 SELECT time, canonical_type, type, known_type, source, id, subject, source_system, target_system, tenant_id,
-       correlation_id, causation_id, trace_id, parent_span_id, data, received_at
+       correlation_id, causation_id, trace_id, parent_span_id, data, received_at, toUnixTimestamp64Micro(time)
 FROM events FINAL
-WHERE (canonical_type, time, source, id) IN (
-    SELECT event_type, toDateTime64(time, 6, 'UTC'), event_source, event_id FROM record_keys
-    WHERE key IN {keys:Array(String)} AND signal = 'event' AND ({kind:String} = '' OR kind = {kind:String}))
-ORDER BY time, received_at
+WHERE time BETWEEN {first:DateTime64(6, 'UTC')} AND {last:DateTime64(6, 'UTC')}
+  AND (canonical_type, time, source, id) IN {events:Array(Tuple(String, DateTime64(6, 'UTC'), String, String))}
+ORDER BY time, received_at, source, id
 LIMIT {limit:UInt32}
 """
 _SPANS_SQL = """
-WITH keyed AS (
-    SELECT trace_id, span_id, service_name, span_name, time FROM record_keys
-    WHERE key IN {keys:Array(String)} AND signal = 'span' AND ({kind:String} = '' OR kind = {kind:String})
-  UNION ALL
-    SELECT trace_id, span_id, service_name, span_name, time FROM record_keys
-    WHERE signal = 'span' AND kind = 'trace' AND key IN {trace_ids:Array(String)}
-)
 SELECT Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode,
-       StatusMessage, SpanAttributes
-FROM otel_traces FINAL
-WHERE (ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId)
-      IN (SELECT service_name, span_name, toDateTime(time), trace_id, span_id FROM keyed)
-ORDER BY Timestamp
+       StatusMessage, SpanAttributes, toUnixTimestamp64Nano(Timestamp)
+FROM otel_traces
+WHERE Timestamp >= toDateTime64({first:UInt32}, 9) AND Timestamp < toDateTime64({last:UInt32} + 1, 9)
+  AND (ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId)
+      IN {spans:Array(Tuple(String, String, DateTime, String, String))}
+ORDER BY Timestamp, TraceId, SpanId
+LIMIT 1 BY ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId
 LIMIT {limit:UInt32}
 """
 
@@ -57,6 +69,75 @@ def _spellings(key: str) -> list[str]:
     """The key as given, and for a trace or span id (32 or 16 hex digits) the lower case the warehouse stores:
     OTLP and W3C trace context compare hex ids without regard to case."""
     return sorted({key, key.lower()}) if _HEX_ID.match(key) else [key]
+
+
+Keys = dict[tuple[Any, ...], int]  # a row's sorting key -> its time as an integer (µs for events, ns for spans)
+
+
+class _Position(NamedTuple):
+    """Where a page of one signal ends: its last time, and how many rows at that time were shown."""
+
+    time: int
+    shown: int
+
+
+def _cursor(events: _Position | None, spans: _Position | None) -> str | None:
+    """`next`: opaque to clients; a signal left out is finished (None: the record's last page)."""
+    if events is None and spans is None:
+        return None
+    return ",".join(f"{name}{p.time}.{p.shown}" for name, p in (("e", events), ("s", spans)) if p is not None)
+
+
+def _parse_cursor(text: str) -> tuple[_Position, _Position]:
+    """(events, spans) after which a page starts. Raises ValueError."""
+    if not text:
+        return _START, _START
+    found: dict[str, _Position] = {}
+    for part in text.split(","):
+        time, shown = part[1:].split(".")
+        if part[:1] not in ("e", "s") or part[:1] in found or int(time) < 0 or int(shown) < 0:
+            raise ValueError(text)
+        found[part[:1]] = _Position(int(time), int(shown))
+    return found.get("e", _DONE), found.get("s", _DONE)
+
+
+_START = _Position(0, 0)
+_DONE = _Position(2**63 - 1, 0)  # a finished signal: nothing is after it
+
+
+def _page(
+    client: Any, sql: str, name: str, keys: Keys, at: int, after: _Position, limit: int
+) -> tuple[list[tuple[Any, ...]], _Position | None]:
+    """One page of the rows of `keys` after `after`, and where the next page starts (None after the last row).
+
+    Only the keys of the first `limit` rows are read (with every key tied with the last of them, since rows of one
+    time are ordered only once read), between their first and last time (key[at]). The index can outlive a row
+    (spans are dropped by the day, the index by the month): when that leaves the page short, the keys left out
+    are read too. Each row ends with its time as an integer, as in `keys`."""
+    ordered = sorted((t, k) for k, t in keys.items() if t >= after.time)
+    want = limit + after.shown
+    cut = min(want, len(ordered))
+    while 0 < cut < len(ordered) and ordered[cut][0] == ordered[cut - 1][0]:
+        cut += 1
+    rows: list[tuple[Any, ...]] = []
+    for batch in (ordered[:cut], ordered) if cut < len(ordered) else (ordered,):
+        if batch:
+            bounds = {"first": batch[0][1][at], "last": batch[-1][1][at], name: [k for _, k in batch]}
+            rows = client.query(sql, parameters={**bounds, "limit": want + 1}).result_rows
+        if len(rows) > want:
+            break
+    more = len(rows) > want or len(batch) < len(ordered)
+    page: list[tuple[Any, ...]] = []
+    skip = after.shown
+    for row in rows:
+        if row[-1] == after.time and skip:
+            skip -= 1
+        elif len(page) < limit:
+            page.append(row)
+    if not more or not page:
+        return page, None
+    last = page[-1][-1]
+    return page, _Position(last, sum(1 for r in page if r[-1] == last) + (after.shown if last == after.time else 0))
 
 
 def _data(text: str) -> Any:
@@ -90,22 +171,29 @@ async def record_journey(
     request: Request,
     key: str,
     kind: str = Query("", description=f"restrict to one key kind: {', '.join(_KINDS)}"),
-    limit: int = Query(1000, ge=1, le=10000),
+    limit: int = Query(1000, ge=1, le=10000, description="at most this many events and this many spans"),
+    after: str = Query("", description="the `next` of the previous page; empty for the first page"),
 ) -> dict[str, Any]:
     service: Service = request.app.state.service
     service.auth.require(request, "read")
     if kind and kind not in _KINDS:
         raise HTTPException(422, f"kind must be one of {', '.join(_KINDS)}")
-    return await asyncio.to_thread(_journey, service, key, kind, limit)
+    try:
+        _parse_cursor(after)
+    except ValueError:
+        raise HTTPException(422, "after must be the `next` of a previous page") from None
+    return await asyncio.to_thread(_journey, service, key, kind, limit, after)
 
 
-def _journey(service: Service, key: str, kind: str, limit: int) -> dict[str, Any]:
+def _journey(service: Service, key: str, kind: str, limit: int, after: str = "") -> dict[str, Any]:
     assert service.reader is not None
     client = service.reader
-    params = {"keys": _spellings(key), "kind": kind, "limit": limit}
-    event_rows = client.query(_EVENTS_SQL, parameters=params).result_rows
-    trace_ids = sorted({r[12] for r in event_rows if r[12]})
-    span_rows = client.query(_SPANS_SQL, parameters={**params, "trace_ids": trace_ids}).result_rows
+    events_after, spans_after = _parse_cursor(after)
+    index = client.query(_INDEX_SQL, parameters={"keys": _spellings(key), "kind": kind}).result_rows
+    event_keys = {(r[1], r[2], r[3], r[4]): r[8] // 1000 for r in index if r[0] == "event" and not r[11]}
+    event_rows, events_next = _page(client, _EVENTS_SQL, "events", event_keys, 1, events_after, limit)
+    span_keys = {(r[5], r[6], r[7], r[9], r[10]): r[8] for r in index if r[0] == "span"}
+    span_rows, spans_next = _page(client, _SPANS_SQL, "spans", span_keys, 2, spans_after, limit)
     items: list[dict[str, Any]] = []
     for r in event_rows:
         items.append(
@@ -152,6 +240,7 @@ def _journey(service: Service, key: str, kind: str, limit: int) -> dict[str, Any
         "key": key,
         "kind": kind or None,
         "found": bool(items),
+        "next": _cursor(events_next, spans_next),
         "summary": {
             "events": len(events),
             "spans": len(items) - len(events),
