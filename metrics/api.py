@@ -121,7 +121,8 @@ def build_router(component: MetricsComponent) -> APIRouter:
                                limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:  # fmt: skip
         _check(request)
         span = _window(window, None, None)
-        assert span is not None  # a window was given
+        if span is None:
+            raise HTTPException(422, "window: required, a duration such as 1h, 24h or 7d")
         sources = await asyncio.to_thread(component.with_client, lambda c: unknown_sources(Db(c), span, limit))
         return {"from": _iso(span.start), "to": _iso(span.end), "sources": sources}
 
