@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 class TokenRequest(BaseModel):
     name: str = Field(description="unique name; shows in logs, metrics and the quarantine")
-    scopes: list[str] = Field(description="any of ingest, read, admin")
+    scopes: list[str] = Field(description="any of ingest, read, operate, admin")
 
 
 def _admin(request: Request) -> Service:
