@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-test.lock s
 # requirements-test.lock the product's and the tests' (`make install`).
 LOCK_FLAGS := --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
-.PHONY: install lock run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection bench-soak clean
+.PHONY: install lock run test lint typecheck bench bench-slis bench-dashboard bench-probes bench-detection bench-soak bench-lookup clean
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ bench: install
 
 bench-slis: install
 	$(PY) bench/slis.py --consultants 5000 --days 90 --scale 10 --live
+
+bench-lookup: install
+	$(PY) bench/lookup.py --spans 5000000 20000000
 
 bench-dashboard: install
 	$(PY) bench/dashboard.py --consultants 50000 --days 90
