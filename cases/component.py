@@ -6,7 +6,6 @@ The router carries its own lifespan, which FastAPI runs inside the app's: the co
 
 from __future__ import annotations
 
-import queue
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 from cases.api import build_router
 from cases.keeper import CaseKeeper
 from syncwatch.settings import Settings
+from syncwatch.warehouse.pool import ClientPool
 
 if TYPE_CHECKING:
     from collector.service import Service
@@ -33,7 +33,7 @@ class CasesComponent:
         self.router = build_router(self, self._lifespan)
         self.keeper: CaseKeeper | None = None
         self._service: Service | None = None
-        self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
+        self._clients = ClientPool("exceptions component")
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +46,7 @@ class CasesComponent:
 
     def start(self, service: Service) -> None:
         self._service = service
+        self._clients.open(service.connect)
         self.keeper = CaseKeeper(service.connect)
         if self.settings.exceptions_maintenance_seconds:
             service.scheduler.add_job(
@@ -59,13 +60,5 @@ class CasesComponent:
         return None
 
     def with_client(self, fn: Callable[[Client], T]) -> T:
-        """Run fn with a pooled client of its own, for the read routes (queries on one client serialise)."""
-        assert self._service is not None, "exceptions component not started"
-        try:
-            client = self._clients.get_nowait()
-        except queue.Empty:
-            client = self._service.connect()
-        try:
-            return fn(client)
-        finally:
-            self._clients.put(client)
+        """Run fn with a pooled client of its own, for the read routes."""
+        return self._clients.run(fn)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -21,6 +20,7 @@ from metrics.slo import load_slos
 from metrics.snapshots import Snapshot, SnapshotJob
 from metrics.windows import Window
 from syncwatch.settings import Settings
+from syncwatch.warehouse.pool import ClientPool
 
 if TYPE_CHECKING:
     from collector.service import Service
@@ -39,12 +39,13 @@ class MetricsComponent:
         self.evaluator = Evaluator(load_slos(settings.slo_file, known=set(NAMES)), settings.max_label_values)
         self.router = build_router(self)
         self._service: Service | None = None
-        self._clients: queue.SimpleQueue[Client] = queue.SimpleQueue()
+        self._clients = ClientPool("metrics component")
         self.job: SnapshotJob | None = None
         self.compaction: StateCompaction | None = None
 
     def start(self, service: Service) -> None:
         self._service = service
+        self._clients.open(service.connect)
         self.job = SnapshotJob(self.evaluator, service.connect, service.registry)
         service.registry.register(SliCollector(self.job, self.settings.max_label_values))
         service.scheduler.add_job(
@@ -87,16 +88,8 @@ class MetricsComponent:
         return snap if age <= 2 * self.settings.sli_snapshot_seconds else None
 
     def with_client(self, fn: Callable[[Client], T]) -> T:
-        """Run fn with a pooled client of its own (queries on one client serialise; readers should not wait)."""
-        assert self._service is not None, "metrics component not started"
-        try:
-            client = self._clients.get_nowait()
-        except queue.Empty:
-            client = self._service.connect()
-        try:
-            return fn(client)
-        finally:
-            self._clients.put(client)
+        """Run fn with a pooled client of its own, for the read routes."""
+        return self._clients.run(fn)
 
     def evaluate(
         self, window: Window | None, by: str | None, names: Iterable[str] | None = None
