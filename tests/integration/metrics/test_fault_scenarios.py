@@ -54,7 +54,9 @@ MEASURES: dict[str, Callable[[Slis], float]] = {
     "dead_letter_backlog": lambda s: s["dead_letter_backlog"]["details"]["messages"],
     "dead_letter_oldest_hours": lambda s: s["dead_letter_backlog"]["value"],
     "dead_letter_unreplayed": lambda s: s["dead_letter_backlog"]["details"]["messages"],
-    "flow_silence_seconds": lambda s: s["flow_silence"]["value"],
+    # The stopped flow's own quiet time: the count of silent flows also moves with flows that are quiet by chance
+    # in a small firm (its HCM flows can go days without a change), so it can stay level while one flow stops.
+    "flow_silence_seconds": lambda s: s["flow_silence"]["details"]["flows"]["psa-to-erp-time"]["seconds_since_last"],
     "approved_waiting_for_connector": lambda s: s["time_posting_pickup"]["value"],
 }
 _baseline: dict[str, Slis] = {}
