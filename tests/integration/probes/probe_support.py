@@ -26,10 +26,12 @@ def simulate(
     fault_day: int = 14,
     consultants: int = 150,
     silent_flow: str = "psa-to-erp-time",
+    also: tuple[str, ...] = (),
 ) -> Simulation:
+    """The firm with `fault` (and every fault in `also`) switched on at `fault_day` and left on."""
     faults = FaultSchedule()
-    if fault:
-        faults.add(fault, START + fault_day * DAY, None)
+    for name in (fault, *also) if fault else also:
+        faults.add(name, START + fault_day * DAY, None)
     sim = Simulation(consultants, 13, START, MemorySink(), faults, spans=False, silent_flow=silent_flow)
     sim.begin()
     sim.run_until(START + days * DAY)

@@ -33,7 +33,8 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def test_standalone_list_and_run(tmp_path: Path) -> None:
-    sim = simulate("duplicate_submissions", days=21)
+    # dead letters stay unreplayed only while the replay job is stopped: a working operations team replays them
+    sim = simulate("duplicate_submissions", days=21, also=("dead_letter_buildup",))
     with serve(create_app(sim)) as base:
         config = estate_config(base)
         del config["systems"]["hcm"]
