@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def test_last_runs_and_budget_use_survive_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     set_secrets(monkeypatch)
-    sim = simulate("dead_letter_buildup", days=14)
+    sim = simulate("dead_letter_buildup", days=14, fault_day=3)  # the replay job stopped from day 3 on
     with serve(create_app(sim)) as base:
         config = estate_config(base)
         config["builtin"] = {"dead_letters": {"interval_seconds": 3600}} | {
