@@ -75,8 +75,11 @@ def status_of(value: float | None, comparison: str, target: float, bad: float | 
 
 
 def with_coverage(status: Status, coverage: Coverage, partial_above: float) -> Status:
-    """`partial` where the number looks fine (or absent) but too much was left out to say so; a breach stays one."""
-    if status in ("ok", "no_data") and coverage.missing and coverage.short(partial_above):
+    """`partial` where the number looks fine but too much was left out to say so, or is absent though records were
+    there (no_data means there were none); a breach or warning stays what it is."""
+    if status == "no_data" and coverage.missing:
+        return "partial"
+    if status == "ok" and coverage.short(partial_above):
         return "partial"
     return status
 
