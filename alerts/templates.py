@@ -80,6 +80,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "dimension": "flow",
     "key": "psa-to-erp-time",
     "flow": "psa-to-erp-time",  # a probe_finding rule's split_by value, under the key's name
+    "owner_team": "finance-ops",  # the exception queue rules' split_by value (alerts/warehouse_signals.py)
     "key_text": " on flow psa-to-erp-time",
     "sli_value": 0.97,
     "objective": 0.98,

@@ -1,11 +1,16 @@
 """`SignalSource` over the warehouse tables of the metrics (sli_snapshots) and probes (probe_runs,
 probe_findings) stages. A table that does not exist yet (its stage is not installed) reads as empty, which the
-absent-data rules then report."""
+absent-data rules then report.
+
+The exception queue's SLA standing (cases/metrics.py) joins the probe state as findings of the `exception_queue`
+(one per case at risk or past due, `owner_team` and `severity` in its detail), so probe_finding rules split by
+owner team alert on it with the findings' context: count, money per currency, the top cases."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -13,8 +18,12 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from alerts.signals import Finding, ProbeRun, ProbeState, SliValue
+from cases.metrics import PAGE_SEVERITIES, OpenCase, read_open_cases, sla_standing
 
-__all__ = ["WarehouseSignals"]
+__all__ = ["EXCEPTION_FINDINGS", "WarehouseSignals", "exception_findings"]
+
+# The finding kinds of the exception queue: a breached case pages or opens a ticket by its severity.
+EXCEPTION_FINDINGS = ("exception_sla_at_risk", "exception_sla_breached_page", "exception_sla_breached_ticket")
 
 log = logging.getLogger("syncwatch.alerts")
 
@@ -76,14 +85,23 @@ class WarehouseSignals:
     def probe_state(self, as_of: datetime) -> ProbeState:
         rows = self._rows(_RUNS_QUERY, {"as_of": as_of, "since": as_of - self.lookback})
         runs = [ProbeRun(r[0], r[1], r[2], _utc(r[3]), r[4], int(r[5]), r[6]) for r in rows]
+        queue = exception_findings(self._open_cases(), as_of)
         if not runs:
-            return ProbeState()
+            return ProbeState(findings=queue)
         found = self._rows(_FINDINGS_QUERY, {"runs": [r.run_id for r in runs], "limit": self.findings_limit})
         findings = [
             Finding(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], float(r[8]), r[9], r[10], _json(r[11]))
             for r in found
         ]
-        return ProbeState(runs=runs, findings=findings)
+        return ProbeState(runs=runs, findings=findings + queue)
+
+    def _open_cases(self) -> list[OpenCase]:
+        try:
+            return read_open_cases(self.client)
+        except DatabaseError as exc:
+            if "UNKNOWN_TABLE" in str(exc) or "doesn't exist" in str(exc) or "does not exist" in str(exc):
+                return []
+            raise
 
     def _rows(self, sql: str, parameters: dict[str, Any]) -> list[Any]:
         try:
@@ -93,6 +111,27 @@ class WarehouseSignals:
                 log.debug("signal table missing (stage not installed yet): %s", str(exc).splitlines()[0])
                 return []
             raise
+
+
+def exception_findings(cases: list[OpenCase], now: datetime) -> list[Finding]:
+    """One finding per case at risk or past due, aged since the case opened."""
+    standing = sla_standing(cases, now)
+    out = []
+    for kind, found in (("exception_sla_at_risk", standing.at_risk), ("exception_sla_breached", standing.breaching)):
+        for c in found:
+            if kind == "exception_sla_breached":
+                kind_of = f"{kind}_page" if c.severity in PAGE_SEVERITIES else f"{kind}_ticket"
+            else:
+                kind_of = kind
+            # one record's money is in one currency; a case naming two keeps the larger (the rest is in the case)
+            currency, amount = max(c.money.items(), key=lambda kv: kv[1], default=("", None))
+            due = c.due_at.isoformat().replace("+00:00", "Z")
+            detail = {"owner_team": c.owner_team, "severity": c.severity, "cause": c.cause, "state": c.state,
+                      "business_key": c.business_key, "due_at": due}  # fmt: skip
+            out.append(Finding("exception_queue", kind_of, "exception_queue", c.tenant, c.kind, c.case_id, c.project,
+                               c.consultant, max(0.0, (now - c.opened_at).total_seconds()),
+                               None if amount is None else Decimal(str(amount)), currency, detail))  # fmt: skip
+    return out
 
 
 def _json(text: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The exception queue inside the collector process: the case maintenance job and the /api/v1/exceptions routes.
+"""The exception queue inside the collector process: the case maintenance job, the /api/v1/exceptions routes and
+the queue's Prometheus series (cases/metrics.py).
 
 The router carries its own lifespan, which FastAPI runs inside the app's: the collector's service has started
 (warehouse migrated, scheduler running) when the job is scheduled, and the component is on `app.state.exceptions`.
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from cases.api import build_router
 from cases.keeper import CaseKeeper
+from cases.metrics import CaseMetrics
 from syncwatch.settings import Settings
 from syncwatch.warehouse.pool import ClientPool
 
@@ -34,6 +36,7 @@ class CasesComponent:
         self.keeper: CaseKeeper | None = None
         self._service: Service | None = None
         self._clients = ClientPool("exceptions component")
+        self._metrics: CaseMetrics | None = None
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +51,9 @@ class CasesComponent:
         self._service = service
         self._clients.open(service.connect)
         self.keeper = CaseKeeper(service.connect)
+        if self._metrics is None:  # a registry keeps a collector for good: register it once per component
+            self._metrics = CaseMetrics(self.with_client, self.settings.max_label_values)
+            service.registry.register(self._metrics)
         if self.settings.exceptions_maintenance_seconds:
             service.scheduler.add_job(
                 self.keeper.maintain_logged,

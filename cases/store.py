@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from cases.model import AuditEntry, Case
+from cases.model import CLOSED, AuditEntry, Case
 
 __all__ = ["Page", "append_audit", "history", "list_cases", "load_case", "load_cases", "write_cases"]
 
@@ -112,15 +112,25 @@ def list_cases(
     owner: str | None = None,
     cause: str | None = None,
     tenant: str | None = None,
+    due_before: datetime | None = None,
+    ids: Sequence[str] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
     """Cases matching every filter given, the most money at stake for the longest first: the sum of the case's
-    amounts (currencies are not converted) times its age in seconds, then age, then id (a stable order for paging)."""
+    amounts (currencies are not converted) times its age in seconds, then age, then id (a stable order for paging).
+    `due_before` keeps the cases still open that are due by then (breaching soon, or already past due)."""
     where, params = ["1"], {"now": now.astimezone(UTC).replace(tzinfo=None), "limit": limit, "offset": offset}
     if states:
         where.append("state IN {states:Array(String)}")
         params["states"] = list(states)
+    if due_before is not None:
+        where.append("state NOT IN {closed:Array(String)} AND due_at <= {due_before:DateTime64(6, 'UTC')}")
+        params["closed"] = list(CLOSED)
+        params["due_before"] = due_before.astimezone(UTC).replace(tzinfo=None)
+    if ids:
+        where.append("case_id IN {ids:Array(String)}")
+        params["ids"] = list(ids)
     for name, value in (("owner_team", owner), ("cause", cause), ("tenant", tenant)):
         if value is not None:
             where.append(f"{name} = {{{name}:String}}")
