@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 import typer
 from rich.markup import escape
 
+from cases.routing import check_routing
 from syncwatch.cli_shared import (
     CollectorClient,
     JsonOpt,
@@ -27,6 +28,7 @@ from syncwatch.settings import Settings
 __all__ = ["exceptions_app"]
 
 exceptions_app = typer.Typer(no_args_is_help=True, help="The exception queue: cases with owners, SLA and money.")
+exceptions_app.command("check-routing")(check_routing)  # routing as code, checked offline (cases/routing.py)
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (default: the local one)")]
 TokenOpt = Annotated[

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from cases.evidence import gather
-from cases.model import Action, AuditEntry, Case, act, reconcile
+from cases.model import Action, AuditEntry, Case, Policy, act, reconcile
+from cases.routing import load_policy
 from cases.store import append_audit, load_case, load_cases, write_cases
+from syncwatch.settings import Settings
 
 __all__ = ["CaseKeeper", "Maintained", "UnknownCase"]
 
@@ -36,8 +38,11 @@ class Maintained:
 
 
 class CaseKeeper:
-    def __init__(self, connect: Callable[[], Client]) -> None:
+    def __init__(self, connect: Callable[[], Client], policy: Policy | None = None) -> None:
+        """`policy`: routing, SLAs and calendars; by default the file SYNCWATCH_EXCEPTIONS_ROUTING_FILE names (read
+        now, so a bad file fails the start, not every run), else the packaged one."""
         self._connect = connect
+        self.policy = policy or load_policy(Settings().exceptions_routing_file)
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -60,7 +65,7 @@ class CaseKeeper:
             changed: list[Case] = []
             entries: list[AuditEntry] = []
             for ev in evidence:
-                case, audit = reconcile(by_key.get((ev.cause, ev.key)), ev, now)
+                case, audit = reconcile(by_key.get((ev.cause, ev.key)), ev, now, self.policy)
                 if audit and case is not None:
                     changed.append(case)
                     entries += audit
@@ -92,7 +97,7 @@ class CaseKeeper:
             case = load_case(client, case_id)
             if case is None:
                 raise UnknownCase(case_id)
-            new, entry = act(case, action, actor, now)
+            new, entry = act(case, action, actor, now, self.policy)
             write_cases(client, [new])
             append_audit(client, [entry])
         return new, entry

@@ -11,12 +11,12 @@ action may be taken from every state that is not closed, except reopen, which on
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Protocol
 
-from metrics.windows import business_seconds
+from cases.calendar import Calendar, add_business_seconds
 
 __all__ = [
     "ACTIONS",
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "Case",
     "Evidence",
+    "Policy",
     "Route",
     "act",
     "add_business_seconds",
@@ -40,58 +41,43 @@ __all__ = [
 STATES = ("open", "acknowledged", "in_progress", "waiting", "resolved", "auto_resolved")
 CLOSED = ("resolved", "auto_resolved")
 ACTIONS = ("acknowledge", "assign", "start", "wait", "comment", "resolve", "reopen")
-KINDS = ("erp_rejection", "dead_letter", "exception", "unknown_billing_type")
+KINDS = ("erp_rejection", "dead_letter", "exception", "unknown_billing_type", "probe_finding")
 SYSTEM_ACTOR = "syncwatch"  # the maintenance job, in the audit log; token names are people and programs
 
-BUSINESS_HOUR = 3600.0
-BUSINESS_DAY = 86400.0  # business time counts 24-hour weekdays (metrics/windows.py business_seconds)
-SLA_BY_SEVERITY = {"P1": 4 * BUSINESS_HOUR, "P2": BUSINESS_DAY, "P3": 3 * BUSINESS_DAY}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     owner_team: str
     severity: str
+    escalation_team: str = ""
+    sla_seconds: float = 86400.0  # business time on the tenant's calendar
+
+
+class Policy(Protocol):
+    """Routing, SLAs and calendars (cases/routing.py, from a YAML file): what the lifecycle asks of configuration."""
+
+    def route(self, ev: Evidence) -> Route: ...
+
+    def sla_seconds(self, case: Case) -> float: ...
+
+    def calendar(self, tenant: str) -> Calendar: ...
+
+
+@cache
+def default_policy() -> Policy:
+    """The packaged cases/routing.yaml: the routing defaults and UTC Monday-Friday business time."""
+    from cases.routing import load_policy  # routing reads this module's values; imported when first needed
+
+    return load_policy()
 
 
 def route(kind: str, category: str = "", severity: str = "") -> Route:
-    """The owner team and severity of a new case by its cause (docs/exceptions.md "Routing defaults").
-
-    Categories are matched on their words, so the ERP's PERIOD_CLOSED and the middleware's
-    time_posting.closed_period route alike. A severity the source gave (an exception.opened's) is kept."""
-    words = category.lower().replace(".", "_").replace("-", "_")
-    if kind == "dead_letter":
-        return Route("integrations", severity or "P1")
-    if kind == "unknown_billing_type":
-        return Route("project-operations", severity or "P3")
-    if "period" in words and "closed" in words:
-        return Route("finance-ops", severity or "P2")
-    if "invalid_project" in words or "rate_card" in words:
-        return Route("project-operations", severity or "P2")
-    if "cost_center" in words or "duplicate" in words:
-        return Route("integrations", severity or "P3")
-    return Route("integrations", severity or "P2")
-
-
-def sla_seconds(severity: str) -> float:
-    return SLA_BY_SEVERITY.get(severity, SLA_BY_SEVERITY["P2"])
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_WEEK = 5 * BUSINESS_DAY
-
-
-def add_business_seconds(moment: datetime, seconds: float) -> datetime:
-    """The instant `seconds` of business time after `moment`: the inverse of business_seconds, so that
-    business_seconds(add_business_seconds(t, s)) == business_seconds(t) + s (to the millisecond). A result that falls
-    on a weekend's edge is the Monday 00:00 after it, as business_seconds places a due time."""
-    x = business_seconds(moment) + seconds
-    weeks = math.floor(x / _WEEK)
-    rest = x - weeks * _WEEK
-    day_in_week = min(int(rest // BUSINESS_DAY), 4)
-    into_day = rest - day_in_week * BUSINESS_DAY
-    day = weeks * 7 + day_in_week - 3  # business_seconds counts from the Monday before the epoch (a Thursday)
-    return _EPOCH + timedelta(days=day, seconds=into_day)
+    """The owner team, severity, escalation team and SLA of a new case by its cause on the default routing
+    (docs/exceptions.md "Routing"). A severity the source gave (an exception.opened's) is kept."""
+    cause = f"{kind}:{category}" if category else kind
+    return default_policy().route(Evidence(kind, cause, "", _EPOCH, _EPOCH, 0, severity=severity))
 
 
 def case_id(cause: str, key: str) -> str:
@@ -119,6 +105,7 @@ class Evidence:
     money: dict[str, float] = field(default_factory=dict)
     detail: str = ""
     healed_at: datetime | None = None
+    customer: str = ""  # known for some probe findings; routing may match on it
     healed_by: str = ""
 
 
@@ -189,8 +176,8 @@ def _diff(before: Case | None, after: Case) -> tuple[dict[str, Any], dict[str, A
     return {k: old[k] for k in changed}, {k: new[k] for k in changed}
 
 
-def _open(ev: Evidence) -> Case:
-    r = route(ev.kind, ev.category or ev.cause, ev.severity)
+def _open(ev: Evidence, policy: Policy) -> Case:
+    r = policy.route(ev)
     return Case(
         case_id=case_id(ev.cause, ev.key),
         kind=ev.kind,
@@ -207,13 +194,20 @@ def _open(ev: Evidence) -> Case:
         occurrences=ev.occurrences,
         opened_at=ev.first_seen,
         last_seen=ev.last_seen,
-        due_at=add_business_seconds(ev.first_seen, sla_seconds(r.severity)),
+        due_at=policy.calendar(ev.tenant).add(ev.first_seen, r.sla_seconds),
         owner_team=r.owner_team,
         updated_at=ev.last_seen,
     )
 
 
-def reconcile(case: Case | None, ev: Evidence, now: datetime) -> tuple[Case | None, list[AuditEntry]]:
+def _due(policy: Policy, case: Case, start: datetime) -> datetime:
+    """The case's SLA after `start`, on its tenant's calendar."""
+    return policy.calendar(case.tenant).add(start, policy.sla_seconds(case))
+
+
+def reconcile(
+    case: Case | None, ev: Evidence, now: datetime, policy: Policy | None = None
+) -> tuple[Case | None, list[AuditEntry]]:
     """The case after this evidence, and what to append to the audit log; (case, []) when nothing changed, so a
     rerun over the same evidence writes nothing.
 
@@ -223,13 +217,18 @@ def reconcile(case: Case | None, ev: Evidence, now: datetime) -> tuple[Case | No
     - the record healed and the case is not closed: auto_resolved, naming the healing event;
     - the problem is still there and the case is closed: reopened when closed by the system, or when new evidence
       arrived after a person resolved it (a person may close a case whose record stays broken, e.g. written off
-      elsewhere; only a new sighting says the problem persists)."""
+      elsewhere; only a new sighting says the problem persists).
+
+    `policy` routes, sets SLAs and says the tenants' calendars (default: the packaged routing file)."""
+    policy = policy or default_policy()
     if case is None:
         if ev.healed_at is not None:
             return None, []
-        opened = _open(ev)
+        opened = _open(ev, policy)
         before, after = _diff(None, opened)
-        detail = {"evidence": ev.detail, "occurrences": ev.occurrences}
+        # The escalation team is the routing's word at opening; the case row does not carry it.
+        detail = {"evidence": ev.detail, "occurrences": ev.occurrences,
+                  "escalation_team": policy.route(ev).escalation_team}  # fmt: skip
         return opened, [AuditEntry(opened.case_id, now, SYSTEM_ACTOR, "opened", detail, before, after)]
     entries: list[AuditEntry] = []
     current = case
@@ -243,7 +242,7 @@ def reconcile(case: Case | None, ev: Evidence, now: datetime) -> tuple[Case | No
     if seen != current:
         repeated = seen.occurrences > current.occurrences or seen.last_seen > current.last_seen
         if repeated and current.state == "resolved" and ev.healed_at is None:
-            due = add_business_seconds(seen.last_seen, sla_seconds(seen.severity))
+            due = _due(policy, seen, seen.last_seen)
             reopened = replace(seen, state="open", resolved_at=None, resolved_by="", due_at=due, updated_at=now)
             before, after = _diff(current, reopened)
             detail = {"evidence": ev.detail, "occurrences": ev.occurrences, "reason": "the problem was seen again"}
@@ -258,7 +257,7 @@ def reconcile(case: Case | None, ev: Evidence, now: datetime) -> tuple[Case | No
             current = seen
     if ev.healed_at is not None and not current.closed:
         healed = replace(
-            _leave_waiting(current, now),
+            _leave_waiting(current, now, policy),
             state="auto_resolved",
             resolution="healed",
             resolution_note=ev.healed_by,
@@ -271,7 +270,7 @@ def reconcile(case: Case | None, ev: Evidence, now: datetime) -> tuple[Case | No
                                   before, after))  # fmt: skip
         current = healed
     elif ev.healed_at is None and current.state == "auto_resolved":
-        due = add_business_seconds(max(now, current.last_seen), sla_seconds(current.severity))
+        due = _due(policy, current, max(now, current.last_seen))
         reopened = replace(current, state="open", resolution="", resolution_note="", resolved_at=None,
                            resolved_by="", due_at=due, updated_at=now)  # fmt: skip
         before, after = _diff(current, reopened)
@@ -301,24 +300,26 @@ class Action:
         return {k: v for k, v in asdict(self).items() if v and k != "action"}
 
 
-def _leave_waiting(case: Case, now: datetime) -> Case:
+def _leave_waiting(case: Case, now: datetime, policy: Policy) -> Case:
     """Waiting pauses the SLA clock: the business time spent waiting moves the due time later."""
     if case.state != "waiting" or case.waiting_since is None:
         return replace(case, waiting_reason="", waiting_since=None)
-    paused = max(0.0, business_seconds(now) - business_seconds(case.waiting_since))
-    due = add_business_seconds(case.due_at, paused)
+    calendar = policy.calendar(case.tenant)
+    paused = calendar.between(case.waiting_since, now)
+    due = calendar.add(case.due_at, paused)
     return replace(case, due_at=due, waiting_reason="", waiting_since=None)
 
 
-def act(case: Case, action: Action, actor: str, now: datetime) -> tuple[Case, AuditEntry]:
+def act(case: Case, action: Action, actor: str, now: datetime, policy: Policy | None = None) -> tuple[Case, AuditEntry]:
     """The case after a person's action, and its audit entry. Raises ActionRefused when it does not apply."""
+    policy = policy or default_policy()
     name = action.action
     if name not in ACTIONS:
         raise ActionRefused(f"unknown action {name!r}; actions are {', '.join(ACTIONS)}")
     if name == "reopen":
         if not case.closed:
             raise ActionRefused(f"case {case.case_id} is {case.state}, not closed: only a closed case reopens")
-        due = add_business_seconds(now, sla_seconds(case.severity))
+        due = _due(policy, case, now)
         new = replace(case, state="open", resolution="", resolution_note="", resolved_at=None, resolved_by="",
                       due_at=due)  # fmt: skip
     elif case.closed and name != "comment":
@@ -328,9 +329,9 @@ def act(case: Case, action: Action, actor: str, now: datetime) -> tuple[Case, Au
             raise ActionRefused("comment: a note is required")
         new = case
     elif name == "acknowledge":
-        new = replace(_leave_waiting(case, now), state="acknowledged")
+        new = replace(_leave_waiting(case, now, policy), state="acknowledged")
     elif name == "start":
-        new = replace(_leave_waiting(case, now), state="in_progress")
+        new = replace(_leave_waiting(case, now, policy), state="in_progress")
     elif name == "assign":
         if not action.team and not action.assignee:
             raise ActionRefused("assign: name a team, a person (assignee) or both")
@@ -338,12 +339,12 @@ def act(case: Case, action: Action, actor: str, now: datetime) -> tuple[Case, Au
     elif name == "wait":
         if not action.reason.strip():
             raise ActionRefused("wait: a reason is required (e.g. waiting on client)")
-        base = _leave_waiting(case, now)
+        base = _leave_waiting(case, now, policy)
         new = replace(base, state="waiting", waiting_reason=action.reason, waiting_since=now)
     else:  # resolve
         if not action.code.strip():
             raise ActionRefused("resolve: a resolution code is required (e.g. fixed_in_erp, written_off)")
-        new = replace(_leave_waiting(case, now), state="resolved", resolution=action.code,
+        new = replace(_leave_waiting(case, now, policy), state="resolved", resolution=action.code,
                       resolution_note=action.note, resolved_at=now, resolved_by=actor)  # fmt: skip
     new = replace(new, updated_at=now)
     before, after = _diff(case, new)

@@ -115,6 +115,18 @@ class Settings(BaseSettings):
         " never)",
     )
     max_label_values: int = Field(
+    # The middleware's API, where the exception queue asks for a dead letter's replay (cases/replay.py)
+    middleware_url: str = Field(
+        default="",
+        description="Base URL of the middleware's API (e.g. https://middleware.example/); empty: replay requests are"
+        " refused as not configured",
+    )
+    middleware_api_key: str = Field(default="", description="The middleware API key, sent as X-API-Key")
+    middleware_timeout_seconds: float = Field(default=10.0, gt=0, description="How long a replay request may take")
+    exceptions_routing_file: Path | None = Field(
+        default=None,
+        description="Exception routing, SLAs and business calendars YAML (default: the packaged cases/routing.yaml)",
+    )
         default=20,
         ge=1,
         le=1000,
