@@ -149,3 +149,59 @@ def resolve(
     """Close a case by hand; new evidence of the same problem reopens it."""
     case = _act(case_id, {"action": "resolve", "code": code, "note": note}, url, token)
     typer.echo(f"{case['case_id']}: {case['state']} ({case['resolution']})")
+
+
+@exceptions_app.command("bulk")
+def bulk(
+    action: Annotated[str, typer.Argument(help="acknowledge, assign or resolve")],
+    ids: Annotated[list[str] | None, typer.Option("--id", help="a case id; repeat (or use the filters)")] = None,
+    state: Annotated[list[str] | None, typer.Option("--state", help="filter: open, acknowledged, ...; repeat")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="filter: owner team")] = None,
+    cause: Annotated[str | None, typer.Option("--cause", help="filter: e.g. erp_rejection:PERIOD_CLOSED")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="filter: tenant")] = None,
+    due_before: Annotated[str | None, typer.Option("--due-before", help="filter: due by then (ISO time)")] = None,
+    team: Annotated[str, typer.Option("--team", help="assign: the owner team")] = "",
+    assignee: Annotated[str, typer.Option("--to", help="assign: the person")] = "",
+    code: Annotated[str, typer.Option("--code", help="resolve: resolution code")] = "",
+    note: Annotated[str, typer.Option("--note", help="resolve: what was done")] = "",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the cases, change nothing")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """One action on many cases (by --id, or by the filters), each audited on its own; at most 500 at once."""
+    if action not in ("acknowledge", "assign", "resolve"):
+        fail(f"action: {action!r} is not one of acknowledge, assign, resolve")
+    filters = {"state": state or [], "owner": owner, "cause": cause, "tenant": tenant, "due_before": due_before}
+    named = {k: v for k, v in filters.items() if v}
+    if bool(ids) == bool(named):
+        fail("name the cases with --id (repeat) or with filters (--state, --owner, --cause, --tenant, --due-before)")
+    body: dict[str, Any] = {"action": action, "team": team, "assignee": assignee, "code": code, "note": note,
+                            "dry_run": dry_run}  # fmt: skip
+    body.update({"ids": ids} if ids else {"filter": named})
+    with _client(url, token) as client:
+        answer = call_or_fail(client, "POST", "/api/v1/exceptions/actions", body)
+    if as_json:
+        print_json(answer)
+        return
+    if dry_run:
+        typer.echo(f"{answer['count']} case(s) would be changed by {action} (dry run):")
+        for case_id in answer["ids"]:
+            typer.echo(f"  {case_id}")
+    else:
+        typer.echo(f"{action}: {len(answer['applied'])} case(s) changed, {len(answer['refused'])} refused")
+        for r in answer["refused"]:
+            typer.echo(f"  {r['case_id']}: {r['error']}", err=True)
+    for case_id in answer["unknown"]:
+        typer.echo(f"  unknown case {case_id}", err=True)
+
+
+@exceptions_app.command("replay")
+def replay(
+    case_id: Annotated[str, typer.Argument(help="a dead_letter case, e.g. EX-...")],
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Ask the middleware to replay a dead letter's message; the case closes when the replayed message arrives."""
+    answer = _act(case_id, {"action": "request_replay"}, url, token)
+    typer.echo(f"{answer['case_id']}: {answer['replay']['message']}; message {answer['business_key']}")

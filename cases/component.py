@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
+import httpx
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
@@ -37,6 +38,7 @@ class CasesComponent:
         self._service: Service | None = None
         self._clients = ClientPool("exceptions component")
         self._metrics: CaseMetrics | None = None
+        self.transport: httpx.BaseTransport | None = None  # the middleware's; tests may set their own
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:

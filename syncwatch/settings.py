@@ -114,7 +114,6 @@ class Settings(BaseSettings):
         description="How often exception cases are opened, updated and auto-resolved from the business state (0:"
         " never)",
     )
-    max_label_values: int = Field(
     # The middleware's API, where the exception queue asks for a dead letter's replay (cases/replay.py)
     middleware_url: str = Field(
         default="",
@@ -127,6 +126,7 @@ class Settings(BaseSettings):
         default=None,
         description="Exception routing, SLAs and business calendars YAML (default: the packaged cases/routing.yaml)",
     )
+    max_label_values: int = Field(
         default=20,
         ge=1,
         le=1000,

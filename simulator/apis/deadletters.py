@@ -1,11 +1,17 @@
-"""Middleware dead-letter queues: GET /api/v1/queues (depth and oldest age per queue) and
-GET /api/v1/dead-letters?queue=&status=pending|replayed|all&page=&page_size= (at most 500), with X-API-Key."""
+"""Middleware dead-letter queues: GET /api/v1/queues (depth and oldest age per queue),
+GET /api/v1/dead-letters?queue=&status=pending|replayed|all&page=&page_size= (at most 500), and
+POST /api/v1/dead-letters/{message_id}/replay (a person's replay, on its own slower rate limit), with X-API-Key.
+
+A replay asked for emits `message.replayed` at once (the stopped replay job of `dead_letter_buildup` does not hold
+it back: a person replaying is the fix) and runs what the replay lets happen next, as the replay job would have."""
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 
 from simulator.apis.context import ApiContext
 from simulator.calendar import iso_time
@@ -79,4 +85,56 @@ def router(ctx: ApiContext) -> APIRouter:
         chunk = rows[(page - 1) * page_size : page * page_size]
         return {"total": len(rows), "page": page, "page_size": page_size, "items": chunk}
 
+    @api.post("/api/v1/dead-letters/{message_id}/replay")
+    async def replay(request: Request, message_id: str) -> JSONResponse:
+        ctx.tokens.require_api_key(request)
+        ctx.limits.replay.take()
+        await ctx.service_time()
+        with ctx.sim.lock:
+            sim = ctx.sim
+            m = sim.firm.dead_letters.get(message_id)
+            if m is None or m.created_at > sim.now:
+                raise HTTPException(404, {"error": f"no dead letter {message_id!r}"})
+            if m.replayed_at is not None and m.replayed_at <= sim.now:
+                raise HTTPException(409, {"error": "already replayed", "message_id": message_id,
+                                          "replayed_at": iso_time(sim.stamp(m.replayed_at)),
+                                          "new_message_id": m.new_message_id})  # fmt: skip
+            _replay_now(ctx, message_id)
+            body = {
+                "message_id": message_id,
+                "status": "replayed",
+                "queue": m.queue,
+                "replayed_at": iso_time(sim.stamp(m.replayed_at or sim.now)),
+                "new_message_id": m.new_message_id,
+            }
+            sim.sink.flush()  # the message.replayed event leaves now, not with the next batch (under the lock, as
+            # the live runner flushes: the sink's buffer is not shared between threads otherwise)
+        return JSONResponse(body, status_code=202)
+
     return api
+
+
+def _replay_now(ctx: ApiContext, message_id: str) -> None:
+    """Run the message's scheduled replay now, without the replay job's fault check: take its action off the heap
+    (the simulation's one schedule) and do what `PostingFlow.replay` does once the job runs."""
+    sim = ctx.sim
+    heap = sim._heap
+    due = [i for i, (_, _, fn, args) in enumerate(heap) if fn == sim.replay and args and args[0] == message_id]
+    if not due:
+        raise HTTPException(409, {"error": "this dead letter has no replay pending", "message_id": message_id})
+    _, _, _, args = heap.pop(due[0])
+    heapq.heapify(heap)
+    _, flow, correlation, then, fixed_at = args
+    msg = sim.firm.dead_letters[message_id]
+    t = sim.now
+    msg.replayed_at = t
+    msg.new_message_id = sim.new_id("MSG")
+    sim.emit("middleware", "message.replayed", flow, msg.tenant, msg.message_id,
+             {"message_id": msg.message_id, "original_event_id": msg.original_event_id, "queue": msg.queue,
+              "reason": msg.reason, "attempt_count": msg.attempt_count, "new_message_id": msg.new_message_id},
+             t, correlation, msg.original_event_id, queue=msg.queue)  # fmt: skip
+    fn, fn_args = then
+    if fixed_at is not None and fixed_at > t:
+        sim.at(fixed_at, fn, *fn_args)
+    else:
+        fn(*fn_args)

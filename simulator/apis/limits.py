@@ -89,6 +89,9 @@ class SystemLimits:
     kantata_rate: float = 10.0
     kantata_burst: int = 20
     dlq_rate: float = 20.0
+    # replays a person asks for: each re-runs a message through the target system, so far fewer than reads
+    replay_rate: float = 1.0
+    replay_burst: int = 5
     latency_s: float = 0.0  # extra service time per request, so concurrency caps can be exercised
 
 
@@ -122,3 +125,4 @@ class Limits:
             {"errors": [{"type": "rate_limit", "message": "Rate limit exceeded"}]},
         )
         self.dlq = RateLimit(cfg.dlq_rate, int(cfg.dlq_rate * 2), {"error": "rate limited"})
+        self.replay = RateLimit(cfg.replay_rate, cfg.replay_burst, {"error": "replay rate limited"})
