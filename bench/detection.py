@@ -180,9 +180,9 @@ def stack(args: argparse.Namespace, hook: Hook) -> Iterator[Stack]:
 
 
 def _wait_for_reachable_systems(base: str, api: dict[str, str], limit: float = 300.0) -> None:
-    """The collector's first probe runs come before the simulator's APIs answer, so an unreachable-system alert
-    fires at start and is kept firing a while (keep_firing_for); it inhibits the record-posting pages a fault would
-    raise. Measure only once none is firing."""
+    """An unreachable-system alert inhibits the record-posting pages a fault would raise: measure only once none is
+    firing. (The collector's first probe runs come before the simulator's APIs answer; those runs are `unreached`,
+    which no such rule reads, so this returns at once unless a probe that had answered failed.)"""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         listing = httpx.get(f"{base}/api/v1/alerts", headers=api, params={"state": "firing"}, timeout=30).json()

@@ -20,7 +20,7 @@ from probes.errors import ConfigError
 from probes.exposition import ProbeMetrics
 from probes.fleet import ProbeFleet
 from probes.model import Outcome, ProbeRun
-from probes.store import last_runs, write_run
+from probes.store import last_runs, probes_that_answered, write_run
 from probes.tracing import build_tracer_provider, probe_calls_since
 from syncwatch.settings import Settings
 
@@ -100,6 +100,7 @@ class ProbesComponent:
                 budget = self.fleet.budgets().get(system)
                 if budget is not None:
                     budget.seed(seen["times"])
+            self.fleet.answered.update(probes_that_answered(client))
             for name, row in last_runs(client).items():
                 if name in self.fleet.probes:
                     self.fleet.last_runs[name] = ProbeRun(

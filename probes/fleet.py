@@ -56,6 +56,9 @@ class ProbeFleet:
         for probe in config.declarative_probes():
             self.probes[probe.name] = probe
         self.last_runs: dict[str, ProbeRun] = {}
+        # Probes that have had an answer, here or (seeded from the warehouse) before a restart: only for these does
+        # a refused connection mean an outage.
+        self.answered: set[str] = set()
         self.states: dict[str, dict[str, Any]] = {name: {} for name in self.probes}  # kept between runs
         self._lock = threading.Lock()
 
@@ -76,9 +79,12 @@ class ProbeFleet:
             now=self.now,
             state=self.states.setdefault(name, {}),
             cancelled=self.cancelled,
+            answered_before=name in self.answered,
         )
         with self._lock:
             self.last_runs[name] = result
+            if result.outcome.healthy_answer:
+                self.answered.add(name)
         return result
 
     def budgets(self) -> Mapping[str, SystemBudget]:

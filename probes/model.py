@@ -34,6 +34,9 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"  # the probe's deadline passed
     THROTTLED = "throttled"  # the target's limits or our own budget stopped it
     UNKNOWN = "unknown"  # could not be evaluated (a system it needs is not configured)
+    # No connection to a target this probe has never had an answer from: the system is not up yet or the probes
+    # file points at the wrong place. Never read as healthy, and not an outage of something that worked.
+    UNREACHED = "unreached"
 
     @property
     def healthy_answer(self) -> bool:

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from probes.budget import Deadline
-from probes.errors import BudgetExhausted, ConfigError, DeadlineExceeded, TargetError, Throttled
+from probes.errors import BudgetExhausted, ConfigError, DeadlineExceeded, TargetError, Throttled, Unreachable
 from probes.interfaces import Probe, ProbeContext
 from probes.model import Finding, Outcome, ProbeRun
 from probes.tracing import CURRENT_PROBE
@@ -32,7 +32,10 @@ def run_probe(
     now: Callable[[], float] = time.time,
     state: MutableMapping[str, Any] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    answered_before: bool = True,
 ) -> ProbeRun:
+    """answered_before: the probe has had an answer (a run ending ok or mismatch) at some time; without one, no
+    connection at all is `unreached` (not set up yet) rather than `failed` (an outage of something that worked)."""
     tracer = tracer or trace.NoOpTracer()
     started = now()
     t0 = time.perf_counter()
@@ -52,6 +55,8 @@ def run_probe(
             outcome, error = Outcome.THROTTLED, str(exc)
         except DeadlineExceeded as exc:
             outcome, error = Outcome.TIMEOUT, str(exc)
+        except Unreachable as exc:
+            outcome, error = (Outcome.FAILED if answered_before else Outcome.UNREACHED), str(exc)
         except TargetError as exc:
             outcome, error = Outcome.FAILED, str(exc)
         except ConfigError as exc:

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from probes.model import ProbeRun
 
-__all__ = ["findings_of_last_run", "last_runs", "write_run"]
+__all__ = ["findings_of_last_run", "last_runs", "probes_that_answered", "write_run"]
 
 RUN_COLUMNS = ["run_id", "started_at", "probe", "system", "outcome", "duration_ms", "findings", "api_calls", "error"]
 FINDING_COLUMNS = [
@@ -90,6 +90,12 @@ def last_runs(client: Client) -> dict[str, dict[str, Any]]:
             "system": system,
         }
     return out
+
+
+def probes_that_answered(client: Client) -> set[str]:
+    """Probes with at least one run that got an answer, kept over restarts: a refused connection then is an outage."""
+    rows = client.query("SELECT DISTINCT probe FROM probe_runs WHERE outcome IN ('ok', 'mismatch')").result_rows
+    return {str(r[0]) for r in rows}
 
 
 def findings_of_last_run(client: Client, probe: str, limit: int) -> dict[str, Any] | None:

@@ -34,9 +34,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Any ASGI app (a simulated system's API, a test receiver) behind a real uvicorn on loopback, in a thread."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+def serve(app: Any, port: int = 0) -> Iterator[str]:
+    """Any ASGI app (a simulated system's API, a test receiver) behind a real uvicorn on loopback, in a thread;
+    on `port` when given (a system that comes up where a client already looks for it)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

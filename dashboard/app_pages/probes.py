@@ -16,7 +16,9 @@ from dashboard.ui import fetch, finding, now, param, set_params, show_problem
 
 st.title("Probes and reconciliation")
 # plain glyphs: a table cell cannot colour them, and emoji are boxes where the browser lacks an emoji font
-OUTCOME_ICON = {"ok": "●", "mismatch": "▲", "failed": "■", "timeout": "■", "throttled": "▲", "unknown": "○"}
+OUTCOME_ICON = {
+    "ok": "●", "mismatch": "▲", "failed": "■", "timeout": "■", "throttled": "▲", "unknown": "○", "unreached": "○",
+}  # fmt: skip
 
 (probes_o,) = fetch([Request.of("/api/v1/probes")])
 if not isinstance(probes_o, Ok):

@@ -176,6 +176,15 @@ def test_outcomes_are_values(behaviour: Any, outcome: Outcome) -> None:
     assert (run.error == "") == outcome.healthy_answer
 
 
+def test_no_connection_is_an_outage_only_once_the_probe_has_had_an_answer() -> None:
+    client, _ = make_client(lambda r: httpx.Response(200))
+    never = run_probe(_Probe(Unreachable("refused")), {"erp": client}, answered_before=False)
+    assert never.outcome is Outcome.UNREACHED and "refused" in never.error and not never.outcome.healthy_answer
+    # An answer that is an error (the ERP up but failing) is an outage from the first run.
+    erroring = run_probe(_Probe(BadResponse("garbage")), {"erp": client}, answered_before=False)
+    assert erroring.outcome is Outcome.FAILED
+
+
 def test_a_run_that_cannot_be_afforded_does_not_start() -> None:
     client, _ = make_client(lambda r: httpx.Response(200), limits=BudgetLimits(10, 1, 1e9))
     run = run_probe(_Probe([], cost=11), {"erp": client})

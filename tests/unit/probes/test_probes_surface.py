@@ -27,7 +27,7 @@ def test_public_names(module: str) -> None:
 def test_outcomes_and_kinds_match_the_shared_interface() -> None:
     from probes import FINDING_KINDS, Outcome
 
-    assert [o.value for o in Outcome] == ["ok", "mismatch", "failed", "timeout", "throttled", "unknown"]
+    assert [o.value for o in Outcome] == ["ok", "mismatch", "failed", "timeout", "throttled", "unknown", "unreached"]
     assert set(FINDING_KINDS) == {
         "approved_not_posted", "duplicate_posting", "project_mismatch", "deal_without_project", "worker_not_synced",
         "terminated_with_open_assignment", "dead_letter_unreplayed", "assignment_without_rate_card",
