@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.charts import sparkline
+from reports.charts import sparkline, trend
 
 __all__ = ["render_html", "render_pdf"]
 
@@ -40,9 +40,9 @@ def _moment(value: str | None, year: bool = False) -> str:
     return f"{day} {moment:%H:%M} UTC"
 
 
-def _duration(minutes: float | None) -> str:
+def _duration(minutes: float | None, missing: str = "not resolved") -> str:
     if minutes is None:
-        return "not resolved"
+        return missing
     if minutes < 90:
         return f"{minutes:.0f} min"
     if minutes < 48 * 60:
@@ -58,7 +58,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(day=_day, last_day=_last_day, moment=_moment, duration=_duration, status_word=STATUS_WORDS.get)
-    env.globals["sparkline"] = sparkline
+    env.globals.update(sparkline=sparkline, trend=trend)
     return env
 
 

@@ -19,8 +19,8 @@ ALERT_HORIZON = timedelta(days=28)
 _TRANSITIONS = """
     SELECT time, fingerprint, rule, to_state, severity, labels, summary FROM alert_history
     WHERE time >= {start:DateTime64(3, 'UTC')} AND time < {stop:DateTime64(3, 'UTC')}
-      AND to_state IN ('firing', 'resolved')
-    ORDER BY time, fingerprint LIMIT 10000"""
+      AND to_state IN ('pending', 'firing', 'resolved')
+    ORDER BY time, fingerprint LIMIT 50000"""
 
 
 class MetricsSources:

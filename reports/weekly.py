@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 from metrics.coverage import REASONS
 from metrics.windows import Window
+from reports.incidents import lookback, summary
+from reports.recommendations import recommend
 from reports.weeks import week_label, week_window, weeks_before
 
-__all__ = ["FIGURES", "HISTORY_WEEKS", "RECORDS_LIMIT", "ReportSources", "build_weekly", "figure_value"]
+__all__ = ["FIGURES", "HISTORY_WEEKS", "RECORDS_LIMIT", "TRENDS", "ReportSources", "build_weekly", "figure_value"]
 
 HISTORY_WEEKS = 12  # the week itself and the 11 before it: the sparkline
 RECORDS_LIMIT = 10_000  # records read per SLI for "where the money is stuck" (the API's page size)
@@ -38,7 +40,8 @@ class ReportSources(Protocol):
         """The records behind one SLI over the window, as /api/v1/slis/{name}/records lists them."""
 
     def alert_transitions(self, window: Window) -> list[dict[str, Any]]:
-        """Alert state changes from the window's start (and the resolutions after it), oldest first."""
+        """Alert moves into pending, firing and resolved from the window's start (and the resolutions in the weeks
+        after its end), oldest first: alert_history's rows."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,41 @@ def _overall_status(met: Any) -> str:
     return "ok" if met["missed"] == 0 else "breach"
 
 
+# -- trends --------------------------------------------------------------------------------------------------------
+# (chart, title, the figures drawn as its lines, the figure whose objective it shows): the headline's weekly values,
+# so each point is what /api/v1/slis answered for that week's window.
+TRENDS = (
+    ("wip_at_risk", "Unbilled work at risk", ("wip_at_risk",), None),
+    ("approved_not_posted", "Approved time not posted within 24 h", ("approved_not_posted",), None),
+    ("invoice_lag", "Ready to invoice (business days): 95% and half of time within", ("invoice_lag_p95",
+     "invoice_lag_p50"), "invoice_lag_p95"),
+    ("first_pass", "Posted on the first attempt", ("first_pass",), "first_pass"),
+    ("eventual", "Posted within 24 h of approval", ("eventual",), "eventual"),
+    ("resource_plan", "HR changes in the resource plan in time", ("resource_plan",), "resource_plan"),
+)  # fmt: skip
+_SERIES_NAMES = {"invoice_lag_p95": "95%", "invoice_lag_p50": "half"}
+
+
+def _trends(weeks: list[str], headline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_key = {f["key"]: f for f in headline}
+    out = []
+    for key, title, keys, judged in TRENDS:
+        first = by_key[keys[0]]
+        if first["unit"] == "money":
+            series = {c: line for c, line in first["trend"].items() if any(v for v in line if v is not None)}
+        else:
+            series = {_SERIES_NAMES.get(k, ""): by_key[k]["trend"] for k in keys}
+        objective = by_key[judged]["objective"] if judged else None
+        if first["unit"] == "money" and series:  # never converted: the chart says which currencies it draws
+            title = f"{title} ({', '.join(series)})"
+        out.append({
+            "key": key, "title": title, "unit": first["unit"], "weeks": weeks, "series": series,
+            "objective": objective, "objective_text": objective_text(first["unit"], objective),
+            "empty": not any(v is not None for line in series.values() for v in line),
+        })  # fmt: skip
+    return out
+
+
 # -- where the money is stuck -----------------------------------------------------------------------------------------
 def _cause_of(record: Mapping[str, Any]) -> tuple[str, str]:
     """(kind, cause) of a record behind unbilled WIP or a failed first attempt."""
@@ -361,32 +399,6 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-# -- incidents ------------------------------------------------------------------------------------------------------
-def _incidents(transitions: list[dict[str, Any]], window: Window) -> list[dict[str, Any]]:
-    """Each alert that fired in the week: when, how long until it resolved (or still open at the week's end)."""
-    fired: list[dict[str, Any]] = []
-    open_by_fp: dict[str, dict[str, Any]] = {}
-    for t in sorted(transitions, key=lambda t: t["time"]):
-        when = _instant(t["time"])
-        if t["to_state"] == "firing" and window.start <= when < window.end:
-            incident = {"rule": t["rule"], "severity": t["severity"], "summary": t["summary"],
-                        "flow": t["labels"].get("flow", ""), "tenant": t["labels"].get("tenant", ""),
-                        "fired_at": _iso(when), "resolved_at": None, "minutes_to_resolve": None}  # fmt: skip
-            fired.append(incident)
-            open_by_fp[t["fingerprint"]] = incident
-        elif t["to_state"] in ("resolved", "inactive") and t["fingerprint"] in open_by_fp:
-            incident = open_by_fp.pop(t["fingerprint"])
-            incident["resolved_at"] = _iso(when)
-            incident["minutes_to_resolve"] = round((when - _instant(incident["fired_at"])).total_seconds() / 60, 1)
-    return fired
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -460,7 +472,8 @@ def build_weekly(
     silent = _silent(overall.get("flow_silence", {}).get("details", {}).get("flows", {}))
     stuck = _stuck(sources, window, slis, tenant, silent)
     tenants = _tenants(by_tenant)
-    return {
+    incidents = summary(sources.alert_transitions(lookback(window)), window)
+    report = {
         "kind": "weekly",
         "week": week_label(year, week),
         "from": _iso(window.start),
@@ -471,7 +484,8 @@ def build_weekly(
         "weeks": [week_label(y, w) for y, w in weeks],
         "headline": _headline(history),
         "stuck": stuck,
-        "incidents": _incidents(sources.alert_transitions(window), window),
+        "incidents": incidents["items"],
+        "incident_summary": {"week": incidents["week"], "previous": incidents["previous"]},
         "tenants": tenants if tenant is None else [t for t in tenants if t["tenant"] == tenant],
         "tenant_columns": {name: overall[name]["title"] for name in TENANT_SLIS if name in overall},
         "trust": _trust(overall, silent),
@@ -484,6 +498,9 @@ def build_weekly(
             for s in slis.values()
         ],
     }
+    report["trends"] = _trends(report["weeks"], report["headline"])
+    report["recommendations"] = recommend(report)
+    return report
 
 
 def _of_tenant(by_tenant: Mapping[str, dict[str, dict[str, Any]]], tenant: str) -> dict[str, dict[str, Any]]:

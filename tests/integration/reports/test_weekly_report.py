@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import Markup
 from typer.testing import CliRunner
 
 from reports.weekly import FIGURES, figure_value
@@ -98,9 +99,12 @@ def week_log() -> list[dict[str, Any]]:
 
 
 def _alert_history(client: Any) -> None:
-    """Two incidents as the alerts stage records them: one resolved after 45 minutes, one still firing."""
+    """Two incidents as the alerts stage records them: one pending for 10 minutes, then paging and resolved after 45
+    minutes; one still firing. And one the week before."""
     fired = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
     rows = [
+        [fired - timedelta(minutes=10), "fp-1", "TimePostingFirstPass", "inactive", "pending", "page",
+         {"flow": "psa-to-erp-time"}, "", 0.5],
         [fired, "fp-1", "TimePostingFirstPass", "pending", "firing", "page", {"flow": "psa-to-erp-time"},
          f"First-pass posting below objective on {HOSTILE}", 0.5],
         [fired + timedelta(minutes=45), "fp-1", "TimePostingFirstPass", "firing", "resolved", "page",
@@ -215,7 +219,54 @@ def test_where_the_money_is_stuck_and_the_incidents_of_the_week(report: dict[str
         ("TimePostingFirstPass", 45.0),
         ("DeadLetterBacklog", None),
     ]
+    assert incidents[0]["minutes_to_detect"] == 10.0 and incidents[0]["started_at"] == "2026-11-03T09:50:00Z"
+    assert report["incident_summary"]["week"] == {"count": 2, "pages": 1, "tickets": 1, "open": 1,
+                                                  "mttd_minutes": 5.0, "mttr_minutes": 45.0}  # fmt: skip
+    assert report["incident_summary"]["previous"]["count"] == 1  # the FlowSilence ticket of 28 October
     assert report["tenants"] and {t["tenant"] for t in report["tenants"]} == {"acme-us", "acme-de"}
+
+
+def test_every_weeks_trend_value_equals_the_api_for_that_week(week: Week, report: dict[str, Any]) -> None:
+    headline = {f["key"]: f for f in report["headline"]}
+    assert len(report["weeks"]) == 12 and report["weeks"][-1] == WEEK
+    for i, label in enumerate(report["weeks"]):
+        start = datetime.fromisocalendar(int(label[:4]), int(label[-2:]), 1).replace(tzinfo=UTC)
+        answered = _slis(week, _z(start), _z(start + timedelta(days=7)))
+        for figure in FIGURES:
+            value, trend = figure_value(figure.key, answered), headline[figure.key]["trend"]
+            if figure.unit == "money":
+                assert {c: line[i] for c, line in trend.items() if value and c in value} == (value or {}), label
+            elif figure.unit == "objectives":
+                assert trend[i] == value["met"], label
+            else:
+                assert trend[i] == value, (label, figure.key)
+    charts = {t["key"]: t for t in report["trends"]}
+    assert charts["first_pass"]["series"][""] == headline["first_pass"]["trend"]
+    assert charts["first_pass"]["objective"]["target"] == 0.97 and charts["wip_at_risk"]["objective"] is None
+    assert charts["invoice_lag"]["series"] == {"95%": headline["invoice_lag_p95"]["trend"],
+                                               "half": headline["invoice_lag_p50"]["trend"]}  # fmt: skip
+
+
+def _z(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_recommendations_are_the_rules_that_fire_on_this_week(week: Week, report: dict[str, Any]) -> None:
+    fired = {r["rule"]: r for r in report["recommendations"]}
+    # E2 and E3 refused for a closed period, H1 for an expired card; flows silent; records left out of two SLIs
+    assert set(fired) == {"period_closed", "rate_card_expired", "silent_flows", "partial_coverage"}
+    assert fired["period_closed"]["figure"] == "2" and fired["period_closed"]["owner"] == "finance-systems"
+    assert fired["silent_flows"]["figure"] == str(len(report["stuck"]["silent_flows"]))
+    html = httpx.get(f"{week.url}/api/v1/reports/weekly/{WEEK}", params={"format": "html"}, headers=auth(week.read),
+                     timeout=300).text  # fmt: skip
+    for r in report["recommendations"]:
+        assert str(Markup.escape(r["text"])) in html
+    # rules that did not fire say nothing: no dead letter waits, nothing unbilled 30+ days, no planned hours uncarded
+    assert "dead-letter queue, the oldest" not in html and "is on no invoice" not in html
+    assert "without an effective rate card" not in html
+    assert html.count('<svg class="trend-chart"') == sum(1 for t in report["trends"] if not t["empty"]) >= 4
+    assert html.count('<svg class="spark"') >= len(report["headline"])
+    assert "Detected after" in html and "10 min" in html and "45 min" in html
 
 
 def test_html_escapes_hostile_text(week: Week) -> None:
@@ -243,6 +294,8 @@ def test_the_pdf_carries_every_headline_figure_as_text(report: dict[str, Any], p
     for figure in report["headline"]:
         assert figure["text"] in text, figure["key"]
     assert HOSTILE in text  # shown as text, never run
+    assert "W34 W35 W36" in text and "Trends" in text  # the charts' axes are text, not pictures of text
+    assert "Mean time to detect" in text and "What to do this week" in text
     pages = _pages(pdf)
     for page in range(1, pages + 1):
         on_page = _text(pdf, page)
