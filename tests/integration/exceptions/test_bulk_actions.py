@@ -13,17 +13,14 @@ from typer.testing import CliRunner
 from cases.model import case_id
 from syncwatch.cli import app as cli
 from tests.conftest import ThreadedCollector, Tokens, auth
-from tests.integration.exceptions.test_cases_from_hand_built_logs import (  # noqa: F401 - fixtures
-    FRIDAY,
-    keeper,
-    listing,
-    operate,
-    queue_collector,
-    rejection,
-)
+from tests.integration.exceptions import test_cases_from_hand_built_logs as hand_built
+from tests.integration.exceptions.test_cases_from_hand_built_logs import FRIDAY, keeper, listing, rejection
 from tests.integration.metrics.test_hand_built_logs import send
 
 pytestmark = pytest.mark.integration
+# the hand-built log's fixtures: an operate token, a collector whose maintenance runs when a test says so
+operate = hand_built.operate
+queue_collector = hand_built.queue_collector
 
 CLOSED = "erp_rejection:PERIOD_CLOSED"
 
