@@ -7,14 +7,19 @@ events behind it: one `Evidence` per (cause, business key), healed or not.
 - exception: the middleware's exception.opened, per exception id; healed by its exception.resolved.
 - unknown_billing_type: live approved entries on a project code no PSA project event classifies (the rule of
   metrics/coverage.py `unknown_projects`), per code; healed once the PSA gives the project a billing type.
+- probe_finding: the findings of each probe's latest run that got an answer (probe_findings), per finding kind and
+  record; healed when a later answer of the same probe no longer reports it, and only then: a probe whose latest
+  run failed (blind) or that has not answered for 3 of its intervals (stale) heals nothing.
 
 Every query is fixed SQL; the only values from outside (the codes of open cases) are bound parameters.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -23,7 +28,16 @@ from cases.model import Evidence
 from metrics.slis._scan import CLASSIFIED_NUMBERS
 from metrics.state import DEAD_LETTERS, ENTRIES, EXCEPTIONS, PROJECT_VIEWS
 
-__all__ = ["gather"]
+__all__ = ["PROBE_KINDS", "gather"]
+
+# The probe findings that are work on one record. Left out: dead_letter_unreplayed (the dead_letter cases, from the
+# events), integration_stopped and period_closed_early (a system's state: alerts page on them, docs/alerting.md).
+PROBE_KINDS = ("approved_not_posted", "project_mismatch", "rate_card_expiring", "assignment_without_rate_card",
+               "duplicate_posting", "worker_not_synced", "deal_without_project")  # fmt: skip
+# A probe is stale after 3 of its intervals without a run, as on /api/v1/probes; the interval is read from its
+# last runs' spacing, and a probe with one run is given the longest built-in interval (rate_cards, 6 h).
+_STALE_INTERVALS = 3
+_LONGEST_INTERVAL = 6 * 3600.0
 
 # The entries read for money and keys: only those the evidence names (entry_state is sorted by entry id, so the
 # merged read skips the rest instead of merging every entry of the firm).
@@ -96,6 +110,9 @@ SELECT code, max(billing_type) AS billing_type, max(created_at) AS at
 FROM ({PROJECT_VIEWS}) WHERE system = 'psa' AND code IN {{codes:Array(String)}}
 GROUP BY code
 """
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _rows(client: Client, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -263,12 +280,139 @@ def _unknown_billing(client: Client, open_codes: Iterable[str], now: datetime) -
     return out
 
 
-def gather(client: Client, open_unknown_billing: Iterable[str], now: datetime) -> list[Evidence]:
+# Each probe's latest run, its latest run that got an answer, and the spacing of its last three runs.
+_PROBE_RUNS = """
+SELECT probe, argMax(run_id, started_at) AS last_run, max(started_at) AS last_at,
+       argMax(outcome, started_at) AS last_outcome,
+       argMaxIf(run_id, started_at, outcome IN ('ok', 'mismatch')) AS answer_run,
+       maxIf(started_at, outcome IN ('ok', 'mismatch')) AS answer_at,
+       countIf(outcome IN ('ok', 'mismatch')) AS answers,
+       arraySlice(arrayReverseSort(groupArray(toFloat64(started_at))), 1, 3) AS recent
+FROM probe_runs GROUP BY probe
+"""
+
+# The findings of the answering runs, each with when its record was first reported (over the kept history).
+_FINDINGS = """
+SELECT f.kind AS kind, f.object_id AS key, f.probe AS probe, f.run_id AS run_id, f.observed_at AS observed_at,
+       f.system AS system, f.tenant_id AS tenant, f.object_type AS object_type, f.project_code AS project,
+       f.consultant_id AS consultant, f.age_seconds AS age, f.amount AS amount, f.currency AS currency,
+       f.detail AS detail, h.first_observed AS first_observed, h.first_age AS first_age
+FROM probe_findings AS f
+LEFT JOIN (
+    SELECT kind, object_id, min(observed_at) AS first_observed, argMin(age_seconds, observed_at) AS first_age
+    FROM probe_findings WHERE kind IN {kinds:Array(String)} GROUP BY kind, object_id
+) AS h ON h.kind = f.kind AND h.object_id = f.object_id
+WHERE f.kind IN {kinds:Array(String)} AND (f.probe, f.run_id) IN {runs:Array(Tuple(String, String))}
+"""
+
+# Which probe last reported each record of an open case (the one whose answers can heal it).
+_REPORTED_BY = """
+SELECT kind, object_id, argMax(probe, observed_at) FROM probe_findings
+WHERE kind IN {kinds:Array(String)} AND object_id IN {keys:Array(String)} GROUP BY kind, object_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _ProbeState:
+    answer_run: str
+    answer_at: datetime | None
+    can_heal: bool  # its latest run answered and is not stale
+
+
+def _probe_states(client: Client, now: datetime) -> dict[str, _ProbeState]:
+    out = {}
+    for r in _rows(client, _PROBE_RUNS):
+        recent = list(r["recent"])
+        # The shortest recent spacing: a probe down for a day then run once must not look fresh for three days.
+        gaps = [a - b for a, b in zip(recent, recent[1:], strict=False)]
+        interval = min(gaps) if gaps else _LONGEST_INTERVAL
+        answer_at = _utc(r["answer_at"]) if int(r["answers"]) else None
+        last_at = _utc(r["last_at"]) or now
+        answered_last = r["last_outcome"] in ("ok", "mismatch")
+        fresh = (now - last_at).total_seconds() <= _STALE_INTERVALS * max(interval, 1.0)
+        out[r["probe"]] = _ProbeState(r["answer_run"] if answer_at else "", answer_at, answered_last and fresh)
+    return out
+
+
+def _probe_findings(client: Client, open_cases: Iterable[tuple[str, str]], now: datetime) -> list[Evidence]:
+    """One Evidence per (finding kind, record) in each probe's latest answer; and, for open cases no longer in it,
+    the healing by that answer where the probe can heal (neither blind nor stale)."""
+    states = _probe_states(client, now)
+    runs = [(probe, s.answer_run) for probe, s in states.items() if s.answer_run]
+    out, seen = [], set()
+    rows = _rows(client, _FINDINGS, {"kinds": list(PROBE_KINDS), "runs": runs}) if runs else []
+    for r in rows:
+        if (r["kind"], r["key"]) in seen:  # one record reported twice in a run: one case
+            continue
+        seen.add((r["kind"], r["key"]))
+        observed = _utc(r["observed_at"]) or now
+        first_observed = _utc(r["first_observed"]) or observed
+        # The problem began its age before the probe first saw it (an entry approved days before the run).
+        first = first_observed - timedelta(seconds=float(r["first_age"] or 0.0))
+        detail = json.loads(r["detail"]) if r["detail"] else {}
+        said = ", ".join(f"{k}: {v}" for k, v in detail.items() if isinstance(v, str | int | float))[:300]
+        out.append(
+            Evidence(
+                kind="probe_finding",
+                cause=f"probe_finding:{r['kind']}",
+                key=r["key"],
+                category=r["kind"],
+                first_seen=first,
+                last_seen=first,  # a finding reported again by each run is not a new occurrence
+                occurrences=1,
+                systems=tuple(sorted({s for s in str(r["system"]).split(",") if s})),
+                tenant=r["tenant"] or "",
+                project=r["project"] or "",
+                consultant=r["consultant"] or "",
+                customer=str(detail.get("customer") or ""),
+                money=_money(r["currency"], r["amount"]),
+                detail=f"probe {r['probe']} reports {r['kind']} on {r['object_type']} {r['key']}"
+                + (f" ({said})" if said else ""),
+            )
+        )
+    gone = [(cause.removeprefix("probe_finding:"), key) for cause, key in open_cases]
+    gone = [(kind, key) for kind, key in gone if (kind, key) not in seen]
+    if not gone:
+        return out
+    params = {"kinds": sorted({k for k, _ in gone}), "keys": sorted({key for _, key in gone})}
+    reported_by = {(k, key): probe for k, key, probe in _rows_raw(client, _REPORTED_BY, params)}
+    for kind, key in gone:
+        state = states.get(reported_by.get((kind, key), ""))
+        if state is None or not state.can_heal or state.answer_at is None:
+            continue  # blind, stale or its findings expired: the case stays as it is
+        out.append(
+            Evidence(
+                kind="probe_finding",
+                cause=f"probe_finding:{kind}",
+                key=key,
+                first_seen=state.answer_at,
+                last_seen=_EPOCH,
+                occurrences=0,
+                healed_at=state.answer_at,
+                healed_by=f"probe {reported_by[(kind, key)]} run {state.answer_run} at {_stamp(state.answer_at)}"
+                " no longer reports it",
+            )
+        )
+    return out
+
+
+def _rows_raw(client: Client, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
+
+
+def gather(
+    client: Client,
+    open_unknown_billing: Iterable[str],
+    now: datetime,
+    open_probe_cases: Iterable[tuple[str, str]] = (),
+) -> list[Evidence]:
     """Every problem the warehouse knows of, healed or not; `open_unknown_billing`: the project codes of the
-    unknown-billing-type cases not yet closed (their healing is that they are no longer unclassified)."""
+    unknown-billing-type cases not yet closed (their healing is that they are no longer unclassified);
+    `open_probe_cases`: (cause, key) of the probe-finding cases not yet closed (healed by a probe's later answer)."""
     return [
         *_rejections(client),
         *_dead_letters(client),
         *_exceptions(client),
         *_unknown_billing(client, open_unknown_billing, now),
+        *_probe_findings(client, open_probe_cases, now),
     ]

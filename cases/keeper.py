@@ -61,7 +61,10 @@ class CaseKeeper:
             unknown_billing = [
                 c.business_key for c in cases.values() if c.kind == "unknown_billing_type" and not c.closed
             ]
-            evidence = gather(client, unknown_billing, now)
+            probe_cases = [
+                (c.cause, c.business_key) for c in cases.values() if c.kind == "probe_finding" and not c.closed
+            ]
+            evidence = gather(client, unknown_billing, now, probe_cases)
             changed: list[Case] = []
             entries: list[AuditEntry] = []
             for ev in evidence:
