@@ -246,6 +246,8 @@ def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[s
     note when it was firing in the API, also when its notification is held by a mute time interval), switch it off."""
     listing = httpx.get(f"{s.base}/api/v1/alerts", headers=s.api, timeout=30).json()["alerts"]
     before = {a["fingerprint"] for a in listing if a["state"] in ("pending", "firing")}
+    # The healthy firm's own alerts just before the fault: each one is a false alert (the target is none).
+    false_alerts = sorted(f"{a['rule']}:{a['state']}" for a in listing if a["state"] in ("pending", "firing"))
     am_before = set()
     if s.alertmanager:
         am_before = {a["fingerprint"] for a in httpx.get(f"{s.alertmanager}/api/v2/alerts", timeout=10).json()}
@@ -263,7 +265,7 @@ def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[s
             fired = None if alert is None else (time.monotonic() - t0, alert)
         time.sleep(0.5)
     httpx.post(f"{s.sim}/admin/faults/{name}", json={"on": False}, headers=s.sim_auth, timeout=10)
-    row: dict[str, Any] = {"scenario": name, "latency_s": None, "alert": None}
+    row: dict[str, Any] = {"scenario": name, "latency_s": None, "alert": None, "healthy_alerts": false_alerts}
     if found is not None:
         row |= {
             "latency_s": round(found[0] - t0, 1),
@@ -282,6 +284,8 @@ def measure(s: Stack, hook: Hook, name: str, args: argparse.Namespace) -> dict[s
     if s.alertmanager:
         chain = row["prometheus_chain_s"]
         shown += f"  [Prometheus + Alertmanager: {chain} s {row['prometheus_chain_alert'] or ''}]"
+    if false_alerts:
+        shown += f"  [active on the healthy firm before the fault: {', '.join(false_alerts)}]"
     print(f"{name:24s} {shown}", flush=True)
     return row
 
@@ -356,10 +360,12 @@ def main() -> None:
         "p95_detected_s": p95(detected),
         "notified": f"{sum(v is not None for v in notified)}/{len(results)}",
         "detected": f"{sum(v is not None for v in detected)}/{len(results)}",
+        "healthy_false_alerts": sum(len(r["healthy_alerts"]) for r in results),
     }
     print(
         f"notified {summary['notified']}, p95 {summary['p95_notified_s']} s; detected (firing, also when held)"
-        f" {summary['detected']}, p95 {summary['p95_detected_s']} s (None: a scenario not detected within the run)"
+        f" {summary['detected']}, p95 {summary['p95_detected_s']} s (None: a scenario not detected within the run);"
+        f" alerts active on the healthy firm before a fault: {summary['healthy_false_alerts']}"
     )
     out = ROOT / "bench" / "results" / "detection.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
