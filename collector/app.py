@@ -19,7 +19,7 @@ from cases import CasesComponent
 from collector import admin, ingest, read, read_ingest
 from collector.components import components
 from collector.service import Service
-from reports.api import build_router as reports_router
+from reports.component import ReportsComponent
 from syncwatch import __version__
 from syncwatch.settings import Settings
 from syncwatch.warehouse import pending_migrations
@@ -73,7 +73,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.include_router(admin.router)
     for component in service.components:
         app.include_router(component.router)
-    app.include_router(reports_router())  # the weekly report, read from the metrics stage (reports/api.py)
+    # the weekly report: read from the metrics stage, made, archived and delivered on a schedule (reports/)
+    app.include_router(ReportsComponent(settings).router)
     app.include_router(CasesComponent(settings).router)  # the exception queue; its job starts with the app (cases/)
 
     @app.exception_handler(HTTPException)

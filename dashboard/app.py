@@ -26,6 +26,8 @@ PAGES = [
             url_path="probes"),
     st.Page(HERE / "app_pages/alerts.py", title="Alerts", icon=":material/notifications_active:", url_path="alerts"),
     st.Page(HERE / "app_pages/ingest.py", title="Ingest health", icon=":material/input:", url_path="ingest"),
+    st.Page(HERE / "app_pages/weekly_report.py", title="Weekly report", icon=":material/summarize:",
+            url_path="weekly-report"),
 ]  # fmt: skip
 
 # Signed out (or signed in without a scope), the gate draws the sign-in screen: no page runs and no data is asked

@@ -1,4 +1,5 @@
-"""`syncwatch report weekly`: the weekly sync-health report of a running collector, as PDF, HTML or JSON.
+"""`syncwatch report weekly`: the weekly sync-health report of a running collector, as PDF, HTML or JSON;
+`syncwatch report list`: the reports it has archived and where they were delivered.
 
 The collector computes the report (GET /api/v1/reports/weekly/{week}); this command renders the JSON it answers
 with the same templates the collector uses, so the PDF is the same whether it comes from here or the API. It talks
@@ -8,17 +9,28 @@ to the collector in this directory (its local admin file), or to --url with --to
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
 from reports.render import render_html, render_pdf
 from reports.weeks import last_complete_week, parse_week, week_label
-from syncwatch.cli_shared import CollectorClient, call_or_fail, fail, local_collector
+from syncwatch.cli_shared import (
+    CollectorClient,
+    JsonOpt,
+    call_or_fail,
+    fail,
+    local_collector,
+    print_json,
+    print_table,
+    table,
+)
 from syncwatch.settings import Settings
 
 __all__ = ["report_app"]
@@ -34,8 +46,8 @@ class Format(StrEnum):
 
 
 def _week(text: str | None) -> str:
-    if text is None:
-        return week_label(*last_complete_week())
+    if text is None:  # the week that is over for the firm: its zone's Sunday has ended, and UTC's
+        return week_label(*last_complete_week(datetime.now(UTC), ZoneInfo(Settings().report_timezone)))
     try:
         return week_label(*parse_week(text))
     except ValueError as exc:
@@ -54,7 +66,10 @@ def _fetch(path: str, url: str | None, token: str | None) -> Any:
         return call_or_fail(client, "GET", path)
 
 
-WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W10 (default: last complete, UTC)")]
+WeekOpt = Annotated[
+    str | None,
+    typer.Option("--week", help="ISO week, e.g. 2026-W10 (default: the last complete, SYNCWATCH_REPORT_TIMEZONE)"),
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="file (default: syncwatch-weekly-WEEK.FORMAT; -: stdout)")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="collector base URL (default: the local one)")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="SYNCWATCH_TOKEN", help="API token (read scope)")]
@@ -89,3 +104,30 @@ def weekly(
     target = out or Path(f"syncwatch-weekly-{label}{'-' + tenant if tenant else ''}.{format.value}")
     target.write_bytes(body)
     errors.print(f"wrote {target} (week {label}, {report['from']} to {report['to']})", highlight=False)
+
+
+@report_app.command("list")
+def list_reports(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="one legal entity's (all: the firm-wide ones)")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=520, help="at most this many")] = 52,
+    json_out: JsonOpt = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """List the archived weekly reports, newest first, with how their delivery went."""
+    query = {k: v for k, v in {"tenant": tenant, "limit": limit}.items() if v is not None}
+    answer = _fetch(f"/api/v1/reports/weekly?{urlencode(query)}", url, token)
+    if json_out:
+        print_json(answer)
+        return
+    rows = table("week", "tenant", "generated", "version", "delivery", "failures",
+                 fixed=("week", "generated", "version", "delivery"))  # fmt: skip
+    for r in answer["reports"]:
+        failures = "; ".join(
+            f"{d['receiver']} {d['integration']}: {d['last_error']}" for d in r["deliveries"] if d["last_error"]
+        )
+        rows.add_row(r["week"], r["tenant"] or "all", r["generated_at"], str(r["version"]), r["delivery_status"],
+                     failures)  # fmt: skip
+    print_table(rows)
+    if not answer["reports"]:
+        errors.print("no archived report yet", highlight=False)

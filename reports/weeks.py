@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from metrics.windows import Window
 
@@ -34,10 +34,12 @@ def week_window(year: int, week: int) -> Window:
     return Window(monday, monday + timedelta(days=7))
 
 
-def last_complete_week(now: datetime | None = None) -> tuple[int, int]:
-    """The ISO week (UTC) that ended most recently before `now`."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    iso = (moment.date() - timedelta(days=7)).isocalendar()
+def last_complete_week(now: datetime | None = None, zone: tzinfo = UTC) -> tuple[int, int]:
+    """The ISO week that ended most recently before `now`, both in `zone` (the firm's Sunday is over) and in UTC
+    (the report's window, Monday 00:00 UTC to Monday 00:00 UTC, is over): the earlier of the two."""
+    moment = now or datetime.now(UTC)
+    local, utc = (moment.astimezone(z).date() - timedelta(days=7) for z in (zone, UTC))
+    iso = min(local, utc).isocalendar()
     return iso.year, iso.week
 
 

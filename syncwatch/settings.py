@@ -5,6 +5,7 @@ Built by the caller (`Settings()` in the CLI, explicit values in tests) and pass
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -189,6 +190,51 @@ class Settings(BaseSettings):
     alerts_notify_attempts: int = Field(
         default=4, ge=1, le=10, description="Delivery attempts per notification (exponential backoff between)"
     )
+
+    # Weekly report (reports/, docs/report.md): when it is made, for whom, where it goes
+    firm_name: str = Field(default="", max_length=200, description="The firm's name printed on every report page")
+    report_schedule: str = Field(
+        default="mon 07:00",
+        description="When the last complete week's report is made, archived and delivered: DAY HH:MM in "
+        "SYNCWATCH_REPORT_TIMEZONE (e.g. mon 07:00); empty or 0: never",
+    )
+    report_timezone: str = Field(default="UTC", description="IANA time zone of the schedule, e.g. Europe/Berlin")
+    report_tenants: list[str] = Field(
+        default_factory=list,
+        description="JSON list of legal entities with a report of their own besides the all-tenants one, "
+        'e.g. ["acme-de"]',
+    )
+    report_receivers_file: Path | None = Field(
+        default=None, description="YAML of who gets which report by email, Slack or webhook; unset: archived only"
+    )
+    report_delivery_attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts per receiver before a delivery is marked failed"
+    )
+    report_retry_seconds: float = Field(
+        default=60.0, ge=1, le=86400, description="Wait before a failed delivery's first retry; doubles each time"
+    )
+
+    @field_validator("report_schedule")
+    @classmethod
+    def _report_schedule(cls, value: str) -> str:
+        """'' when off, else 'day HH:MM' in lower case (reports/component.py splits it)."""
+        text = " ".join(value.lower().split())
+        if text in ("", "0"):
+            return ""
+        if not re.fullmatch(r"(mon|tue|wed|thu|fri|sat|sun) ([01]?\d|2[0-3]):[0-5]\d", text):
+            raise ValueError(f"{value!r} is not DAY HH:MM such as 'mon 07:00' (empty or 0: off)")
+        return text
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _report_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
+        return value
 
     # Probes stage (probes/): systems, budgets and declarative probes live in the probes file
     probes_config: Path | None = Field(

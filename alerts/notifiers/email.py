@@ -85,7 +85,10 @@ class EmailNotifier:
         self.send_resolved = send_resolved
 
     def send(self, message: Message) -> None:
-        mail = email_message(message, self.sender, self.to)
+        self.send_mail(email_message(message, self.sender, self.to))
+
+    def send_mail(self, mail: EmailMessage) -> None:
+        """One attempt to send a message built elsewhere (the weekly report's, with its PDF attached)."""
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

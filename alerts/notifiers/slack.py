@@ -101,6 +101,10 @@ class SlackNotifier:
         self.client, self.url, self.send_resolved = client, url, send_resolved
 
     def send(self, message: Message) -> None:
-        response = post_json(self.client, self.url, slack_payload(message))
+        self.post(slack_payload(message))
+
+    def post(self, payload: dict[str, Any]) -> None:
+        """One attempt to post a payload built elsewhere (the weekly report's headline)."""
+        response = post_json(self.client, self.url, payload)
         if response.text.strip() not in ("ok", ""):
             raise DeliveryFailed(f"Slack answered {response.text[:200]!r}", retryable=False)
