@@ -27,7 +27,8 @@ from syncwatch.settings import Settings
 if TYPE_CHECKING:
     from collector.service import Service
 
-__all__ = ["ProbesComponent"]
+__all__ = ["FIRST_CONTACT_RETRY_SECONDS", "ProbesComponent"]
+FIRST_CONTACT_RETRY_SECONDS = 30.0
 
 log = logging.getLogger("syncwatch.probes")
 
@@ -131,7 +132,21 @@ class ProbesComponent:
             return run
         if self._service is not None:
             self._service.new_signals()
+            if run.outcome is Outcome.UNREACHED:
+                self._retry_first_contact(name)
         return run
+
+    def _retry_first_contact(self, name: str) -> None:
+        """Until its first answer, a probe asks again after FIRST_CONTACT_RETRY_SECONDS besides its interval: an
+        hourly probe started before its system would otherwise stay unreached for an hour (and ProbeNeverAnswered
+        fire on a system that has long been up)."""
+        assert self.fleet is not None and self._service is not None
+        if self.fleet.probes[name].interval_seconds <= FIRST_CONTACT_RETRY_SECONDS:
+            return
+        self._service.scheduler.add_job(
+            self._job, "date", run_date=datetime.now(UTC) + timedelta(seconds=FIRST_CONTACT_RETRY_SECONDS),
+            args=[name], id=f"probe-first-contact:{name}", name=f"probe {name} (first contact)", replace_existing=True,
+        )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {"config_error": self.config_error, "skipped": dict(self.fleet.skipped) if self.fleet else {}}

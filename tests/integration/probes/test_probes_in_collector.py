@@ -106,7 +106,9 @@ def test_runs_are_stored_served_and_exposed(running: tuple[ThreadedCollector, An
     r = httpx.post(f"{url}/api/v1/probes/dlq_queues/run", headers=admin, timeout=60)
     assert r.json()["outcome"] == "mismatch" and r.json()["findings"][0]["kind"] == "dead_letter_queue"
     r = httpx.post(f"{url}/api/v1/probes/unreachable/run", headers=admin, timeout=60)
-    assert r.json()["outcome"] == "failed" and "ConnectError" in r.json()["error"]
+    # never answered: not set up yet rather than an outage, and asked again in 30 s rather than in an hour
+    assert r.json()["outcome"] == "unreached" and "ConnectError" in r.json()["error"]
+    assert collector.app.state.service.scheduler.get_job("probe-first-contact:unreachable") is not None
     assert httpx.post(f"{url}/api/v1/probes/nope/run", headers=admin).status_code == 404
 
     listing = httpx.get(f"{url}/api/v1/probes", headers=read).json()
@@ -117,7 +119,7 @@ def test_runs_are_stored_served_and_exposed(running: tuple[ThreadedCollector, An
     assert dl["last_run"]["started_at"] >= run["started_at"] and dl["last_run"]["outcome"] == "mismatch"
     assert dl["last_run"]["findings"] == len(expected)
     assert dl["budget"]["used_last_hour"] >= run["api_calls"] and dl["budget"]["max_concurrency"] == 2
-    assert by_name["unreachable"]["last_run"]["outcome"] == "failed"
+    assert by_name["unreachable"]["last_run"]["outcome"] == "unreached"
     assert listing["systems"]["middleware"]["calls_since_start"] >= run["api_calls"]
     assert httpx.get(f"{url}/api/v1/probes").status_code == 401
 
@@ -139,7 +141,7 @@ def test_runs_are_stored_served_and_exposed(running: tuple[ThreadedCollector, An
     }
     assert samples[("syncwatch_probe_up", (("probe", "dead_letters"),))] == 1.0
     assert samples[("syncwatch_probe_up", (("probe", "unreachable"),))] == 0.0
-    assert samples[("syncwatch_probe_outcome", (("outcome", "failed"), ("probe", "unreachable")))] == 1.0
+    assert samples[("syncwatch_probe_outcome", (("outcome", "unreached"), ("probe", "unreachable")))] == 1.0
     assert samples[
         ("syncwatch_probe_findings", (("kind", "dead_letter_unreplayed"), ("probe", "dead_letters")))
     ] == len(expected)
