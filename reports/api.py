@@ -5,6 +5,8 @@
                                                 is one (?fresh=true computes it again), else computed now
     GET /api/v1/reports/weekly/{week}/archived  the archived copy whole: model, PDF (base64), deliveries; for the
                                                 console, which reads JSON only
+    POST /api/v1/reports/weekly/{week}/run      (scope admin) what the schedule does, for one week: archive the
+                                                reports not archived yet (?rebuild=true: all again) and deliver
 
 The figures come from the metrics stage running in the same collector (its evaluator is the one behind
 /api/v1/slis), so a report equals what the API answers for the same window.
@@ -106,6 +108,22 @@ def build_router(component: ReportsComponent, lifespan: Any = None) -> APIRouter
         states = await asyncio.to_thread(component.with_client, lambda c: archive.deliveries(c, weeks=[label]))
         entry = _entry(found, states, str(request.base_url).rstrip("/"))
         return {**entry, "report": found.report, "pdf_base64": base64.b64encode(found.pdf).decode()}
+
+    @router.post(
+        "/reports/weekly/{week}/run",
+        summary="Make, archive and deliver one week's reports now, as the schedule does (a missed or past week)",
+    )
+    async def run(
+        request: Request,
+        week: str,
+        rebuild: bool = Query(False, description="Replace the archived copies instead of keeping them"),
+    ) -> dict[str, Any]:
+        request.app.state.service.auth.require(request, "admin")
+        year, number = parse_week(_week(week))
+        made = await asyncio.to_thread(component.run_week, year, number, rebuild=rebuild)
+        states = await asyncio.to_thread(component.with_client, lambda c: archive.deliveries(c, weeks=[made[0].week]))
+        base = str(request.base_url).rstrip("/")
+        return {"reports": [_entry(found, states, base) for found in made]}
 
     @router.get(
         "/reports/weekly/{week}",

@@ -1,5 +1,6 @@
 """`syncwatch report weekly`: the weekly sync-health report of a running collector, as PDF, HTML or JSON;
-`syncwatch report list`: the reports it has archived and where they were delivered.
+`syncwatch report list`: the reports it has archived and where they were delivered; `syncwatch report run`: what
+the schedule does, for one week, now.
 
 The collector computes the report (GET /api/v1/reports/weekly/{week}); this command renders the JSON it answers
 with the same templates the collector uses, so the PDF is the same whether it comes from here or the API. It talks
@@ -54,7 +55,7 @@ def _week(text: str | None) -> str:
         fail(f"--week: {exc}")
 
 
-def _fetch(path: str, url: str | None, token: str | None) -> Any:
+def _fetch(path: str, url: str | None, token: str | None, method: str = "GET") -> Any:
     if url is None or token is None:
         settings = Settings()
         found = local_collector(settings)
@@ -63,7 +64,7 @@ def _fetch(path: str, url: str | None, token: str | None) -> Any:
         url, token = url or found.url, token or found.admin_token
     # Twelve weeks of every SLI are evaluated: longer than a listing takes.
     with CollectorClient(url, token, timeout=300) as client:
-        return call_or_fail(client, "GET", path)
+        return call_or_fail(client, method, path)
 
 
 WeekOpt = Annotated[
@@ -106,6 +107,25 @@ def weekly(
     errors.print(f"wrote {target} (week {label}, {report['from']} to {report['to']})", highlight=False)
 
 
+@report_app.command("run")
+def run(
+    week: WeekOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="replace the archived copies")] = False,
+    json_out: JsonOpt = False,
+    url: UrlOpt = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="SYNCWATCH_TOKEN", help="API token (admin scope)")
+    ] = None,
+) -> None:
+    """Make, archive and deliver one week's reports now, as the schedule does (e.g. a week it missed)."""
+    label = _week(week)
+    answer = _fetch(f"/api/v1/reports/weekly/{label}/run" + ("?rebuild=true" if rebuild else ""), url, token, "POST")
+    if json_out:
+        print_json(answer)
+        return
+    _print_reports(answer["reports"])
+
+
 @report_app.command("list")
 def list_reports(
     tenant: Annotated[str | None, typer.Option("--tenant", help="one legal entity's (all: the firm-wide ones)")] = None,
@@ -120,14 +140,18 @@ def list_reports(
     if json_out:
         print_json(answer)
         return
+    _print_reports(answer["reports"])
+    if not answer["reports"]:
+        errors.print("no archived report yet", highlight=False)
+
+
+def _print_reports(reports: list[dict[str, Any]]) -> None:
     rows = table("week", "tenant", "generated", "version", "delivery", "failures",
                  fixed=("week", "generated", "version", "delivery"))  # fmt: skip
-    for r in answer["reports"]:
+    for r in reports:
         failures = "; ".join(
             f"{d['receiver']} {d['integration']}: {d['last_error']}" for d in r["deliveries"] if d["last_error"]
         )
         rows.add_row(r["week"], r["tenant"] or "all", r["generated_at"], str(r["version"]), r["delivery_status"],
                      failures)  # fmt: skip
     print_table(rows)
-    if not answer["reports"]:
-        errors.print("no archived report yet", highlight=False)

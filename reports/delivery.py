@@ -149,6 +149,13 @@ def _title(archived: Archived) -> str:
     return " ".join(" · ".join(parts).split())[:200]
 
 
+def _span(report: dict[str, Any]) -> str:
+    """'Mon 2 Nov 2026 to Sun 8 Nov 2026 (UTC)': the window ends at midnight, so its last day is the day before."""
+    start, end = (datetime.fromisoformat(str(report[k]).replace("Z", "+00:00")) for k in ("from", "to"))
+    last = end - timedelta(microseconds=1)
+    return f"{start:%a} {start.day} {start:%b %Y} to {last:%a} {last.day} {last:%b %Y} (UTC)"
+
+
 def headline_lines(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(label, figure as printed, its sentence) for each headline figure of a report model."""
     return [(str(f.get("label", "")), str(f.get("text", "")), str(f.get("sentence", ""))) for f in report["headline"]]
@@ -163,7 +170,7 @@ def report_email(archived: Archived, sender: str, to: tuple[str, ...], link: str
     mail["To"] = ", ".join(to)
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = make_msgid(domain="syncwatch")
-    text = [_title(archived), f"{archived.report['from']} to {archived.report['to']}", ""]
+    text = [_title(archived), _span(archived.report), ""]
     text += [f"{label}: {figure}\n  {sentence}" for label, figure, sentence in lines]
     text += ["", "The report is attached as PDF.", f"Online: {link}"]
     mail.set_content("\n".join(text))
@@ -172,7 +179,8 @@ def report_email(archived: Archived, sender: str, to: tuple[str, ...], link: str
         for label, figure, sentence in lines
     )
     mail.add_alternative(
-        f"<html><body><h2>{html.escape(_title(archived))}</h2><table>{rows}</table>"
+        f"<html><body><h2>{html.escape(_title(archived))}</h2><p>{html.escape(_span(archived.report))}</p>"
+        f"<table>{rows}</table>"
         f'<p>The report is attached as PDF. <a href="{html.escape(link)}">Open it online</a>.</p></body></html>',
         subtype="html",
     )

@@ -51,6 +51,7 @@ class Estate:
     url: str
     read: str
     ingest: str
+    admin: str
     reports: ReportsComponent
     inbox: _Inbox
     hook: HttpReceiver
@@ -83,7 +84,7 @@ receivers:
                                  report_retry_seconds=3600, report_delivery_attempts=3, firm_name=FIRM)  # fmt: skip
         client = connect(settings)
         apply_migrations(client, settings.retention_days)
-        secrets = {s: create_token(client, f"archive-{s}", [s])[1] for s in ("ingest", "read")}
+        secrets = {s: create_token(client, f"archive-{s}", [s])[1] for s in ("ingest", "read", "admin")}
         _alert_history(client)
         try:
             with ThreadedCollector(settings) as running:
@@ -93,8 +94,8 @@ receivers:
                 while client.query("SELECT count() FROM events").result_rows[0][0] < len(events) - 10:
                     assert time.monotonic() < deadline, "the events were not written"
                     time.sleep(0.05)
-                yield Estate(running.url, secrets["read"], secrets["ingest"], running.app.state.reports, inbox, hook,
-                             client)  # fmt: skip
+                yield Estate(running.url, secrets["read"], secrets["ingest"], secrets["admin"],
+                             running.app.state.reports, inbox, hook, client)  # fmt: skip
         finally:
             smtp.stop()
             client.command(f"DROP DATABASE IF EXISTS `{settings.database}`")
@@ -236,3 +237,20 @@ def test_the_cli_lists_the_archive(estate: Estate, first_run: list[Any]) -> None
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if WEEK in line]
     assert len(lines) == 2 and any("acme-de" in line for line in lines) and any(" all " in line for line in lines)
+
+
+def test_a_week_can_be_run_by_hand_with_the_admin_scope(estate: Estate, first_run: list[Any]) -> None:
+    path = f"{estate.url}/api/v1/reports/weekly/{WEEK}/run"
+    assert httpx.post(path, headers=auth(estate.read), timeout=30).status_code == 403
+    assert httpx.post(f"{estate.url}/api/v1/reports/weekly/2999-W01/run", headers=auth(estate.admin),
+                      timeout=30).status_code == 422  # fmt: skip
+    mails = len(estate.inbox.mails)
+    listed = _listing(estate)
+    answer = httpx.post(path, headers=auth(estate.admin), timeout=300)
+    assert answer.status_code == 200, answer.text
+    kept = {(e["week"], e["tenant"]): e["version"] for e in answer.json()["reports"]}
+    assert kept == {key: e["version"] for key, e in listed.items()}  # archived already: kept, not made again
+    assert len(estate.inbox.mails) == mails
+    result = CliRunner().invoke(app, ["report", "run", "--week", WEEK, "--url", estate.url, "--token", estate.admin],
+                                env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0 and result.output.count(WEEK) == 2, result.output

@@ -91,7 +91,8 @@ def test_the_email_carries_the_headline_escaped_and_the_pdf() -> None:
     mail = message_from_bytes(sent, policy=policy.default)
     assert mail["Subject"] == "SyncWatch weekly report 2026-W45 · Acme <&> Partners"
     parts = {p.get_content_type(): p for p in mail.walk() if not p.is_multipart()}
-    assert "Posted on the first attempt: 57.1%" in parts["text/plain"].get_payload(decode=True).decode()
+    text = parts["text/plain"].get_payload(decode=True).decode()
+    assert "Posted on the first attempt: 57.1%" in text and "Mon 2 Nov 2026 to Sun 8 Nov 2026 (UTC)" in text
     html = parts["text/html"].get_payload(decode=True).decode()
     assert "Acme &lt;&amp;&gt; Partners" in html and "<@here>" not in html
     pdf = parts["application/pdf"]
