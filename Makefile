@@ -69,5 +69,9 @@ bench-truth: install
 bench-healthy: install
 	$(PY) bench/healthy.py --consultants 5000
 
+.PHONY: bench-exceptions
+bench-exceptions: install
+	$(PY) bench/exceptions.py --cases 100000 --evidence 100000
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
