@@ -121,7 +121,8 @@ def build_router(component: ReportsComponent, lifespan: Any = None) -> APIRouter
         request.app.state.service.auth.require(request, "admin")
         year, number = parse_week(_week(week))
         made = await asyncio.to_thread(component.run_week, year, number, rebuild=rebuild)
-        states = await asyncio.to_thread(component.with_client, lambda c: archive.deliveries(c, weeks=[made[0].week]))
+        label = week_label(year, number)
+        states = await asyncio.to_thread(component.with_client, lambda c: archive.deliveries(c, weeks=[label]))
         base = str(request.base_url).rstrip("/")
         return {"reports": [_entry(found, states, base) for found in made]}
 

@@ -110,17 +110,24 @@ class ReportsComponent:
         assert self._service is not None, "the component has not started"
         made = []
         for tenant in ["", *self.settings.report_tenants]:
-            found = None if rebuild else self.with_client(partial(archive.get, week=week_label(year, week),
-                                                                  tenant=tenant))  # fmt: skip
-            if found is None:
-                report = build_weekly(metrics_sources(self._service), year, week, tenant=tenant or None,
-                                      firm=self.settings.firm_name)  # fmt: skip
-                found = self.with_client(partial(archive.store, report=report, pdf=render_pdf(report)))
-                log.info("archived the weekly report of %s%s", found.week, f" for {tenant}" if tenant else "")
-            made.append(found)
+            try:
+                made.append(self._archived(year, week, tenant, rebuild))
+            except Exception:  # one legal entity's failure must not cost the others their report
+                log.exception("the weekly report of %s%s was not made", week_label(year, week),
+                              f" for {tenant}" if tenant else "")  # fmt: skip
         for archived in made:
             self.deliver(archived)
         return made
+
+    def _archived(self, year: int, week: int, tenant: str, rebuild: bool) -> Archived:
+        assert self._service is not None, "the component has not started"
+        found = None if rebuild else self.with_client(partial(archive.get, week=week_label(year, week), tenant=tenant))
+        if found is None:
+            report = build_weekly(metrics_sources(self._service), year, week, tenant=tenant or None,
+                                  firm=self.settings.firm_name)  # fmt: skip
+            found = self.with_client(partial(archive.store, report=report, pdf=render_pdf(report)))
+            log.info("archived the weekly report of %s%s", found.week, f" for {tenant}" if tenant else "")
+        return found
 
     def deliver(self, archived: Archived, now: datetime | None = None) -> list[DeliveryState]:
         """First attempts for the report's channels that have none yet; those already tried are left to retries."""

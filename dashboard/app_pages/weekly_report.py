@@ -89,4 +89,9 @@ assert report is not None
 suffix = "" if tenant == ALL else f"-{tenant}"
 st.download_button("Download PDF", data=pdf, file_name=f"syncwatch-weekly-{week}{suffix}.pdf",
                    mime="application/pdf", icon=":material/download:", on_click="ignore")  # fmt: skip
-components.html(render_html(report), height=1600, scrolling=True)
+try:
+    page = render_html(report)
+except Exception as exc:  # a copy archived by an older version may lack what today's template reads
+    st.warning(f"This report cannot be shown here ({esc(type(exc).__name__)}); its PDF above is the one delivered.")
+else:
+    components.html(page, height=1600, scrolling=True)
