@@ -46,6 +46,17 @@ SELECT entry_id FROM events
 WHERE canonical_type = 'time_entry.post_failed' AND entry_id != '' AND NOT JSONExtractBool(data, 'retryable')
 """
 
+
+# Healed problems matter only to the cases still open on them (to close them): a problem that healed before the
+# job saw it opens nothing, and a closed case stays closed. Reading only those keeps a run to the open problems,
+# not every refusal, dead letter and exception of the retention (docs/benchmarks.md "Exception queue").
+def _open_keys(kind: str) -> str:
+    return (
+        "SELECT business_key FROM exception_cases FINAL"
+        f" WHERE kind = '{kind}' AND state NOT IN ('resolved', 'auto_resolved')"
+    )
+
+
 _REJECTIONS = f"""
 SELECT f.entry_id AS key, f.category AS category, f.code AS code, f.message AS message, f.first_seen AS first_seen,
        f.last_seen AS last_seen, f.n AS n, f.flow AS flow, f.systems AS systems,
@@ -64,6 +75,8 @@ FROM (
     GROUP BY entry_id, category
 ) AS f
 LEFT JOIN (SELECT * FROM ({ENTRIES}) WHERE entry_id IN ({_REFUSED})) AS e ON e.entry_id = f.entry_id
+WHERE (e.posted_at IS NULL AND e.written_off_at IS NULL AND e.superseded_at IS NULL)
+   OR f.entry_id IN ({_open_keys("erp_rejection")})
 """
 
 _DEAD_LETTERS = f"""
@@ -80,7 +93,7 @@ LEFT JOIN (
 ) AS n ON n.message_id = d.message_id
 LEFT JOIN (SELECT * FROM ({ENTRIES}) WHERE entry_id IN (SELECT object_id FROM dead_letter_state)) AS e
     ON e.entry_id = d.object_id AND d.object_id != ''
-WHERE d.dead_lettered_at IS NOT NULL
+WHERE d.dead_lettered_at IS NOT NULL AND (d.replayed_at IS NULL OR d.message_id IN ({_open_keys("dead_letter")}))
 """
 
 _EXCEPTIONS = f"""
@@ -91,7 +104,7 @@ SELECT x.exception_id AS key, x.tenant AS tenant, x.flow AS flow, x.severity AS 
 FROM ({EXCEPTIONS}) AS x
 LEFT JOIN (SELECT * FROM ({ENTRIES}) WHERE entry_id IN (SELECT object_id FROM exception_state)) AS e
     ON e.entry_id = x.object_id AND x.object_id != ''
-WHERE x.opened_at IS NOT NULL
+WHERE x.opened_at IS NOT NULL AND (x.resolved_at IS NULL OR x.exception_id IN ({_open_keys("exception")}))
 """
 
 _UNKNOWN_BILLING = f"""
