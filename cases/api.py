@@ -91,7 +91,9 @@ def build_router(component: CasesComponent, lifespan: Any = None) -> APIRouter:
     @router.get("/exceptions", summary="The exception queue: cases by money at stake x age, filtered, in pages")
     async def queue(
         request: Request,
-        state: list[str] = Query([], description=f"one or more of {', '.join(STATES)} (default: every state)"),
+        state: list[str] = Query(
+            [], description=f"one or more of {', '.join(STATES)}, repeated or comma-separated (default: every state)"
+        ),
         owner: str | None = Query(None, max_length=100, description="owner team"),
         cause: str | None = Query(None, max_length=200, description="e.g. erp_rejection:PERIOD_CLOSED, dead_letter"),
         tenant: str | None = Query(None, max_length=200),
@@ -101,6 +103,8 @@ def build_router(component: CasesComponent, lifespan: Any = None) -> APIRouter:
         offset: int = Query(0, ge=0, le=1_000_000),
     ) -> dict[str, Any]:
         request.app.state.service.auth.require(request, "read")
+        # repeated or comma-separated: clients that send each parameter once (the console) list states in one
+        state = [s for value in state for s in value.split(",") if s]
         _states(state, "state")
         now = datetime.now(UTC)
         due = min(due_before or now, now) if overdue else due_before

@@ -55,8 +55,8 @@ class Principal:
     claims: tuple[str, ...] = ()  # single sign-on: the mapped claim's values, to say why none of them gave a scope
 
     def allows(self, scope: str) -> bool:
-        """The collector's rule (syncwatch/tokens.py): admin implies every other scope."""
-        return scope in self.scopes or "admin" in self.scopes
+        """The collector's rule (syncwatch/tokens.py): admin implies every other scope, operate implies read."""
+        return scope in self.scopes or "admin" in self.scopes or (scope == "read" and "operate" in self.scopes)
 
     def refusal(self, scope: str) -> str | None:
         """None when this viewer may do what needs `scope`, else why not (shown next to the disabled control)."""

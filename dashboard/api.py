@@ -254,6 +254,10 @@ class ApiClient:
     def acknowledge(self, fingerprint: str) -> Outcome:
         return self._call("POST", f"/api/v1/alerts/{quote(fingerprint, safe='')}/ack")
 
+    # -- exception queue (actions need the operate scope) ------------------------------------------------------
+    def act_on_case(self, case_id: str, action: Mapping[str, str]) -> Outcome:
+        return self._call("POST", f"/api/v1/exceptions/{quote(case_id, safe='')}/actions", json=dict(action))
+
 
 def _outcome(path: str, response: httpx.Response, elapsed_ms: float) -> Outcome:
     try:

@@ -24,6 +24,8 @@ PAGES = [
     st.Page(HERE / "app_pages/record_trace.py", title="Record trace", icon=":material/timeline:", url_path="trace"),
     st.Page(HERE / "app_pages/probes.py", title="Probes & reconciliation", icon=":material/fact_check:",
             url_path="probes"),
+    st.Page(HERE / "app_pages/exceptions.py", title="Exceptions", icon=":material/assignment_late:",
+            url_path="exceptions"),
     st.Page(HERE / "app_pages/alerts.py", title="Alerts", icon=":material/notifications_active:", url_path="alerts"),
     st.Page(HERE / "app_pages/ingest.py", title="Ingest health", icon=":material/input:", url_path="ingest"),
     st.Page(HERE / "app_pages/weekly_report.py", title="Weekly report", icon=":material/summarize:",

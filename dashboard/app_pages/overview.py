@@ -9,6 +9,7 @@ from urllib.parse import quote
 import streamlit as st
 
 from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Ok, Request
+from dashboard.exceptions_tile import exceptions_tile
 from dashboard.flows import flow_map_svg, hop_health, silent_flows
 from dashboard.format import (
     STATUS_COLOUR,
@@ -124,6 +125,8 @@ def live() -> None:
     if slis_body.get("as_of"):
         span = f" · window {esc(slis_body['from'])} → {esc(slis_body.get('to'))}" if slis_body.get("from") else ""
         st.caption(f"As of {esc(slis_body['as_of'])} (UTC){span} · each SLI over its objective's window")
+
+    exceptions_tile()
 
     st.subheader("Flows")
     silent = silent_flows((data(silence_o) or {}).get("rows", []))
