@@ -38,6 +38,7 @@ PROBE_KINDS = ("approved_not_posted", "project_mismatch", "rate_card_expiring", 
 # last runs' spacing, and a probe with one run is given the longest built-in interval (rate_cards, 6 h).
 _STALE_INTERVALS = 3
 _LONGEST_INTERVAL = 6 * 3600.0
+_FIRST_REPORT_WITHIN = timedelta(days=7)
 
 # The entries read for money and keys: only those the evidence names (entry_state is sorted by entry id, so the
 # merged read skips the rest instead of merging every entry of the firm).
@@ -304,7 +305,9 @@ SELECT probe, argMax(run_id, started_at) AS last_run, max(started_at) AS last_at
 FROM probe_runs GROUP BY probe
 """
 
-# The findings of the answering runs, each with when its record was first reported (over the kept history).
+# The findings of the answering runs, each with when its record was first reported. The first report is looked for
+# in the last week only: a case opens from it once and keeps its opened_at, the finding's age carries the start of
+# problems older than that, and the whole retention (a probe every 15 minutes for 90 days) is not read every minute.
 _FINDINGS = """
 SELECT f.kind AS kind, f.object_id AS key, f.probe AS probe, f.run_id AS run_id, f.observed_at AS observed_at,
        f.system AS system, f.tenant_id AS tenant, f.object_type AS object_type, f.project_code AS project,
@@ -313,7 +316,8 @@ SELECT f.kind AS kind, f.object_id AS key, f.probe AS probe, f.run_id AS run_id,
 FROM probe_findings AS f
 LEFT JOIN (
     SELECT kind, object_id, min(observed_at) AS first_observed, argMin(age_seconds, observed_at) AS first_age
-    FROM probe_findings WHERE kind IN {kinds:Array(String)} GROUP BY kind, object_id
+    FROM probe_findings WHERE kind IN {kinds:Array(String)} AND observed_at >= {since:DateTime64(3, 'UTC')}
+    GROUP BY kind, object_id
 ) AS h ON h.kind = f.kind AND h.object_id = f.object_id
 WHERE f.kind IN {kinds:Array(String)} AND (f.probe, f.run_id) IN {runs:Array(Tuple(String, String))}
 """
@@ -353,13 +357,19 @@ def _probe_findings(client: Client, open_cases: Iterable[tuple[str, str]], now: 
     states = _probe_states(client, now)
     runs = [(probe, s.answer_run) for probe, s in states.items() if s.answer_run]
     out, seen = [], set()
-    rows = _rows(client, _FINDINGS, {"kinds": list(PROBE_KINDS), "runs": runs}) if runs else []
+    # The week before the oldest answer read: a stale probe's last answer may be older than a week itself.
+    oldest = min((s.answer_at for s in states.values() if s.answer_run and s.answer_at), default=now)
+    since = oldest.astimezone(UTC).replace(tzinfo=None) - _FIRST_REPORT_WITHIN
+    params = {"kinds": list(PROBE_KINDS), "runs": runs, "since": since}
+    rows = _rows(client, _FINDINGS, params) if runs else []
     for r in rows:
         if (r["kind"], r["key"]) in seen:  # one record reported twice in a run: one case
             continue
         seen.add((r["kind"], r["key"]))
         observed = _utc(r["observed_at"]) or now
-        first_observed = _utc(r["first_observed"]) or observed
+        first_observed = _utc(r["first_observed"])
+        if first_observed is None or first_observed <= _EPOCH:  # the join's default: no earlier report was read
+            first_observed = observed
         # The problem began its age before the probe first saw it (an entry approved days before the run).
         first = first_observed - timedelta(seconds=float(r["first_age"] or 0.0))
         detail = json.loads(r["detail"]) if r["detail"] else {}

@@ -149,3 +149,12 @@ def test_a_fault_the_probes_detect_opens_its_cases_and_the_healed_estate_closes_
         f"probe duplicate_postings run {clean.run_id} at "
         f"{datetime.fromtimestamp(clean.started_at, UTC):%Y-%m-%d %H:%M:%S}Z no longer reports it"
     }
+
+
+def test_a_problem_first_reported_long_ago_opens_when_its_age_says(warehouse: Client, keeper: CaseKeeper) -> None:
+    # Reported 10 days ago (1 day old then) and now (11 days old): the first report is beyond the week the job
+    # looks back, and the finding's age still places the problem's start.
+    write_run(warehouse, run("time_posting", "old", T - timedelta(days=10), Outcome.MISMATCH, unposted("E5", age=DAY)))
+    write_run(warehouse, run("time_posting", "now", T, Outcome.MISMATCH, unposted("E5", age=11 * DAY)))
+    assert keeper.maintain(T + timedelta(minutes=1)).audit == {"opened": 1}
+    assert probe_cases(warehouse)[("probe_finding:approved_not_posted", "E5")].opened_at == T - timedelta(days=11)
