@@ -12,7 +12,7 @@ import httpx
 
 from alerts.api import build_router
 from alerts.config import AlertsConfig, load_config
-from alerts.dispatch import Dispatcher
+from alerts.dispatch import ClaimFn, Dispatcher
 from alerts.engine import AlertEngine
 from alerts.notifiers import build_notifier
 from alerts.notifiers.alertmanager import alertmanager_valid_for
@@ -23,7 +23,7 @@ from alerts.warehouse_signals import WarehouseSignals
 from syncwatch.settings import Settings
 
 if TYPE_CHECKING:
-    from collector.service import Service
+    from syncwatch.host import Host
 
 __all__ = ["AlertsComponent", "build_engine", "settings_integrations"]
 
@@ -48,6 +48,7 @@ def build_engine(
     store: AlertStore | None,
     http: httpx.Client,
     log_store: AlertStore | None = None,
+    claim: ClaimFn | None = None,
 ) -> AlertEngine:
     resend = settings.alerts_alertmanager_resend_delay_seconds
     valid_for = alertmanager_valid_for(settings.alerts_evaluation_interval_seconds, resend)
@@ -70,7 +71,12 @@ def build_engine(
 
     target = log_store or store
     dispatcher = Dispatcher(
-        config, notifiers, external_url=external, log_delivery=target.log_notification if target else None, send=send
+        config,
+        notifiers,
+        external_url=external,
+        log_delivery=target.log_notification if target else None,
+        send=send,
+        claim=claim,
     )
     return AlertEngine(config, source, store, dispatcher)
 
@@ -83,14 +89,14 @@ class AlertsComponent:
         self.engine: AlertEngine | None = None
         self.config: AlertsConfig | None = None
         self.router = build_router(self)
-        self._service: Service | None = None
+        self._service: Host | None = None
         self._api_store: AlertStore | None = None
         self._api_lock = threading.Lock()
         self._http: httpx.Client | None = None
         # The interval job and the runs asked for by new signals never evaluate at the same time (one store).
         self._evaluating = threading.Lock()
 
-    def start(self, service: Service) -> None:
+    def start(self, service: Host) -> None:
         settings = self.settings
         # An invalid file stops the start-up with a message naming rule and field: better than silent alerting.
         self.config = load_config(settings.alerts_config_file, extra_integrations=settings_integrations(settings))
@@ -104,6 +110,8 @@ class AlertsComponent:
             AlertStore(evaluation_client),
             self._http,
             log_store=AlertStore(service.connect()),
+            # with a server warehouse, several workers may overlap for a moment: the first to claim a page sends it
+            claim=service.lease.claim if service.lease is not None else None,
         )
         engine.start()
         self.engine = engine
@@ -117,6 +125,8 @@ class AlertsComponent:
             next_run_time=now,
         )
         service.on_new_signals(self._evaluate_soon)
+        if service.lease is not None:
+            service.lease.on_acquire(self._resume)
         service.scheduler.add_job(
             engine.dispatch, "interval", seconds=1, id="alerts-dispatch", next_run_time=now + timedelta(seconds=1)
         )
@@ -131,6 +141,13 @@ class AlertsComponent:
         assert self.engine is not None
         with self._evaluating:
             self.engine.evaluate()
+
+    def _resume(self, token: int) -> None:
+        """This worker took the lease over: carry on from the alert states and deliveries the last holder stored,
+        not from what this process remembered when it last acted."""
+        if self.engine is not None:
+            with self._evaluating:
+                self.engine.start()
 
     def _evaluate_soon(self) -> None:
         """New signals are stored: evaluate now instead of at the next interval. Requests arriving while one is

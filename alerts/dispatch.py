@@ -16,6 +16,7 @@ neither repeats what was delivered nor drops what was not.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class ReceiverHealth:
 
 LogFn = Callable[[NotificationRecord], None]
 DeliverFn = Callable[[Notifier, Message], Delivery]
+# Whether this process may send the notification with this key (syncwatch/lease.py Lease.claim): False when it
+# lost the worker lease, or another worker already claimed the same notification.
+ClaimFn = Callable[[str], bool]
 
 
 class Dispatcher:
@@ -88,6 +92,7 @@ class Dispatcher:
         log_delivery: LogFn | None = None,
         send: DeliverFn = deliver,
         failure_retry: float = 15.0,
+        claim: ClaimFn | None = None,
     ) -> None:
         self.config = config
         self.notifiers = notifiers  # receiver -> [(integration id, notifier)]
@@ -95,6 +100,7 @@ class Dispatcher:
         self.log_delivery = log_delivery
         self.send = send
         self.failure_retry = failure_retry
+        self.claim = claim
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.groups: dict[str, GroupState] = {}
         self.restored: dict[tuple[str, str], Delivered] = {}
@@ -108,6 +114,11 @@ class Dispatcher:
 
     # -- restart ----------------------------------------------------------------------------------------------
     def restore(self, records: list[NotificationRecord]) -> None:
+        # Replaces what this dispatcher remembers: a worker taking the lease over restores what the previous
+        # holder delivered (syncwatch/lease.py), and its own memory from an earlier turn is stale.
+        self.groups.clear()
+        self.restored.clear()
+        self.retry_at.clear()
         for rec in records:
             if rec.outcome == "sent":
                 self.restored[(rec.group_key, rec.integration)] = Delivered(
@@ -204,6 +215,12 @@ class Dispatcher:
                 # Nothing to say; forget alerts that left quietly (silenced, inhibited, or resolved unsent).
                 last.firing = last.firing & visible_fps
                 continue
+            if self.claim is not None:
+                key = _claim_key(group, iid, visible, tell_resolved, acked, now if repeat_due else None)
+                if not self.claim(key):
+                    log.info("notification of group %s to %s left to the worker that claimed it", group.key, iid)
+                    group.delivered[iid] = Delivered(visible_fps, frozenset(acked), now)
+                    continue
             message = self._message(group, visible, tell_resolved, acked, now)
             result = self.send(notifier, message)
             if result.ok:
@@ -321,3 +338,28 @@ class Dispatcher:
 
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _claim_key(
+    group: GroupState,
+    iid: str,
+    firing: list[Alert],
+    resolved: list[Alert],
+    acked: dict[str, str],
+    repeat_at: datetime | None,
+) -> str:
+    """One notification's identity across workers: group, integration, and the state told (each alert by its
+    fingerprint and the start of its episode, so a later episode is a new notification); a repeat by its interval."""
+
+    def episode(a: Alert) -> str:
+        return f"{a.fingerprint}@{a.active_since.isoformat() if a.active_since else ''}"
+
+    state = "|".join(
+        [
+            ",".join(sorted(episode(a) for a in firing)),
+            ",".join(sorted(episode(a) for a in resolved)),
+            ",".join(sorted(acked)),
+            str(int(repeat_at.timestamp() // group.route.repeat_interval)) if repeat_at else "",
+        ]
+    )
+    return f"{group.key}|{iid}|{hashlib.sha256(state.encode()).hexdigest()[:32]}"

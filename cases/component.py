@@ -22,7 +22,7 @@ from syncwatch.settings import Settings
 from syncwatch.warehouse.pool import ClientPool
 
 if TYPE_CHECKING:
-    from collector.service import Service
+    from syncwatch.host import Host
 
 __all__ = ["CasesComponent"]
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class CasesComponent:
         self.settings = settings
         self.router = build_router(self, self._lifespan)
         self.keeper: CaseKeeper | None = None
-        self._service: Service | None = None
+        self._service: Host | None = None
         self._clients = ClientPool("exceptions component")
         self._metrics: CaseMetrics | None = None
         self.transport: httpx.BaseTransport | None = None  # the middleware's; tests may set their own
@@ -49,7 +49,7 @@ class CasesComponent:
         finally:
             self.stop()
 
-    def start(self, service: Service) -> None:
+    def start(self, service: Host) -> None:
         self._service = service
         self._clients.open(service.connect)
         self.keeper = CaseKeeper(service.connect)

@@ -17,10 +17,10 @@ from starlette.requests import ClientDisconnect
 
 from cases import CasesComponent
 from collector import admin, ingest, read, read_ingest
-from collector.components import components
 from collector.service import Service
 from reports.component import ReportsComponent
 from syncwatch import __version__
+from syncwatch.roles import Role, components, runs_ingest
 from syncwatch.settings import Settings
 from syncwatch.warehouse import pending_migrations
 
@@ -47,8 +47,9 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
-    service = Service(settings, registry)
+def create_app(settings: Settings, registry: CollectorRegistry | None = None, role: Role = "all") -> FastAPI:
+    """The collector for `role` (syncwatch/roles.py): all-in-one, ingest and the read API only, or the worker."""
+    service = Service(settings, registry, role)
     service.components = components(settings)
 
     @asynccontextmanager
@@ -67,10 +68,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         responses=_INVALID,
     )
     app.state.service = service
-    app.include_router(ingest.router)
-    app.include_router(read.router)
-    app.include_router(read_ingest.router)
-    app.include_router(admin.router)
+    if runs_ingest(role):
+        app.include_router(ingest.router)
+        app.include_router(read.router)
+        app.include_router(read_ingest.router)
+        app.include_router(admin.router)
     for component in service.components:
         app.include_router(component.router)
     # the weekly report: read from the metrics stage, made, archived and delivered on a schedule (reports/)

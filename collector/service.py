@@ -16,12 +16,10 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 import orjson
-from apscheduler.schedulers.background import BackgroundScheduler
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
 from collector.auth import Authenticator, RateLimiter, TokenCache
-from collector.components import Component
 from collector.dedup import DedupIndex
 from collector.events import EventRules
 from collector.parsing import exit_with_parent
@@ -29,6 +27,9 @@ from collector.rejections import Rejection, refused_by_warehouse
 from collector.spool import Spool
 from collector.telemetry import CollectorMetrics
 from collector.writer import TableWriter
+from syncwatch.host import Component
+from syncwatch.lease import FencedScheduler, Lease
+from syncwatch.roles import Role, runs_ingest, runs_stages
 from syncwatch.settings import Settings
 from syncwatch.tokens import list_tokens
 from syncwatch.warehouse import apply_migrations, connect
@@ -40,8 +41,11 @@ T = TypeVar("T")
 
 
 class Service:
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None):
+    """The stages' `Host` (syncwatch/host.py), and ingest when the role has it (syncwatch/roles.py)."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None, role: Role = "all"):
         self.settings = settings
+        self.role = role
         self.registry = registry or CollectorRegistry()
         self.metrics = CollectorMetrics(self.registry)
         self.rules = EventRules(
@@ -66,10 +70,21 @@ class Service:
         self.reader: Client | None = None
         self.migrations_applied = False
         self.writers: dict[str, TableWriter] = {}
-        # Scheduled work of the stages living in this process (components.py). Threads, not the event loop:
+        # With a server warehouse several processes may run the stages: one lease says which one acts. Embedded,
+        # this process owns the warehouse and is the only one.
+        self.lease: Lease | None = (
+            Lease(
+                self.connect, seconds=settings.worker_lease_seconds, renew_seconds=settings.worker_lease_renew_seconds
+            )
+            if runs_stages(role) and not settings.embedded
+            else None
+        )
+        # Scheduled work of the stages living in this process (syncwatch/roles.py). Threads, not the event loop:
         # warehouse queries block, and chDB releases the GIL while it works.
-        self.scheduler = BackgroundScheduler(
-            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+        self.scheduler = FencedScheduler(
+            self.lease,
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         )
         self.components: list[Component] = []
         self._signal_listeners: list[Callable[[], None]] = []
@@ -101,7 +116,21 @@ class Service:
             log.info("applied migrations %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
         self.migrations_applied = True
         await self.refresh_tokens()
-        await asyncio.to_thread(self._warm_dedup)
+        if runs_ingest(self.role):
+            await asyncio.to_thread(self._warm_dedup)
+            self._start_writers()
+        self._refresh_task = asyncio.create_task(self._refresh_tokens_loop())
+        for component in self.components:
+            component.start(self)
+        # An ingest-only process schedules nothing: the stages' jobs stay paused (their read routes still serve).
+        self.scheduler.start(paused=not runs_stages(self.role))
+        if self.lease is not None:
+            self.lease.start()
+        if self.role != "worker":  # the CLI's token commands need the admin API, which a worker does not serve
+            self._write_local_admin_file()
+
+    def _start_writers(self) -> None:
+        settings = self.settings
         delay = settings.batch_max_delay_ms / 1000
         for table in ("events", "otel_traces", "quarantine"):
             writer = TableWriter(
@@ -117,24 +146,22 @@ class Service:
             )
             writer.start()
             self.writers[table] = writer
-        self._refresh_task = asyncio.create_task(self._refresh_tokens_loop())
-        for component in self.components:
-            component.start(self)
-        self.scheduler.start()
-        self._write_local_admin_file()
 
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.stop)
         for component in self.components:
             component.stop()
         for writer in self.writers.values():
             await writer.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        self.settings.local_admin_file.unlink(missing_ok=True)
+        if self.role != "worker":
+            self.settings.local_admin_file.unlink(missing_ok=True)
 
     def on_new_signals(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a stage has stored new signals (alert evaluation, so it need not wait)."""

@@ -23,7 +23,7 @@ from syncwatch.settings import Settings
 from syncwatch.warehouse.pool import ClientPool
 
 if TYPE_CHECKING:
-    from collector.service import Service
+    from syncwatch.host import Host
 
 __all__ = ["MetricsComponent"]
 log = logging.getLogger(__name__)
@@ -38,12 +38,12 @@ class MetricsComponent:
         # A bad SLO file stops the start with a message naming the SLI and field, before anything is served.
         self.evaluator = Evaluator(load_slos(settings.slo_file, known=set(NAMES)), settings.max_label_values)
         self.router = build_router(self)
-        self._service: Service | None = None
+        self._service: Host | None = None
         self._clients = ClientPool("metrics component")
         self.job: SnapshotJob | None = None
         self.compaction: StateCompaction | None = None
 
-    def start(self, service: Service) -> None:
+    def start(self, service: Host) -> None:
         self._service = service
         self._clients.open(service.connect)
         self.job = SnapshotJob(self.evaluator, service.connect, service.registry)

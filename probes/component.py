@@ -25,7 +25,7 @@ from probes.tracing import build_tracer_provider, probe_calls_since
 from syncwatch.settings import Settings
 
 if TYPE_CHECKING:
-    from collector.service import Service
+    from syncwatch.host import Host
 
 __all__ = ["FIRST_CONTACT_RETRY_SECONDS", "ProbesComponent"]
 FIRST_CONTACT_RETRY_SECONDS = 30.0
@@ -41,14 +41,14 @@ class ProbesComponent:
         self.fleet: ProbeFleet | None = None
         self.config_error = ""
         self.started_at = time.time()
-        self._service: Service | None = None
+        self._service: Host | None = None
         self._provider: TracerProvider | None = None
         self._writer: Client | None = None
         self._write_lock = threading.Lock()
         self.router = build_router(self)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self, service: Service) -> None:
+    def start(self, service: Host) -> None:
         self._service = service
         path = self.settings.probes_config
         if path is None:
@@ -57,7 +57,7 @@ class ProbesComponent:
         try:
             config = load_probes_file(path)
             self._provider = build_tracer_provider(service.connect)
-            # Service.stop waits for running jobs: a probe notices the shutdown at its next call and ends there.
+            # The host waits for running jobs at its stop: a probe notices the shutdown at its next call and ends there.
             self.fleet = ProbeFleet(
                 config, tracer_provider=self._provider, cancelled=lambda: service.scheduler.state == STATE_STOPPED
             )
@@ -68,6 +68,9 @@ class ProbesComponent:
             return
         self._writer = service.connect()
         self._restore(self._writer)
+        if service.lease is not None:
+            # Taking the worker lease over: the calls the last holder made this hour count against the budgets.
+            service.lease.on_acquire(lambda token: self._restore(service.connect()))
         self.started_at = time.time()
         for name, probe in self.fleet.probes.items():
             first = datetime.now(UTC) + timedelta(seconds=random.uniform(1, min(30.0, probe.interval_seconds)))

@@ -1,4 +1,4 @@
-"""`syncwatch`: serve, migrate, token create|list|revoke (and the simulator's commands under `simulate`)."""
+"""`syncwatch`: serve [--role ingest], worker, migrate, token create|list|revoke, and the stages' commands."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from syncwatch.cli_shared import (
     quiet_engine_output,
     table,
 )
+from syncwatch.roles import Role
 from syncwatch.settings import Settings
 from syncwatch.warehouse import WarehouseLocked, WarehouseUnavailable, apply_migrations, connect
 
@@ -43,8 +44,31 @@ errors = Console(stderr=True)
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: ingest, read API and the scheduled stages (default); ingest: ingest and the read API only,"
+            " for replicas behind a load balancer next to `syncwatch worker` (needs a ClickHouse server)",
+        ),
+    ] = "all",
+) -> None:
     """Run the collector (OTLP on /v1/traces, CloudEvents on /v1/events, the read API) on SYNCWATCH_HOST:PORT."""
+    if role not in ("all", "ingest"):
+        fail(f"--role must be all or ingest, not {role!r} (the scheduled stages alone: `syncwatch worker`)")
+    _run("all" if role == "all" else "ingest")
+
+
+@app.command()
+def worker() -> None:
+    """Run the scheduled stages only (SLI snapshots, probes, alerts, exception cases, reports), no ingest; with a
+    ClickHouse server, one worker acts at a time under a lease and the others stand by. Serves /healthz, /metrics
+    and the stages' read routes on SYNCWATCH_HOST:PORT."""
+    _run("worker")
+
+
+def _run(role: Role) -> None:
     import uvicorn
 
     from collector.app import create_app
@@ -53,6 +77,11 @@ def serve() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    if role != "all" and settings.embedded:
+        fail(
+            f"the {role} role needs a ClickHouse server (SYNCWATCH_CLICKHOUSE_URL=http(s)://...): an embedded "
+            "warehouse belongs to one process, which runs everything (`syncwatch serve`)"
+        )
     try:
         with quiet_engine_output():
             connect(settings)  # fail here, with a plain message, rather than deep inside the server's start-up
@@ -61,7 +90,7 @@ def serve() -> None:
     except WarehouseUnavailable as exc:
         fail(str(exc))
     # server_config: uvicorn with the read deadlines and connection cap of collector/server.py
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    uvicorn.Server(server_config(create_app(settings, role=role), settings)).run()
 
 
 @app.command()

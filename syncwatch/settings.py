@@ -236,6 +236,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
         return value
 
+    # Roles (syncwatch/roles.py, syncwatch/lease.py): with a ClickHouse server, one process at a time runs the
+    # scheduled stages, holding the worker lease
+    worker_lease_seconds: float = Field(
+        default=30.0,
+        ge=4,
+        le=600,
+        description="How long the worker lease lasts without renewal: a standby takes over within this plus"
+        " SYNCWATCH_WORKER_LEASE_RENEW_SECONDS of the active worker's death; the holder stops acting after half of it",
+    )
+    worker_lease_renew_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the worker lease is renewed, or claimed by a standby (at most a quarter of the lease)",
+    )
+
     # Probes stage (probes/): systems, budgets and declarative probes live in the probes file
     probes_config: Path | None = Field(
         default=None, description="Probes YAML (systems, auth by env:/file: reference, budgets, probes); unset: idle"
@@ -265,6 +280,16 @@ class Settings(BaseSettings):
                 f"max_event_age_days ({self.max_event_age_days}) exceeds retention_days ({self.retention_days}): "
                 "items that old would be acknowledged and then deleted by the retention TTL; raise "
                 "SYNCWATCH_RETENTION_DAYS to keep older history"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.worker_lease_renew_seconds > self.worker_lease_seconds / 4:
+            raise ValueError(
+                f"worker_lease_renew_seconds ({self.worker_lease_renew_seconds:g}) must be at most a quarter of "
+                f"worker_lease_seconds ({self.worker_lease_seconds:g}): the holder trusts its lease for half of it, "
+                "and must renew at least twice in that time"
             )
         return self
 
