@@ -49,6 +49,10 @@ bench-slis: install
 bench-lookup: install
 	$(PY) bench/lookup.py --spans 5000000 20000000
 
+.PHONY: bench-report
+bench-report: install
+	$(PY) bench/report.py --consultants 5000 --days 90 --scale 10
+
 bench-dashboard: install
 	$(PY) bench/dashboard.py --consultants 50000 --days 90
 
