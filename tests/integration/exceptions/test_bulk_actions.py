@@ -104,6 +104,13 @@ def test_scope_shape_and_cap(
     too_many = bulk(queue_collector, operate, {"action": "acknowledge", "ids": [f"EX-{i}" for i in range(501)]})
     assert too_many.status_code == 422 and "ids" in too_many.json()["error"]
 
+    # breaching soon: due by a time (the E cases are due Monday 2026-11-09), and past due now
+    early = {"action": "acknowledge", "dry_run": True, "filter": {"due_before": "2026-11-08T00:00:00Z"}}
+    assert bulk(queue_collector, operate, early).json()["count"] == 0
+    late = {"action": "acknowledge", "dry_run": True, "filter": {"due_before": "2026-11-10T00:00:00Z"}}
+    assert bulk(queue_collector, operate, late).json()["count"] == 5
+    assert listing(queue_collector, tokens["read"], overdue="true", state="open,acknowledged")["total"] == 5
+
     monkeypatch.setattr("cases.api.BULK_MAX", 3)
     capped = bulk(queue_collector, operate, body)
     assert capped.status_code == 422
