@@ -16,14 +16,35 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from cases.evidence import gather
-from cases.model import Action, AuditEntry, Case, Policy, act, reconcile
+from cases.model import Action, AuditEntry, Case, Evidence, Policy, act, case_id, reconcile
 from cases.routing import load_policy
-from cases.store import append_audit, load_case, load_cases, write_cases
+from cases.store import append_audit, list_cases, load_case, write_cases
 from syncwatch.settings import Settings
 
 __all__ = ["CaseKeeper", "Maintained", "UnknownCase"]
 
 log = logging.getLogger("syncwatch.cases")
+
+
+# The cases not closed whose healing is that their evidence is gone (no event says so): their keys go to the evidence
+# queries, which report them healed when the problem is no longer there.
+_HEALED_BY_ABSENCE = """
+SELECT kind, cause, business_key FROM exception_cases FINAL
+WHERE kind IN ('unknown_billing_type', 'probe_finding') AND state NOT IN ('resolved', 'auto_resolved')
+"""
+_IDS_A_READ = 10_000  # case ids bound in one query
+
+
+def _cases_named(client: Client, evidence: list[Evidence], now: datetime) -> dict[tuple[str, str], Case]:
+    """The stored cases this evidence is about, by (cause, key): read by id (the table's key), not every case the
+    queue ever had, so a run costs what the open problems cost (docs/benchmarks.md "Exception queue")."""
+    ids = sorted({case_id(ev.cause, ev.key) for ev in evidence})
+    found: dict[tuple[str, str], Case] = {}
+    for i in range(0, len(ids), _IDS_A_READ):
+        chunk = ids[i : i + _IDS_A_READ]
+        for c in list_cases(client, now=now, ids=chunk, limit=len(chunk)).cases:
+            found[(c.cause, c.business_key)] = c
+    return found
 
 
 class UnknownCase(KeyError):
@@ -56,15 +77,13 @@ class CaseKeeper:
         now = now or datetime.now(UTC)
         with self._lock:
             client = self._db()
-            cases = load_cases(client)
-            by_key = {(c.cause, c.business_key): c for c in cases.values()}
-            unknown_billing = [
-                c.business_key for c in cases.values() if c.kind == "unknown_billing_type" and not c.closed
+            healed_by_absence = [
+                (str(r[0]), str(r[1]), str(r[2])) for r in client.query(_HEALED_BY_ABSENCE).result_rows
             ]
-            probe_cases = [
-                (c.cause, c.business_key) for c in cases.values() if c.kind == "probe_finding" and not c.closed
-            ]
+            unknown_billing = [key for kind, _, key in healed_by_absence if kind == "unknown_billing_type"]
+            probe_cases = [(cause, key) for kind, cause, key in healed_by_absence if kind == "probe_finding"]
             evidence = gather(client, unknown_billing, now, probe_cases)
+            by_key = _cases_named(client, evidence, now)
             changed: list[Case] = []
             entries: list[AuditEntry] = []
             for ev in evidence:
