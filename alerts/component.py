@@ -20,6 +20,7 @@ from alerts.notifiers.base import Notifier
 from alerts.store import AlertStore
 from alerts.telemetry import register
 from alerts.warehouse_signals import WarehouseSignals
+from cases.routing import policy_for
 from syncwatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ class AlertsComponent:
         engine = build_engine(
             settings,
             self.config,
-            WarehouseSignals(evaluation_client),
+            # the exception queue's SLA standing counts business time on the routing file's calendars
+            WarehouseSignals(evaluation_client, calendar_of=policy_for(settings).calendar),
             AlertStore(evaluation_client),
             self._http,
             log_store=AlertStore(service.connect()),

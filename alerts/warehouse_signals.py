@@ -9,6 +9,7 @@ owner team alert on it with the findings' context: count, money per currency, th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from alerts.signals import Finding, ProbeRun, ProbeState, SliValue
+from cases.calendar import UTC_WEEKDAYS, Calendar
 from cases.metrics import PAGE_SEVERITIES, OpenCase, read_open_cases, sla_standing
 
 __all__ = ["EXCEPTION_FINDINGS", "WarehouseSignals", "exception_findings"]
@@ -55,8 +57,10 @@ LIMIT {limit:UInt64}
 
 
 class WarehouseSignals:
-    def __init__(self, client: Client, *, lookback: timedelta = timedelta(days=1), findings_limit: int = 200_000):
+    def __init__(self, client: Client, *, lookback: timedelta = timedelta(days=1), findings_limit: int = 200_000,
+                 calendar_of: Callable[[str], Calendar] = lambda _: UTC_WEEKDAYS):  # fmt: skip
         self.client = client
+        self.calendar_of = calendar_of  # each tenant's business calendar, for the exception cases' SLA used
         self.lookback = lookback
         self.findings_limit = findings_limit
 
@@ -85,7 +89,7 @@ class WarehouseSignals:
     def probe_state(self, as_of: datetime) -> ProbeState:
         rows = self._rows(_RUNS_QUERY, {"as_of": as_of, "since": as_of - self.lookback})
         runs = [ProbeRun(r[0], r[1], r[2], _utc(r[3]), r[4], int(r[5]), r[6]) for r in rows]
-        queue = exception_findings(self._open_cases(), as_of)
+        queue = exception_findings(self._open_cases(), as_of, self.calendar_of)
         if not runs:
             return ProbeState(findings=queue)
         found = self._rows(_FINDINGS_QUERY, {"runs": [r.run_id for r in runs], "limit": self.findings_limit})
@@ -113,9 +117,11 @@ class WarehouseSignals:
             raise
 
 
-def exception_findings(cases: list[OpenCase], now: datetime) -> list[Finding]:
+def exception_findings(
+    cases: list[OpenCase], now: datetime, calendar_of: Callable[[str], Calendar] = lambda _: UTC_WEEKDAYS
+) -> list[Finding]:
     """One finding per case at risk or past due, aged since the case opened."""
-    standing = sla_standing(cases, now)
+    standing = sla_standing(cases, now, calendar_of)
     out = []
     for kind, found in (("exception_sla_at_risk", standing.at_risk), ("exception_sla_breached", standing.breaching)):
         for c in found:

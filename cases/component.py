@@ -54,7 +54,8 @@ class CasesComponent:
         self._clients.open(service.connect)
         self.keeper = CaseKeeper(service.connect)
         if self._metrics is None:  # a registry keeps a collector for good: register it once per component
-            self._metrics = CaseMetrics(self.with_client, self.settings.max_label_values)
+            self._metrics = CaseMetrics(self.with_client, self.settings.max_label_values,
+                                        calendar_of=self.keeper.policy.calendar)  # fmt: skip
             service.registry.register(self._metrics)
         if self.settings.exceptions_maintenance_seconds:
             service.scheduler.add_job(

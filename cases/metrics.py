@@ -1,9 +1,10 @@
 """Where the exception queue stands against its SLAs, per owner team: for Prometheus (read at each scrape) and for
-the alert rules ExceptionSlaAtRisk and ExceptionSlaBreached (alerts/warehouse_signals.py).
+the alert rules ExceptionSlaAtRisk, ExceptionCaseSlaBreached and ExceptionCaseSlaBreachedTicket
+(alerts/warehouse_signals.py).
 
 A case not closed is **breaching** once past its due time, **at risk** once it has used `AT_RISK_SHARE` of its SLA
-in business time (the span from opened to due, which waiting has already moved later). SLA attainment is the share
-of the cases closed in the last `ATTAINMENT_DAYS` that were closed by their due time.
+in business time on its tenant's calendar (the span from opened to due, which waiting has already moved later). SLA
+attainment is the share of the cases closed in the last `ATTAINMENT_DAYS` that were closed by their due time.
 
 Owner teams and causes are labels; causes come from event data (ERP error categories), so they are bounded as the
 SLI series are (metrics/bounded.py): the `max_label_values` causes with the most open cases and one `other`.
@@ -21,9 +22,9 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cases.calendar import UTC_WEEKDAYS, Calendar
 from cases.model import CLOSED, STATES
 from metrics.bounded import OTHER, keep_top
-from metrics.windows import business_seconds
 
 __all__ = [
     "AT_RISK_SHARE",
@@ -75,11 +76,10 @@ class OpenCase:
     opened_at: datetime
     due_at: datetime
 
-    def sla_used(self, now: datetime) -> float:
-        """The share of the SLA's business time used by now (1 at the due time; more once past it)."""
-        span = business_seconds(self.due_at) - business_seconds(self.opened_at)
-        used = business_seconds(now) - business_seconds(self.opened_at)
-        return used / span if span > 0 else (1.0 if now >= self.due_at else 0.0)
+    def sla_used(self, now: datetime, calendar: Calendar = UTC_WEEKDAYS) -> float:
+        """The share of the SLA's business time, on the tenant's calendar, used by now (1 at the due time)."""
+        span = calendar.between(self.opened_at, self.due_at)
+        return calendar.between(self.opened_at, now) / span if span > 0 else (1.0 if now >= self.due_at else 0.0)
 
 
 def _utc(value: datetime) -> datetime:
@@ -101,9 +101,12 @@ class SlaStanding:
     at_risk: list[OpenCase]  # not yet breaching
 
 
-def sla_standing(cases: list[OpenCase], now: datetime) -> SlaStanding:
+def sla_standing(
+    cases: list[OpenCase], now: datetime, calendar_of: Callable[[str], Calendar] = lambda _: UTC_WEEKDAYS
+) -> SlaStanding:
+    """`calendar_of`: each tenant's business calendar (the routing policy's, cases/routing.py)."""
     breaching = [c for c in cases if now > c.due_at]
-    at_risk = [c for c in cases if now <= c.due_at and c.sla_used(now) >= AT_RISK_SHARE]
+    at_risk = [c for c in cases if now <= c.due_at and c.sla_used(now, calendar_of(c.tenant)) >= AT_RISK_SHARE]
     return SlaStanding(breaching, at_risk)
 
 
@@ -112,8 +115,10 @@ class CaseMetrics(Collector):
     `syncwatch_exception_metrics_read_failures`, so a scrape never fails because the warehouse blinked."""
 
     def __init__(self, with_client: Callable[[Callable[[Client], Any]], Any], max_label_values: int = 20,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 calendar_of: Callable[[str], Calendar] = lambda _: UTC_WEEKDAYS) -> None:  # fmt: skip
         self._with_client = with_client
+        self._calendar_of = calendar_of
         self.max_label_values = max_label_values
         self._clock = clock
         self.failures = 0
@@ -164,7 +169,7 @@ class CaseMetrics(Collector):
             open_.add_metric([o, cause, s], float(n))
         yield open_
 
-        standing = sla_standing(cases, now)
+        standing = sla_standing(cases, now, self._calendar_of)
         breaching = GaugeMetricFamily(
             "syncwatch_exception_cases_breaching",
             "Exception cases not closed and past their SLA due time",

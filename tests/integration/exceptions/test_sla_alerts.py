@@ -18,7 +18,8 @@ from alerts.config import load_config
 from alerts.evaluate import FIRING, PENDING, Alert, evaluate
 from alerts.promexport import export_rules
 from alerts.warehouse_signals import WarehouseSignals
-from cases.metrics import CaseMetrics
+from cases.calendar import CalendarSpec
+from cases.metrics import CaseMetrics, read_open_cases, sla_standing
 from cases.model import Case, case_id
 from cases.store import write_cases
 from tests.conftest import ThreadedCollector, Tokens, auth
@@ -155,3 +156,15 @@ def test_rules_are_exported_for_prometheus() -> None:
     assert exported["ExceptionCaseSlaBreached"]["labels"]["severity"] == "critical"
     assert exported["ExceptionSlaAtRisk"]["labels"]["severity"] == "warning"
     assert "owner_team" not in exported["ExceptionSlaAtRisk"]["labels"]  # the evaluator's label, not the rule's
+
+
+def test_sla_used_counts_on_the_tenants_calendar(warehouse: Client) -> None:
+    write_cases(warehouse, queue())
+    (e1,) = [c for c in read_open_cases(warehouse) if c.business_key == "E1"]
+    # on the default calendar E1 used 20 of its 24 business hours by Wednesday noon: at risk
+    assert sla_standing([e1], NOW).at_risk == [e1]
+    # on a 09:00-17:00 calendar opened Tuesday 16:00 and due (in the stored due time) Wednesday 16:00, it used
+    # 1 + 3 of 8 working hours by Wednesday noon: not at risk
+    office = CalendarSpec(hours="09:00-17:00").build()
+    assert e1.sla_used(NOW, office) == pytest.approx(0.5)
+    assert sla_standing([e1], NOW, lambda tenant: office).at_risk == []
