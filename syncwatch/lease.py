@@ -135,7 +135,10 @@ class Lease:
         started = time.monotonic()
         client = self._warehouse()
         token, winner, expires, now = self._current(client)
-        if self.token is not None and not (self.held() and token == self.token and winner == self.holder):
+        if self.token is not None and not (
+            self.held() and token == self.token and winner == self.holder and expires > now
+        ):
+            # Never renew a lease the warehouse may already have let a standby take: claim a new token instead.
             self._drop("lost" if token != self.token else "lapsed")
         if self.token is None and token and expires > now:
             return  # another worker holds it (or our own lapsed one, which nobody may renew)
