@@ -119,7 +119,8 @@ def not_invoiced(report: Report) -> list[Recommendation]:
         return []
     return [Recommendation(
         "not_invoiced", "finance-ops", found["money_text"],
-        f"{found['money_text']} of time posted 30+ days ago is on no invoice ({found['entries']} entries):"
+        f"{found['money_text']} of time posted 30+ days ago is on no invoice ({found['entries']}"
+        f" {'entry' if found['entries'] == 1 else 'entries'}):"
         " invoice it or write it off.",
     )]  # fmt: skip
 
