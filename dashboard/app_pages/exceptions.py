@@ -149,12 +149,13 @@ if not isinstance(case_o, Ok):
 case: dict[str, Any] = case_o.data
 key = str(case.get("business_key") or "")
 st.subheader(f"{esc(case.get('case_id'))} · {esc(case.get('cause'))}")
-facts = st.columns(4)
-facts[0].metric("State", esc(case.get("state")))
-facts[1].metric("Team", esc(case.get("owner_team")), help=f"Assignee: {esc(case.get('assignee') or 'nobody')}")
-facts[2].metric("SLA", _breach_text(_to_breach(case)), help=f"Due {esc(case.get('due_at'))} (UTC)")
-facts[3].metric("Occurrences", esc(case.get("occurrences")))
+# one line, not tiles: a team name or "overdue 28 d 9 h" does not fit a tile and was cut off
+breach = _to_breach(case)
+colour = "gray" if breach is None else ("red" if breach < 0 else ("orange" if breach <= 4 * 3600 else "green"))
 lines = [
+    f"**State:** {esc(case.get('state'))} · **team:** {esc(case.get('owner_team'))} · **assignee:** "
+    f"{esc(case.get('assignee') or 'nobody')} · **SLA:** :{colour}[{esc(_breach_text(breach))}] · "
+    f"**occurrences:** {esc(case.get('occurrences'))}",
     f"**Record:** {esc(key)} · **money at stake:** {esc(money_text(money_totals([case])))}",
     f"**Severity:** {esc(case.get('severity'))} · **tenant:** {esc(case.get('tenant') or '—')} · "
     f"**project:** {esc(case.get('project') or '—')} · **consultant:** {esc(case.get('consultant') or '—')} · "
