@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from cases.api import build_router
 from cases.keeper import CaseKeeper
 from cases.metrics import CaseMetrics
+from cases.routing import policy_for
 from syncwatch.settings import Settings
 from syncwatch.warehouse.pool import ClientPool
 
@@ -52,7 +53,7 @@ class CasesComponent:
     def start(self, service: Host) -> None:
         self._service = service
         self._clients.open(service.connect)
-        self.keeper = CaseKeeper(service.connect)
+        self.keeper = CaseKeeper(service.connect, policy_for(self.settings))  # the app's settings, not the env
         if self._metrics is None:  # a registry keeps a collector for good: register it once per component
             self._metrics = CaseMetrics(self.with_client, self.settings.max_label_values,
                                         calendar_of=self.keeper.policy.calendar)  # fmt: skip

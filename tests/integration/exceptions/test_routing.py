@@ -38,13 +38,11 @@ route:
 
 
 @pytest.fixture
-def routed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tokens: Tokens, settings: Settings) -> Iterator[
-    ThreadedCollector
-]:  # fmt: skip
+def routed(tmp_path: Path, tokens: Tokens, settings: Settings) -> Iterator[ThreadedCollector]:
+    """The file reaches the running keeper through the collector's settings (not only the environment)."""
     path = tmp_path / "routing.yaml"
     path.write_text(ROUTING, encoding="utf-8")
-    monkeypatch.setenv("SYNCWATCH_EXCEPTIONS_ROUTING_FILE", str(path))
-    quiet = Settings(**{**settings.model_dump(), "exceptions_maintenance_seconds": 0})
+    quiet = Settings(**{**settings.model_dump(), "exceptions_maintenance_seconds": 0, "exceptions_routing_file": path})
     with ThreadedCollector(quiet) as running:
         yield running
 
