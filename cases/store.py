@@ -137,11 +137,19 @@ def list_cases(
             params[name] = value
     condition = " AND ".join(where)
     age = "greatest(0, dateDiff('second', opened_at, {now:DateTime64(6, 'UTC')}))"
-    sql = f"""
-        SELECT {", ".join(_COLUMNS)} FROM ({_SELECT}) WHERE {condition}
+    # The page's ids first, ranked over the few columns the filters and the order need, then only those rows whole:
+    # ranking 100,000 cases with their detail and maps read the whole table (about half the time at that size).
+    ranked = f"""
+        SELECT case_id FROM exception_cases FINAL WHERE {condition}
         ORDER BY toFloat64(arraySum(mapValues(money))) * {age} DESC, {age} DESC, case_id
         LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}"""
-    cases = [_case(r) for r in client.query(sql, parameters=params).result_rows]
-    total = int(client.query(f"SELECT count() FROM ({_SELECT}) WHERE {condition}", parameters=params).result_rows[0][0])
+    page = [str(r[0]) for r in client.query(ranked, parameters=params).result_rows]
+    rows: dict[str, Case] = {}
+    if page:
+        whole = f"{_SELECT} WHERE case_id IN {{page:Array(String)}}"
+        rows = {c.case_id: c for c in map(_case, client.query(whole, parameters={"page": page}).result_rows)}
+    cases = [rows[i] for i in page if i in rows]
+    counted = f"SELECT count() FROM exception_cases FINAL WHERE {condition}"
+    total = int(client.query(counted, parameters=params).result_rows[0][0])
     following = offset + len(cases)
     return Page(cases, total, following if following < total else None)
