@@ -47,7 +47,6 @@ def _preload() -> None:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    import dashboard.charts  # noqa: F401  (altair builds its schema classes on import)
     import dashboard.journey  # noqa: F401
     import dashboard.svg  # noqa: F401
     import dashboard.ui  # noqa: F401

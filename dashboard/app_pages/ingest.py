@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, svg
+from dashboard import svg
 from dashboard.api import Ok, Request
 from dashboard.format import duration, esc, parse_time, pretty_json
 from dashboard.ui import data, fetch, finding, now, param, refresh_seconds, set_params, show_problem
@@ -64,9 +64,10 @@ def live() -> None:
     with left:
         st.markdown("**Events received per minute**")
         if per_minute:
-            st.altair_chart(
-                charts.line(minutes_of, [float(m.get("events") or 0) for m in per_minute], "events / minute",
-                            lambda v: f"{v:,.0f}" if v == int(v) or abs(v) >= 10 else f"{v:,.1f}", area=True),
+            st.image(
+                svg.line(minutes_of, [float(m.get("events") or 0) for m in per_minute], "events / minute",
+                         lambda v: f"{v:,.0f}" if v == int(v) or abs(v) >= 10 else f"{v:,.1f}", area=True,
+                         width=560, height=260),
                 width="stretch",
             )  # fmt: skip
         else:
@@ -77,9 +78,8 @@ def live() -> None:
         if per_minute:
             lags = [m.get("lag_p95") if isinstance(m.get("lag_p95"), int | float) else None for m in per_minute]
             title, label = svg.axis("seconds", lags)
-            st.altair_chart(charts.line(minutes_of, lags, f"lag p95 ({title})", label,
-                                        tick_unit=svg.axis_unit("seconds", lags), y_format=",.1f"),
-                            width="stretch")  # fmt: skip
+            st.image(svg.line(minutes_of, lags, f"lag p95 ({title})", label, width=560, height=260,
+                              tick_unit=svg.axis_unit("seconds", lags)), width="stretch")  # fmt: skip
     # queues and insert latency as plain numbers: a chart per table would cost more to draw than it tells
     latency = h.get("insert_latency_seconds") or {}
     tables = sorted(set(queue) | set(latency))
@@ -155,9 +155,9 @@ if not counts:
     st.success(f"Nothing was rejected in the last {span_label}.")
 else:
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
-    st.altair_chart(
-        charts.bars([r for r, _ in ranked], [float(n) for _, n in ranked], "rejected items", lambda v: f"{v:,.0f}",
-                    colours=["#e53935"] * len(ranked)),
+    st.image(
+        svg.bars([r for r, _ in ranked], [float(n) for _, n in ranked], "rejected items", lambda v: f"{v:,.0f}",
+                 colours=["#e53935"] * len(ranked)),
         width="stretch",
     )  # fmt: skip
 filters = st.columns(2)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import svg
 from dashboard.api import Ok, Request
 from dashboard.format import duration, esc, money_at_risk, parse_time, pretty_json, short_error
 from dashboard.ui import fetch, finding, now, param, set_params, show_problem
@@ -97,10 +97,9 @@ budget_rows: list[dict[str, Any]] = (
     else [{"budget of": p.get("name"), "used": (p.get("budget") or {}).get("used_last_hour") or 0,
            "allowed": (p.get("budget") or {}).get("calls_per_hour") or 0, "refused": 0} for p in probes]
 )  # fmt: skip
-st.altair_chart(
-    charts.bars([str(r["budget of"]) for r in budget_rows], [float(r["used"]) for r in budget_rows],
-                "API calls in the last hour", lambda v: f"{v:,.0f}",
-                [float(r["allowed"]) or None for r in budget_rows]),
+st.image(
+    svg.bars([str(r["budget of"]) for r in budget_rows], [float(r["used"]) for r in budget_rows],
+             "API calls in the last hour", lambda v: f"{v:,.0f}", [float(r["allowed"]) or None for r in budget_rows]),
     width="stretch",
 )  # fmt: skip
 refused = sum(int(r["refused"] or 0) for r in budget_rows if isinstance(r["refused"], int | float))
@@ -136,8 +135,8 @@ st.markdown(f"**{len(findings):,} findings**{money_line}")
 by_kind = frame.groupby("kind").size().reset_index(name="findings") if "kind" in frame else pd.DataFrame()
 if not by_kind.empty:
     by_kind = by_kind.sort_values("findings", ascending=False)
-    st.altair_chart(
-        charts.bars(list(by_kind["kind"]), [float(n) for n in by_kind["findings"]], "records", lambda v: f"{v:,.0f}"),
+    st.image(
+        svg.bars(list(by_kind["kind"]), [float(n) for n in by_kind["findings"]], "records", lambda v: f"{v:,.0f}"),
         width="stretch",
     )
 kinds = sorted(frame["kind"].dropna().unique()) if "kind" in frame else []

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import svg
 from dashboard.api import Failed, Ok, Request
 from dashboard.format import duration, esc, pretty_json
 from dashboard.journey import KEY_KINDS, guess_kind, systems, verdict, waterfall_rows
@@ -91,7 +91,7 @@ WATERFALL_ITEMS = 80  # a busy project has thousands of items; the latest ones s
 all_items = journey.get("items") or []
 rows = waterfall_rows({"items": all_items[-WATERFALL_ITEMS:]})
 if rows:
-    st.altair_chart(charts.waterfall(rows), width="stretch")
+    st.image(svg.waterfall(rows), width="stretch")
     note = (
         f" The latest {WATERFALL_ITEMS} of {len(all_items):,} items are drawn; the table lists all."
         if len(all_items) > WATERFALL_ITEMS

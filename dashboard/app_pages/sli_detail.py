@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, svg
+from dashboard import svg
 from dashboard.api import BREAKDOWN_PAGE, SLI_NAMES, Failed, Ok, Request
 from dashboard.format import budget as budget_text
 from dashboard.format import (
@@ -121,15 +121,15 @@ else:
     values = [p.get("value") if isinstance(p.get("value"), int | float) else None for p in points][: len(times)]
     title, label = svg.axis(shown_unit, values)
     target = (sli.get("objective") or {}).get("target")
-    st.altair_chart(charts.line(times, values, title, label, target if isinstance(target, int | float) else None,
-                                tick_unit=svg.axis_unit(shown_unit, values), y_format=charts.axis_format(shown_unit)),
-                    width="stretch")  # fmt: skip
+    st.image(svg.line(times, values, title, label, target if isinstance(target, int | float) else None,
+                      tick_unit=svg.axis_unit(shown_unit, values)),
+             width="stretch")  # fmt: skip
     budgets = [p.get("error_budget_remaining") for p in points][: len(times)]
     if any(isinstance(b, int | float) for b in budgets):
         st.caption("Error budget left")
-        st.altair_chart(
-            charts.line(times, [b if isinstance(b, int | float) else None for b in budgets], "budget left",
-                        lambda v: f"{v * 100:.0f} %", 0.0, "spent", area=True, height=220, y_format=".0%"),
+        st.image(
+            svg.line(times, [b if isinstance(b, int | float) else None for b in budgets], "budget left",
+                     lambda v: f"{v * 100:.0f} %", 0.0, "spent", area=True, height=220),
             width="stretch",
         )  # fmt: skip
 
@@ -142,8 +142,8 @@ with left:
         rates = [float(burn[w]) if isinstance(burn.get(w), int | float) else None for w in windows]
         limits = [BURN_THRESHOLDS[w] for w in windows]
         colours = ["#e53935" if r is not None and r >= t else "#43a047" for r, t in zip(rates, limits, strict=True)]
-        st.altair_chart(charts.bars(windows, rates, "burn rate (× the pace that spends the budget exactly)",
-                                    lambda v: f"{v:,.1f}×", limits, colours), width="stretch")  # fmt: skip
+        st.image(svg.bars(windows, rates, "burn rate (× the pace that spends the budget exactly)",
+                          lambda v: f"{v:,.1f}×", limits, colours, width=560), width="stretch")  # fmt: skip
         st.caption("Red ticks: alert thresholds (14.4× over 5m/1h, 6× over 30m/6h pages; 1× over 1d/3d tickets).")
     else:
         st.info("No burn rate yet (too little traffic in the short windows).")
@@ -170,16 +170,16 @@ with right:
             worst_values = [float(q) if isinstance(q, int | float) else None for q in quiet]
             b_title, b_label = "quiet for (red: silent, past 3× its cadence)", duration
             bar_colours = ["#e53935" if (r.get("details") or {}).get("silent") else "#43a047" for r in worst]
-        st.altair_chart(
-            charts.bars(
+        st.image(
+            svg.bars(
                 [str(r.get("key")) for r in worst],
                 worst_values,
                 b_title,
                 b_label,
                 colours=bar_colours,
+                width=560,
                 row=22,
-                x_format="~s" if bar_colours else charts.axis_format(unit),
-            ),  # fmt: skip
+            ),
             width="stretch",
         )
         if len(rows) > 25:
