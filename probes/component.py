@@ -27,7 +27,7 @@ from syncwatch.settings import Settings
 if TYPE_CHECKING:
     from syncwatch.host import Host
 
-__all__ = ["FIRST_CONTACT_RETRY_SECONDS", "ProbesComponent"]
+__all__ = ["ProbesComponent"]
 FIRST_CONTACT_RETRY_SECONDS = 30.0
 
 log = logging.getLogger("syncwatch.probes")
