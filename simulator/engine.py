@@ -128,6 +128,18 @@ class Core:
     def pending(self) -> int:
         return len(self._heap)
 
+    def take_scheduled(self, fn: Callable[..., None], first_arg: Any) -> tuple[Any, ...] | None:
+        """Take the earliest scheduled call of fn whose first argument is first_arg off the schedule and return its
+        arguments (to run it now instead), or None when none is scheduled."""
+        heap = self._heap
+        due = [i for i, (_, _, f, args) in enumerate(heap) if f == fn and args and args[0] == first_arg]
+        if not due:
+            return None
+        index = min(due, key=lambda i: heap[i][:2])
+        _, _, _, args = heap.pop(index)
+        heapq.heapify(heap)
+        return args
+
     # -- identity ---------------------------------------------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{self.firm.next_id(prefix):08d}"

@@ -275,6 +275,20 @@ class PostingFlow(TimesheetFlow):
             self.at(self.faults.clear_at("dead_letter_buildup", t) + self.rng.uniform(5, 120) * MINUTE, self.replay,
                     message_id, flow, correlation, then, fixed_at)  # fmt: skip
             return
+        self._replayed(message_id, flow, correlation, then, fixed_at)
+
+    def replay_on_request(self, message_id: str) -> bool:
+        """An operator's replay request (the middleware's API): the message's scheduled replay runs now, without the
+        replay job's fault check. False when no replay of it is pending."""
+        args = self.take_scheduled(self.replay, message_id)
+        if args is None:
+            return False
+        self._replayed(*args)
+        return True
+
+    def _replayed(self, message_id: str, flow: str, correlation: str,
+                  then: tuple[Callable[..., None], tuple[Any, ...]], fixed_at: float | None) -> None:  # fmt: skip
+        t = self.now
         msg = self.firm.dead_letters[message_id]
         msg.replayed_at = t
         msg.new_message_id = self.new_id("MSG")

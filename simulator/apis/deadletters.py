@@ -7,7 +7,6 @@ it back: a person replaying is the fix) and runs what the replay lets happen nex
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -99,7 +98,8 @@ def router(ctx: ApiContext) -> APIRouter:
                 raise HTTPException(409, {"error": "already replayed", "message_id": message_id,
                                           "replayed_at": iso_time(sim.stamp(m.replayed_at)),
                                           "new_message_id": m.new_message_id})  # fmt: skip
-            _replay_now(ctx, message_id)
+            if not sim.replay_on_request(message_id):
+                raise HTTPException(409, {"error": "this dead letter has no replay pending", "message_id": message_id})
             body = {
                 "message_id": message_id,
                 "status": "replayed",
@@ -112,29 +112,3 @@ def router(ctx: ApiContext) -> APIRouter:
         return JSONResponse(body, status_code=202)
 
     return api
-
-
-def _replay_now(ctx: ApiContext, message_id: str) -> None:
-    """Run the message's scheduled replay now, without the replay job's fault check: take its action off the heap
-    (the simulation's one schedule) and do what `PostingFlow.replay` does once the job runs."""
-    sim = ctx.sim
-    heap = sim._heap
-    due = [i for i, (_, _, fn, args) in enumerate(heap) if fn == sim.replay and args and args[0] == message_id]
-    if not due:
-        raise HTTPException(409, {"error": "this dead letter has no replay pending", "message_id": message_id})
-    _, _, _, args = heap.pop(due[0])
-    heapq.heapify(heap)
-    _, flow, correlation, then, fixed_at = args
-    msg = sim.firm.dead_letters[message_id]
-    t = sim.now
-    msg.replayed_at = t
-    msg.new_message_id = sim.new_id("MSG")
-    sim.emit("middleware", "message.replayed", flow, msg.tenant, msg.message_id,
-             {"message_id": msg.message_id, "original_event_id": msg.original_event_id, "queue": msg.queue,
-              "reason": msg.reason, "attempt_count": msg.attempt_count, "new_message_id": msg.new_message_id},
-             t, correlation, msg.original_event_id, queue=msg.queue)  # fmt: skip
-    fn, fn_args = then
-    if fixed_at is not None and fixed_at > t:
-        sim.at(fixed_at, fn, *fn_args)
-    else:
-        fn(*fn_args)
