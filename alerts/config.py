@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,6 +31,7 @@ from alerts.errors import ConfigError
 from alerts.matchers import Matcher, parse_matcher
 from alerts.templates import check_template
 from syncwatch.durations import parse_duration
+from syncwatch.zones import iana_zone
 
 __all__ = [
     "BURN_RATE_PAIRS",
@@ -329,11 +330,7 @@ class TimeRange(_Strict):
     @field_validator("location")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return iana_zone(value)
 
     @model_validator(mode="after")
     def _parse_all(self) -> TimeRange:

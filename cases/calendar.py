@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays as holiday_tables
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from metrics.windows import business_seconds
+from syncwatch.zones import iana_zone
 
 __all__ = [
     "UTC_WEEKDAYS",
@@ -92,11 +93,7 @@ class CalendarSpec(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name, e.g. Europe/Berlin)") from exc
-        return value
+        return iana_zone(value)
 
     @field_validator("weekdays")
     @classmethod

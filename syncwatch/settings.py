@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from syncwatch.zones import iana_zone
+
 __all__ = ["Settings"]
 
 
@@ -228,13 +230,7 @@ class Settings(BaseSettings):
     @field_validator("report_timezone")
     @classmethod
     def _report_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
-        return value
+        return iana_zone(value)
 
     # Roles (syncwatch/roles.py, syncwatch/lease.py): with a ClickHouse server, one process at a time runs the
     # scheduled stages, holding the worker lease
