@@ -44,6 +44,7 @@ __all__ = [
     "default_config_path",
     "load_config",
     "parse_config",
+    "substitute_env",
 ]
 
 Severity = Literal["critical", "warning", "info"]
@@ -468,7 +469,7 @@ def parse_config(
         raise ConfigError(f"file {source}", "-", f"not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"file {source}", "-", "the top level must be a mapping")
-    raw = _substitute_env(raw)
+    raw = substitute_env(raw)
     for name, integrations in (extra_integrations or {}).items():
         receivers = raw.setdefault("receivers", [{"name": "default"}])
         target = next((r for r in receivers if r.get("name") == name), None)
@@ -583,11 +584,12 @@ def _config_error(exc: ValidationError, raw: Any, where: str) -> ConfigError:
     return ConfigError(where, field_name, message)
 
 
-def _substitute_env(value: Any) -> Any:
+def substitute_env(value: Any) -> Any:
+    """${NAME} in every string of a loaded YAML tree replaced by the environment's value (secrets stay out of files)."""
     if isinstance(value, str):
         return _ENV.sub(lambda m: os.environ.get(m[1], ""), value)
     if isinstance(value, list):
-        return [_substitute_env(v) for v in value]
+        return [substitute_env(v) for v in value]
     if isinstance(value, dict):
-        return {k: _substitute_env(v) for k, v in value.items()}
+        return {k: substitute_env(v) for k, v in value.items()}
     return value

@@ -19,7 +19,6 @@ stored: delivery URLs carry credentials.
 from __future__ import annotations
 
 import html
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.config import Integration
+from alerts.config import Integration, substitute_env
 from alerts.errors import ConfigError, DeliveryFailed
 from alerts.notifiers._http import post_json
 from alerts.notifiers.email import EmailNotifier
@@ -57,7 +56,6 @@ __all__ = [
 
 ALL = "all"  # the all-tenants report, in a receiver's `reports`
 _KINDS = ("email", "slack", "webhook")
-_ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 
 class _Receiver(BaseModel):
@@ -95,22 +93,12 @@ class Channel:
         return (tenant or ALL) in self.reports
 
 
-def _substitute(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m[1], ""), value)
-    if isinstance(value, list):
-        return [_substitute(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _substitute(v) for k, v in value.items()}
-    return value
-
-
 def load_receivers(path: Path | None) -> list[Channel]:
     """The channels of a receivers file (none without one); ConfigError naming the receiver and the field."""
     if path is None:
         return []
     try:
-        raw = _substitute(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        raw = substitute_env(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
         parsed = _File.model_validate(raw)
     except OSError as exc:
         raise ConfigError(f"file {path}", "-", f"cannot read: {exc}") from exc
